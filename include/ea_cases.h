@@ -1,0 +1,223 @@
+/**
+ * @file ea_cases.h
+ * @brief Case files (DESIGN.md section 5), the seeded input generator and output checks.
+ */
+#ifndef EA_CASES_H
+#define EA_CASES_H
+
+#include "ea.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * @defgroup ea_cases Case files and generated problems (ea_cases.h)
+ * @brief One line of a `*.cases` file describes a batch; a seed makes its data.
+ *
+ * @code
+ * # name          requests   new tokens   cached prefix      heads/dims
+ * name=seed_shape bs=32 extend=256 prefix=rand:0:512 hq=8 hkv=2 d=128 dtype=bf16
+ * @endcode
+ * @{
+ */
+
+/** Largest `bs` a case file may ask for. */
+#define EA_CASE_MAX_BS 1024
+/** Largest `extend` value in a case file. */
+#define EA_CASE_MAX_EXTEND 65536
+/** Largest `prefix` value in a case file. */
+#define EA_CASE_MAX_PREFIX 1048576
+
+/** How a per-request length was given. */
+typedef enum {
+    EA_LEN_ALL = 0,  /**< one value for every request */
+    EA_LEN_LIST = 1, /**< `a,b,c`: one value per request */
+    EA_LEN_RAND = 2  /**< `rand:LO:HI`: uniform in [LO, HI], drawn from the seed */
+} ea_len_kind;
+
+/** A per-request length (`extend=` or `prefix=`). */
+typedef struct {
+    ea_len_kind kind;                /**< how it was written */
+    int32_t lo;                      /**< the value (ALL) or the low bound (RAND) */
+    int32_t hi;                      /**< the high bound (RAND) */
+    int32_t list[EA_CASE_MAX_BS];    /**< the values (LIST), bs of them */
+} ea_len_spec;
+
+/** One parsed line of a case file. */
+typedef struct {
+    char name[64];       /**< identifier */
+    int line;            /**< line number in its file */
+    int32_t bs;          /**< requests */
+    ea_len_spec extend;  /**< new tokens per request */
+    ea_len_spec prefix;  /**< cached tokens per request */
+    int32_t hq, hkv;     /**< heads */
+    int32_t dqk, dv;     /**< head dimensions */
+    ea_dtype dtype;      /**< storage type */
+    int32_t causal;      /**< 0 or 1 */
+    int32_t window;      /**< -1 or W >= 0 */
+    float cap;           /**< logit cap, 0 = off */
+    int32_t sinks;       /**< 1: one random sink per query head */
+    int32_t mask;        /**< 1: random custom mask (some rows fully masked) */
+    uint64_t seed;       /**< seed of every random choice of the case */
+    int32_t slots_linear;/**< 1: slot = position order; 0: shuffled pool */
+} ea_case;
+
+/**
+ * @brief Parses the text of a case file.
+ * @param text NUL-terminated file contents
+ * @param cases on success, a malloc'ed array (free() it); untouched on error
+ * @param count on success, the number of cases
+ * @return ::EA_OK, or ::EA_ERR_PARSE with a message naming the line and key
+ */
+ea_status ea_cases_parse(const char *text, ea_case **cases, int *count);
+
+/** @brief Reads and parses a case file (::EA_ERR_IO if it cannot be read). Same outputs as ea_cases_parse(). */
+ea_status ea_cases_load(const char *path, ea_case **cases, int *count);
+
+/**
+ * A generated problem: for every request, ALL its positions (prefix and new)
+ * with their slot, query and mask row, so any split into cached and new
+ * tokens, or any subset of requests, can be made into a batch.
+ */
+typedef struct {
+    ea_case spec;          /**< the case it was made from */
+    ea_params params;      /**< layer parameters (sinks point into this problem) */
+    int32_t bs;            /**< requests */
+    int32_t *prefix_lens;  /**< [bs] P_i as drawn */
+    int32_t *seq_lens;     /**< [bs] T_i = P_i + E_i */
+    int64_t *seq_start;    /**< [bs+1] offset of request i's positions in slots / q_all */
+    int64_t *slots;        /**< [sum T] slot of each position */
+    void *q_all;           /**< [sum T, Hq, Dqk] a query for every position */
+    int64_t pool_size;     /**< slots in the pool (a few are never used) */
+    void *k_pool;          /**< [pool, Hkv, Dqk] */
+    void *v_pool;          /**< [pool, Hkv, Dv] */
+    uint8_t *mask;         /**< NULL, or request i's T_i x T_i mask at mask_start[i] */
+    int64_t *mask_start;   /**< [bs] */
+    float *sinks;          /**< [Hq] or NULL */
+} ea_problem;
+
+/** @brief Generates the data of a case from its seed; identical on every machine. */
+ea_status ea_problem_make(const ea_case *c, ea_problem *pr);
+
+/** @brief Frees a problem (NULL-safe). */
+void ea_problem_free(ea_problem *pr);
+
+/** A batch built from a problem: owns its metadata, queries and output buffer. */
+typedef struct {
+    ea_batch batch;           /**< the metadata view, pointing into this struct's arrays */
+    ea_inputs in;             /**< q (owned), k_pool and v_pool (the problem's) */
+    int32_t num_tokens;       /**< N */
+    void *o;                  /**< [N, Hq, Dv] output buffer, p->dtype */
+    size_t o_bytes;           /**< size of o */
+    int32_t *qo_indptr;       /**< [bs+1] */
+    int32_t *prefix_kv_indptr;/**< [bs+1] */
+    int64_t *prefix_kv_indices;/**< [sum P] */
+    int32_t *extend_start_loc;/**< [bs] */
+    int32_t *extend_seq_lens; /**< [bs] */
+    int64_t *extend_kv_indices;/**< [N] */
+    uint8_t *custom_mask;     /**< NULL or the masks */
+    int32_t *mask_indptr;     /**< NULL or [bs+1] */
+} ea_host_batch;
+
+/**
+ * @brief Makes a batch of some of a problem's requests with a chosen split.
+ * @param pr the problem
+ * @param reqs which requests, in batch order (NULL: all, in order)
+ * @param n number of requests in @p reqs (ignored when reqs is NULL)
+ * @param prefix_lens [n] cached tokens of each (NULL: as drawn); must be <= T_i
+ * @param hb filled on success; free with ea_host_batch_free()
+ */
+ea_status ea_host_batch_make(const ea_problem *pr, const int32_t *reqs, int32_t n, const int32_t *prefix_lens,
+                             ea_host_batch *hb);
+
+/** @brief Frees a host batch (NULL-safe). */
+void ea_host_batch_free(ea_host_batch *hb);
+
+/** @brief The row of query position @p pos (counted in request order) of @p hb's request @p i, or -1. */
+int64_t ea_host_batch_row(const ea_host_batch *hb, int32_t i, int32_t pos);
+
+/** @} */
+
+/**
+ * @defgroup ea_check Output checks (ea_cases.h)
+ * @brief Bitwise and tolerance comparisons, sentinel filling.
+ * @{
+ */
+
+/** The bit pattern written into outputs before a run; an element still holding it was never written. */
+#define EA_SENTINEL_F32 0x7fa5a5a5u
+/** The bf16 sentinel (a signalling-NaN pattern no arithmetic produces). */
+#define EA_SENTINEL_BF16 0x7fa5u
+
+/** Result of a comparison. */
+typedef struct {
+    int64_t count;     /**< elements compared */
+    int64_t differ;    /**< elements that differ (bitwise) or exceed the tolerance */
+    int64_t first;     /**< index of the first such element, -1 if none */
+    double a_first;    /**< value of a at first */
+    double b_first;    /**< value of b at first */
+    double max_rel;    /**< max |a-b| / (row's largest |b|) (tolerance compares) */
+    int64_t sentinels; /**< elements of a still holding the sentinel */
+} ea_diff;
+
+/** @brief Fills @p n elements of @p dt with the sentinel pattern. */
+void ea_fill_sentinel(void *buf, ea_dtype dt, int64_t n);
+
+/**
+ * @brief Compares bit patterns over the whole buffer; any two NaNs count as equal, -0 != +0.
+ * Also counts sentinels left in @p a.
+ */
+ea_diff ea_compare_bits(const void *a, const void *b, ea_dtype dt, int64_t n);
+
+/**
+ * @brief Compares @p a (dtype @p dt) with a double reference, row by row.
+ *
+ * An element passes when |a - ref| <= rel_tol * (largest |ref| of its row)
+ * (+ one bf16 ulp, |ref| * 2^-7, for bf16 outputs: each side rounds on its own);
+ * NaN must meet NaN.
+ * @param row_len elements per row: Hq*Dv, one token's output
+ */
+ea_diff ea_compare_tol(const void *a, ea_dtype dt, const double *ref, int64_t n, int64_t row_len, double rel_tol);
+
+/** @brief Converts @p n elements of @p dt to double (for ea_compare_tol references). */
+void ea_to_double(const void *a, ea_dtype dt, int64_t n, double *out);
+
+/**
+ * A backend under test: computes extend attention for a host batch into @p o
+ * ([N, Hq, Dv], the problem's dtype). The CPU canonical reference, the GPU
+ * strategies and the exercises all fit this shape.
+ */
+typedef ea_status (*ea_runner)(void *ctx, const ea_problem *pr, const ea_host_batch *hb, void *o);
+
+/** @brief The runner for ea_reference_canonical() (@p ctx unused). */
+ea_status ea_run_canonical(void *ctx, const ea_problem *pr, const ea_host_batch *hb, void *o);
+
+/**
+ * @brief Batch invariance: runs each request of @p full alone and compares its rows bitwise
+ * with @p o_full (the whole batch's output). Outputs are sentinel-filled before each run.
+ * @param out accumulated over all requests
+ */
+ea_status ea_check_batch_invariance(const ea_problem *pr, ea_runner run, void *ctx, const ea_host_batch *full,
+                                    const void *o_full, ea_diff *out);
+
+/**
+ * @brief The alternative split of request i used by the prefix-split checks:
+ * half the cached prefix becomes new tokens (P/2), or when nothing is cached,
+ * the first half of the new tokens becomes the prefix (E/2).
+ */
+int32_t ea_alt_prefix_len(int32_t prefix_len, int32_t extend_len);
+
+/**
+ * @brief Prefix-split invariance: rebuilds the batch with ea_alt_prefix_len() splits, runs it,
+ * and compares bitwise the rows of the positions both batches compute.
+ */
+ea_status ea_check_split_invariance(const ea_problem *pr, ea_runner run, void *ctx, const ea_host_batch *full,
+                                    const void *o_full, ea_diff *out);
+
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EA_CASES_H */

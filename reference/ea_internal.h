@@ -1,0 +1,88 @@
+/* Internal helpers shared by the library's .c files (not part of the public API). */
+#ifndef EA_INTERNAL_H
+#define EA_INTERNAL_H
+
+#include "ea.h"
+#include "ea_math.h"
+
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define EA_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define EA_PRINTF(a, b)
+#endif
+
+/* Records the message for ea_last_error() and returns s, so callers write
+ * `return ea_fail(EA_ERR_X, "request %d: ...", i);`. */
+ea_status ea_fail(ea_status s, const char *fmt, ...) EA_PRINTF(2, 3);
+
+/* Element count of a [rows, heads, dim] tensor, or -1 past EA_MAX_ELEMENTS. */
+int64_t ea_tensor_elems(int64_t rows, int64_t heads, int64_t dim);
+
+/* Reads element i of a f32 or bf16 tensor as float (bf16 -> f32 is exact). */
+static inline float ea_load(const void *t, ea_dtype dt, int64_t i)
+{
+    return dt == EA_BF16 ? ea_bf16_to_f32(((const uint16_t *)t)[i]) : ((const float *)t)[i];
+}
+
+/* Writes x as element i, rounding to nearest even for bf16. */
+static inline void ea_store(void *t, ea_dtype dt, int64_t i, float x)
+{
+    if (dt == EA_BF16)
+        ((uint16_t *)t)[i] = ea_f32_to_bf16(x);
+    else
+        ((float *)t)[i] = x;
+}
+
+/* Slot of unified key u of request i: prefix slots first, then new slots. */
+static inline int64_t ea_key_slot(const ea_batch *b, int32_t i, int32_t P, int32_t u)
+{
+    return u < P ? b->prefix_kv_indices[b->prefix_kv_indptr[i] + u]
+                 : b->extend_kv_indices[b->extend_start_loc[i] + (u - P)];
+}
+
+/* The visibility rule of DESIGN.md section 1 for query position t and key u.
+ * mask_row is the row's mask (P+E entries) or NULL. */
+static inline int ea_visible(const ea_params *p, const uint8_t *mask_row, int32_t t, int32_t u)
+{
+    int v = mask_row ? mask_row[u] != 0 : (!p->causal || u <= t);
+    if (p->sliding_window >= 0 && t - u > p->sliding_window)
+        v = 0;
+    return v;
+}
+
+/* Request i's mask row r (P+E entries) or NULL without a custom mask. */
+static inline const uint8_t *ea_mask_row(const ea_batch *b, int32_t i, int32_t r, int32_t P, int32_t E)
+{
+    (void)E;
+    return b->custom_mask ? b->custom_mask + b->mask_indptr[i] + (int64_t)r * (P + E) : NULL;
+}
+
+#endif
+
+/* ---- The canonical engine (reference/canonical.c), shared with the two-stage variant ----
+ * One (request i, KV head g) at a time: the E query rows x G query heads of the
+ * group keep their online-softmax state (m, l, acc) while tiles of EA_TILE keys
+ * stream past, exactly as one GPU block does. */
+typedef struct {
+    const ea_batch *b;
+    const ea_params *p;
+    const ea_inputs *in;
+    int32_t G;  /* query heads per KV head */
+    float *q;   /* [E, G, Dqk] the group's query rows in fp32 */
+    float *kT;  /* [Dqk, EA_TILE] the tile's keys, transposed so 64 scores advance together */
+    float *v;   /* [EA_TILE, Dv] the tile's values */
+    float *m;   /* [E*G] running max */
+    float *l;   /* [E*G] running sum of exp */
+    float *acc; /* [E*G, Dv] running sum of p*v */
+} ea_canon;
+
+/* Allocates scratch for the batch's longest request (b and p must be valid). */
+ea_status ea_canon_init(ea_canon *c, const ea_batch *b, const ea_params *p, const ea_inputs *in);
+void ea_canon_free(ea_canon *c);
+/* Loads the query rows of request i, KV head g and clears the state. */
+void ea_canon_begin(ea_canon *c, int32_t i, int32_t g);
+/* Streams unified keys [u_begin, u_end) of request i through the state, in
+ * tiles aligned at tile_origin (0 for the unified design). */
+void ea_canon_keys(ea_canon *c, int32_t i, int32_t g, int32_t u_begin, int32_t u_end, int32_t tile_origin);

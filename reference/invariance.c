@@ -1,0 +1,110 @@
+/* The two invariance checks, written once for every backend (a runner).
+ * Batch invariance: a request's output must not depend on its neighbours.
+ * Prefix-split invariance: a query's output must not depend on how much of
+ * its sequence was cached. Both compare bit patterns. */
+#include "ea_cases.h"
+#include "ea_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+ea_status ea_run_canonical(void *ctx, const ea_problem *pr, const ea_host_batch *hb, void *o)
+{
+    (void)ctx;
+    return ea_reference_canonical(&hb->batch, &pr->params, &hb->in, o);
+}
+
+/* Adds d to acc, keeping the first difference of the first call that had one. */
+static void diff_add(ea_diff *acc, const ea_diff *d, int64_t offset)
+{
+    if (acc->first < 0 && d->first >= 0) {
+        acc->first = d->first + offset;
+        acc->a_first = d->a_first;
+        acc->b_first = d->b_first;
+    }
+    acc->count += d->count;
+    acc->differ += d->differ;
+    acc->sentinels += d->sentinels;
+}
+
+/* Runs a batch into its own (sentinel-filled) output. */
+static ea_status run_fresh(const ea_problem *pr, ea_runner run, void *ctx, ea_host_batch *hb)
+{
+    const int64_t n = (int64_t)hb->num_tokens * pr->params.hq * pr->params.dv;
+    ea_fill_sentinel(hb->o, pr->params.dtype, n);
+    return run(ctx, pr, hb, hb->o);
+}
+
+ea_status ea_check_batch_invariance(const ea_problem *pr, ea_runner run, void *ctx, const ea_host_batch *full,
+                                    const void *o_full, ea_diff *out)
+{
+    const ea_params *p = &pr->params;
+    const int64_t row = (int64_t)p->hq * p->dv;
+    const size_t es = ea_dtype_size(p->dtype);
+    ea_diff acc = {.first = -1};
+    /* the batch's requests are problem requests 0..bs-1 (ea_host_batch_make with reqs=NULL) */
+    for (int32_t i = 0; i < full->batch.bs; i++) {
+        ea_host_batch one;
+        const int32_t P = full->prefix_kv_indptr[i + 1] - full->prefix_kv_indptr[i];
+        ea_status st = ea_host_batch_make(pr, &i, 1, &P, &one);
+        if (st == EA_OK)
+            st = run_fresh(pr, run, ctx, &one);
+        if (st != EA_OK) {
+            ea_host_batch_free(&one);
+            return st;
+        }
+        const int64_t first_row = full->qo_indptr[i];
+        ea_diff d = ea_compare_bits(one.o, (const char *)o_full + (size_t)(first_row * row) * es, p->dtype,
+                                    (int64_t)one.num_tokens * row);
+        diff_add(&acc, &d, first_row * row);
+        ea_host_batch_free(&one);
+    }
+    *out = acc;
+    return EA_OK;
+}
+
+int32_t ea_alt_prefix_len(int32_t prefix_len, int32_t extend_len)
+{
+    return prefix_len > 0 ? prefix_len / 2 : extend_len / 2;
+}
+
+ea_status ea_check_split_invariance(const ea_problem *pr, ea_runner run, void *ctx, const ea_host_batch *full,
+                                    const void *o_full, ea_diff *out)
+{
+    const ea_params *p = &pr->params;
+    const int32_t bs = full->batch.bs;
+    const int64_t row = (int64_t)p->hq * p->dv;
+    const size_t es = ea_dtype_size(p->dtype);
+    int32_t *alt = malloc(sizeof(int32_t) * (size_t)bs);
+    if (!alt)
+        return ea_fail(EA_ERR_NOMEM, "out of memory");
+    for (int32_t i = 0; i < bs; i++)
+        alt[i] = ea_alt_prefix_len(full->prefix_kv_indptr[i + 1] - full->prefix_kv_indptr[i],
+                                   full->qo_indptr[i + 1] - full->qo_indptr[i]);
+    ea_host_batch hb;
+    ea_status st = ea_host_batch_make(pr, NULL, 0, alt, &hb);
+    free(alt);
+    if (st == EA_OK)
+        st = run_fresh(pr, run, ctx, &hb);
+    if (st != EA_OK) {
+        ea_host_batch_free(&hb);
+        return st;
+    }
+    ea_diff acc = {.first = -1};
+    for (int32_t i = 0; i < bs; i++) {
+        const int32_t P = full->prefix_kv_indptr[i + 1] - full->prefix_kv_indptr[i];
+        const int32_t Pa = hb.prefix_kv_indptr[i + 1] - hb.prefix_kv_indptr[i];
+        const int32_t T = P + full->qo_indptr[i + 1] - full->qo_indptr[i];
+        const int32_t from = P > Pa ? P : Pa; /* first position both batches compute */
+        if (from >= T)
+            continue;
+        const int64_t r_full = ea_host_batch_row(full, i, from), r_alt = ea_host_batch_row(&hb, i, from);
+        ea_diff d = ea_compare_bits((const char *)hb.o + (size_t)(r_alt * row) * es,
+                                    (const char *)o_full + (size_t)(r_full * row) * es, p->dtype,
+                                    (int64_t)(T - from) * row);
+        diff_add(&acc, &d, r_full * row);
+    }
+    ea_host_batch_free(&hb);
+    *out = acc;
+    return EA_OK;
+}

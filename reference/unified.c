@@ -1,0 +1,60 @@
+/* The CPU builder of the unified key sequence (DESIGN.md section 1): for
+ * each request its P_i prefix slots, then its E_i new slots. On the GPU this
+ * same step is where the host/device synchronisation happens (section 3);
+ * here, with everything in host memory, it is two simple loops. */
+#include "ea_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void ea_unified_free(ea_unified *u)
+{
+    if (!u)
+        return;
+    free(u->unified_kv_indptr);
+    free(u->unified_kv_indices);
+    free(u->prefix_lens);
+    memset(u, 0, sizeof *u);
+}
+
+ea_status ea_unified_build(const ea_batch *b, const ea_params *p, ea_unified *out)
+{
+    if (!out)
+        return ea_fail(EA_ERR_NULL, "output is NULL");
+    ea_status st = ea_validate(b, p);
+    if (st != EA_OK)
+        return st;
+
+    const int32_t bs = b->bs;
+    ea_unified u = {.bs = bs};
+    u.unified_kv_indptr = malloc(sizeof(int32_t) * ((size_t)bs + 1));
+    u.prefix_lens = malloc(sizeof(int32_t) * (size_t)bs);
+    if (!u.unified_kv_indptr || !u.prefix_lens) {
+        ea_unified_free(&u);
+        return ea_fail(EA_ERR_NOMEM, "cannot allocate %d unified offsets", bs + 1);
+    }
+    /* Pass 1: exclusive scan of P_i + E_i (validation bounded the total by INT32_MAX). */
+    u.unified_kv_indptr[0] = 0;
+    for (int32_t i = 0; i < bs; i++) {
+        u.prefix_lens[i] = b->prefix_kv_indptr[i + 1] - b->prefix_kv_indptr[i];
+        int32_t E = b->qo_indptr[i + 1] - b->qo_indptr[i];
+        u.unified_kv_indptr[i + 1] = u.unified_kv_indptr[i] + u.prefix_lens[i] + E;
+    }
+    /* Pass 2: copy the two slices of every request side by side. */
+    u.unified_kv_indices = malloc(sizeof(int64_t) * ((size_t)u.unified_kv_indptr[bs] + 1));
+    if (!u.unified_kv_indices) {
+        ea_unified_free(&u);
+        return ea_fail(EA_ERR_NOMEM, "cannot allocate %d unified indices", u.unified_kv_indptr[bs]);
+    }
+    for (int32_t i = 0; i < bs; i++) {
+        int32_t P = u.prefix_lens[i];
+        int32_t E = b->qo_indptr[i + 1] - b->qo_indptr[i];
+        int64_t *dst = u.unified_kv_indices + u.unified_kv_indptr[i];
+        if (P > 0)
+            memcpy(dst, b->prefix_kv_indices + b->prefix_kv_indptr[i], sizeof(int64_t) * (size_t)P);
+        if (E > 0)
+            memcpy(dst + P, b->extend_kv_indices + b->extend_start_loc[i], sizeof(int64_t) * (size_t)E);
+    }
+    *out = u;
+    return EA_OK;
+}

@@ -1,0 +1,194 @@
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+/* ea-compare: checks every contract of DESIGN.md on the cases of a case file.
+ *
+ *   build/bin/ea-compare --cases tests/cases/default.cases [--backend cpu|gpu|all] [--only NAME]
+ *
+ * CPU backend, per case:
+ *   blas    canonical vs the OpenBLAS reference   (tolerance, max relative error shown)
+ *   f64     canonical vs a float64 loop           (tolerance)
+ *   batch   each request alone == in the batch    (bitwise)
+ *   split   another cached/new split == original  (bitwise)
+ *   2stage  the two-stage design under the same re-split: elements that change (shown, not judged)
+ * Exit status: 0 all contracts hold, 1 one failed, 2 bad input. */
+#include "ea.h"
+#include "ea_cases.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Tolerances of DESIGN.md section 2, relative to the row's largest magnitude. */
+#define TOL_BLAS 1e-5
+#define TOL_F64 1e-5
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: ea-compare --cases FILE [--backend cpu|gpu|all] [--only NAME]\n");
+}
+
+static ea_status run_two_stage(void *ctx, const ea_problem *pr, const ea_host_batch *hb, void *o)
+{
+    (void)ctx;
+    return ea_reference_two_stage(&hb->batch, &pr->params, &hb->in, o);
+}
+
+/* One failed contract: say which, where, and both values in %a. */
+static int report(const char *name, const char *what, const ea_diff *d)
+{
+    if (d->differ == 0 && d->sentinels == 0)
+        return 0;
+    if (d->sentinels)
+        fprintf(stderr, "  %s: %s: %lld outputs never written\n", name, what, (long long)d->sentinels);
+    if (d->differ)
+        fprintf(stderr, "  %s: %s: %lld of %lld differ, first at %lld: %a vs %a\n", name, what,
+                (long long)d->differ, (long long)d->count, (long long)d->first, d->a_first, d->b_first);
+    return 1;
+}
+
+/* Runs the CPU checks of one case; returns 0 pass, 1 fail, 2 error. */
+static int run_case_cpu(const ea_case *c)
+{
+    ea_problem pr;
+    ea_host_batch hb;
+    if (ea_problem_make(c, &pr) != EA_OK) {
+        fprintf(stderr, "ea-compare: %s\n", ea_last_error());
+        return 2;
+    }
+    if (ea_host_batch_make(&pr, NULL, 0, NULL, &hb) != EA_OK) {
+        fprintf(stderr, "ea-compare: %s\n", ea_last_error());
+        ea_problem_free(&pr);
+        return 2;
+    }
+    const ea_params *p = &pr.params;
+    const int64_t n = (int64_t)hb.num_tokens * p->hq * p->dv;
+    void *o_blas = malloc(hb.o_bytes + 1), *o_two = malloc(hb.o_bytes + 1);
+    double *ref = malloc(sizeof(double) * (size_t)(n + 1));
+    int fail = 0, err = 0;
+    ea_diff d_blas = {0}, d_f64 = {0}, d_batch = {0}, d_split = {0}, d_two = {0};
+    double t_canon = 0, t_blas = 0;
+    if (!o_blas || !o_two || !ref) {
+        fprintf(stderr, "ea-compare: out of memory\n");
+        err = 1;
+        goto done;
+    }
+
+    ea_fill_sentinel(hb.o, p->dtype, n);
+    double t0 = now_ms();
+    ea_status st = ea_reference_canonical(&hb.batch, p, &hb.in, hb.o);
+    t_canon = now_ms() - t0;
+    if (st == EA_OK) {
+        ea_fill_sentinel(o_blas, p->dtype, n);
+        t0 = now_ms();
+        st = ea_reference_blas(&hb.batch, p, &hb.in, o_blas);
+        t_blas = now_ms() - t0;
+    }
+    if (st == EA_OK) {
+        ea_to_double(o_blas, p->dtype, n, ref);
+        d_blas = ea_compare_tol(hb.o, p->dtype, ref, n, (int64_t)p->hq * p->dv, TOL_BLAS);
+        st = ea_reference_f64(&hb.batch, p, &hb.in, ref);
+    }
+    if (st == EA_OK) {
+        d_f64 = ea_compare_tol(hb.o, p->dtype, ref, n, (int64_t)p->hq * p->dv, TOL_F64);
+        st = ea_check_batch_invariance(&pr, ea_run_canonical, NULL, &hb, hb.o, &d_batch);
+    }
+    if (st == EA_OK)
+        st = ea_check_split_invariance(&pr, ea_run_canonical, NULL, &hb, hb.o, &d_split);
+    if (st == EA_OK) {
+        /* the lesson: the same re-split, but through the two-stage design */
+        st = ea_reference_two_stage(&hb.batch, p, &hb.in, o_two);
+        if (st == EA_OK)
+            st = ea_check_split_invariance(&pr, run_two_stage, NULL, &hb, o_two, &d_two);
+    }
+    if (st != EA_OK) {
+        fprintf(stderr, "ea-compare: %s: %s\n", c->name, ea_last_error());
+        err = 1;
+        goto done;
+    }
+    fail |= report(c->name, "canonical vs OpenBLAS", &d_blas);
+    fail |= report(c->name, "canonical vs float64", &d_f64);
+    fail |= report(c->name, "batch invariance", &d_batch);
+    fail |= report(c->name, "prefix-split invariance", &d_split);
+    printf("%-20s %4d %6d %9.1f %8.1f %9.2e %9.2e %6s %6s %8lld  %s\n", c->name, c->bs, hb.num_tokens, t_canon,
+           t_blas, d_blas.max_rel, d_f64.max_rel, d_batch.differ || d_batch.sentinels ? "FAIL" : "ok",
+           d_split.differ || d_split.sentinels ? "FAIL" : "ok", (long long)d_two.differ, fail ? "FAIL" : "pass");
+done:
+    free(o_blas);
+    free(o_two);
+    free(ref);
+    ea_host_batch_free(&hb);
+    ea_problem_free(&pr);
+    return err ? 2 : fail;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cases_path = NULL, *backend = "cpu", *only = NULL;
+    for (int k = 1; k < argc; k++) {
+        if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[k], "--cases") && k + 1 < argc) {
+            cases_path = argv[++k];
+        } else if (!strcmp(argv[k], "--backend") && k + 1 < argc) {
+            backend = argv[++k];
+        } else if (!strcmp(argv[k], "--only") && k + 1 < argc) {
+            only = argv[++k];
+        } else {
+            fprintf(stderr, "ea-compare: unknown or incomplete option '%s'\n", argv[k]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!cases_path) {
+        fprintf(stderr, "ea-compare: --cases FILE is required\n");
+        usage(stderr);
+        return 2;
+    }
+    int want_cpu = !strcmp(backend, "cpu") || !strcmp(backend, "all");
+    int want_gpu = !strcmp(backend, "gpu") || !strcmp(backend, "all");
+    if (!want_cpu && !want_gpu) {
+        fprintf(stderr, "ea-compare: unknown backend '%s' (cpu, gpu or all)\n", backend);
+        return 2;
+    }
+    if (want_gpu && !want_cpu) {
+        fprintf(stderr, "ea-compare: the GPU backend is not built in this version (CPU only)\n");
+        return 2;
+    }
+    ea_case *cases;
+    int count;
+    if (ea_cases_load(cases_path, &cases, &count) != EA_OK) {
+        fprintf(stderr, "ea-compare: %s\n", ea_last_error());
+        return 2;
+    }
+    int passed = 0, failed = 0, errors = 0, ran = 0;
+    printf("%-20s %4s %6s %9s %8s %9s %9s %6s %6s %8s  %s\n", "case", "bs", "N", "canon ms", "blas ms", "blas rel",
+           "f64 rel", "batch", "split", "2stage!=", "verdict");
+    for (int k = 0; k < count; k++) {
+        if (only && strcmp(only, cases[k].name))
+            continue;
+        ran++;
+        int r = run_case_cpu(&cases[k]);
+        fflush(stdout);
+        passed += r == 0;
+        failed += r == 1;
+        errors += r == 2;
+    }
+    free(cases);
+    if (only && !ran) {
+        fprintf(stderr, "ea-compare: no case named '%s'\n", only);
+        return 2;
+    }
+    if (want_gpu)
+        printf("GPU checks skipped: the GPU backend is not built in this version\n");
+    printf("%d passed, %d failed\n", passed, failed + errors);
+    return errors ? 2 : failed ? 1 : 0;
+}
