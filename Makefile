@@ -15,7 +15,7 @@ SAN     ?=
 SIMD    := $(shell grep -qw fma /proc/cpuinfo 2>/dev/null && echo -mfma)
 # -ffp-contract=off: the compiler must never fuse a*b+c on its own (DESIGN 2).
 CFLAGS  := -std=c11 -O3 -g -Wall -Wextra -Wno-unused-parameter -ffp-contract=off $(SIMD) \
-           -Iinclude -Ireference $(SAN)
+           -Iinclude -Ireference -DEA_SOURCE_DIR=\"$(CURDIR)\" $(SAN)
 LDFLAGS := $(SAN)
 
 # Evaluated when a recipe runs, i.e. after `deps` had a chance to install them.
@@ -35,6 +35,7 @@ TESTS     := test_math test_validate test_cases test_reference
 TEST_BINS := $(TESTS:%=$(BUILD)/tests/%)
 TOOLS     := $(BUILD)/bin/ea-compare
 
+.SECONDARY:
 .PHONY: all deps compare test test-cpu test-asan docs clean
 .DEFAULT_GOAL := all
 
@@ -65,6 +66,7 @@ compare: all
 # Each suite is its own process; the verdict is the exit code of every one.
 test-cpu: all
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; OPENBLAS_NUM_THREADS=2 $$t; done
+	@echo "== tests/cli_test.sh"; bash tests/cli_test.sh $(BUILD)
 
 test-asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan \

@@ -63,7 +63,7 @@ extern "C" {
     X(EA_ERR_CUDA, "CUDA error")                                                  \
     X(EA_ERR_NOT_BUILT, "this part was not built")
 
-/** Status of every public function. */
+/** Status of every public function: one code per line of EA_STATUS_TABLE, whose text ea_status_str() returns. */
 typedef enum {
 #define EA_X_ENUM(code, text) code,
     EA_STATUS_TABLE(EA_X_ENUM)
@@ -142,7 +142,7 @@ typedef struct {
  * Reads the host arrays of @p b; writes nothing but the error message.
  * @param b host batch
  * @param p layer parameters
- * @return ::EA_OK, or the specific error (ea_last_error() names the request and values)
+ * @return EA_OK, or the specific error (ea_last_error() names the request and values)
  */
 ea_status ea_validate(const ea_batch *b, const ea_params *p);
 
@@ -171,7 +171,7 @@ typedef struct {
  * @param b host batch
  * @param p layer parameters (validated with the batch)
  * @param out filled with malloc'ed arrays; release with ea_unified_free()
- * @return ::EA_OK or an error (then @p out holds nothing to free)
+ * @return EA_OK or an error (then @p out holds nothing to free)
  */
 ea_status ea_unified_build(const ea_batch *b, const ea_params *p, ea_unified *out);
 
@@ -189,7 +189,7 @@ void ea_unified_free(ea_unified *u);
  * @param p layer parameters
  * @param in q [N,Hq,Dqk], k_pool [pool,Hkv,Dqk], v_pool [pool,Hkv,Dv], dtype p->dtype
  * @param o  [N, Hq, Dv] output, dtype p->dtype
- * @return ::EA_OK or an error
+ * @return EA_OK or an error
  */
 ea_status ea_reference_canonical(const ea_batch *b, const ea_params *p, const ea_inputs *in, void *o);
 
@@ -204,7 +204,11 @@ ea_status ea_reference_blas(const ea_batch *b, const ea_params *p, const ea_inpu
 
 /**
  * @brief A plain float64 loop (libm `exp`/`tanh`), the accuracy yardstick for both fp32 references.
+ * @param b host batch
+ * @param p layer parameters
+ * @param in q, k_pool, v_pool as for ea_reference_canonical()
  * @param o [N, Hq, Dv] double output
+ * @return EA_OK or an error
  */
 ea_status ea_reference_f64(const ea_batch *b, const ea_params *p, const ea_inputs *in, double *o);
 

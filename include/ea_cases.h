@@ -51,8 +51,10 @@ typedef struct {
     int32_t bs;          /**< requests */
     ea_len_spec extend;  /**< new tokens per request */
     ea_len_spec prefix;  /**< cached tokens per request */
-    int32_t hq, hkv;     /**< heads */
-    int32_t dqk, dv;     /**< head dimensions */
+    int32_t hq;          /**< query heads */
+    int32_t hkv;         /**< key/value heads */
+    int32_t dqk;         /**< query/key head dimension */
+    int32_t dv;          /**< value head dimension */
     ea_dtype dtype;      /**< storage type */
     int32_t causal;      /**< 0 or 1 */
     int32_t window;      /**< -1 or W >= 0 */
@@ -68,11 +70,11 @@ typedef struct {
  * @param text NUL-terminated file contents
  * @param cases on success, a malloc'ed array (free() it); untouched on error
  * @param count on success, the number of cases
- * @return ::EA_OK, or ::EA_ERR_PARSE with a message naming the line and key
+ * @return EA_OK, or EA_ERR_PARSE with a message naming the line and key
  */
 ea_status ea_cases_parse(const char *text, ea_case **cases, int *count);
 
-/** @brief Reads and parses a case file (::EA_ERR_IO if it cannot be read). Same outputs as ea_cases_parse(). */
+/** @brief Reads and parses a case file (EA_ERR_IO if it cannot be read). Same outputs as ea_cases_parse(). */
 ea_status ea_cases_load(const char *path, ea_case **cases, int *count);
 
 /**
@@ -176,7 +178,12 @@ ea_diff ea_compare_bits(const void *a, const void *b, ea_dtype dt, int64_t n);
  * An element passes when |a - ref| <= rel_tol * (largest |ref| of its row)
  * (+ one bf16 ulp, |ref| * 2^-7, for bf16 outputs: each side rounds on its own);
  * NaN must meet NaN.
+ * @param a the output under test
+ * @param dt its dtype
+ * @param ref the reference, as double
+ * @param n elements
  * @param row_len elements per row: Hq*Dv, one token's output
+ * @param rel_tol relative tolerance
  */
 ea_diff ea_compare_tol(const void *a, ea_dtype dt, const double *ref, int64_t n, int64_t row_len, double rel_tol);
 
@@ -196,7 +203,12 @@ ea_status ea_run_canonical(void *ctx, const ea_problem *pr, const ea_host_batch 
 /**
  * @brief Batch invariance: runs each request of @p full alone and compares its rows bitwise
  * with @p o_full (the whole batch's output). Outputs are sentinel-filled before each run.
- * @param out accumulated over all requests
+ * @param pr the problem @p full was made from (all its requests, in order)
+ * @param run the backend under test
+ * @param ctx passed to @p run
+ * @param full the whole batch
+ * @param o_full its output
+ * @param out the comparison, accumulated over all requests
  */
 ea_status ea_check_batch_invariance(const ea_problem *pr, ea_runner run, void *ctx, const ea_host_batch *full,
                                     const void *o_full, ea_diff *out);
@@ -211,6 +223,7 @@ int32_t ea_alt_prefix_len(int32_t prefix_len, int32_t extend_len);
 /**
  * @brief Prefix-split invariance: rebuilds the batch with ea_alt_prefix_len() splits, runs it,
  * and compares bitwise the rows of the positions both batches compute.
+ * Parameters as for ea_check_batch_invariance().
  */
 ea_status ea_check_split_invariance(const ea_problem *pr, ea_runner run, void *ctx, const ea_host_batch *full,
                                     const void *o_full, ea_diff *out);

@@ -88,6 +88,7 @@ ea_status ea_validate(const ea_batch *b, const ea_params *p)
     if (b->custom_mask && (st = check_indptr("mask_indptr", b->mask_indptr, bs, 0)) != EA_OK)
         return st;
 
+    /* Pass 1: counts and sizes only, so that no array is read past its end below. */
     int32_t max_e = 0;
     int64_t unified_total = 0;
     for (int32_t i = 0; i < bs; i++) {
@@ -101,7 +102,7 @@ ea_status ea_validate(const ea_batch *b, const ea_params *p)
                            b->extend_start_loc[i], E, N);
         unified_total += (int64_t)P + E;
         if (unified_total > INT32_MAX)
-            return ea_fail(EA_ERR_OVERFLOW, "request %d: unified key count passes INT32_MAX", i);
+            return ea_fail(EA_ERR_OVERFLOW, "request %d: the unified key count passes INT32_MAX", i);
         if (E > max_e)
             max_e = E;
         if (b->custom_mask) {
@@ -111,9 +112,6 @@ ea_status ea_validate(const ea_batch *b, const ea_params *p)
                 return ea_fail(EA_ERR_MASK, "request %d: mask has %lld entries, E x (P+E) = %d x %d = %lld", i,
                                (long long)got, E, P + E, (long long)want);
         }
-        if ((st = check_slots("prefix", i, b->prefix_kv_indices + b->prefix_kv_indptr[i], P, b->pool_size)) != EA_OK ||
-            (st = check_slots("new", i, b->extend_kv_indices + b->extend_start_loc[i], E, b->pool_size)) != EA_OK)
-            return st;
     }
     if (b->max_extend_len != max_e)
         return ea_fail(EA_ERR_COUNT, "max_extend_len=%d but the longest request has %d new tokens",
@@ -121,5 +119,13 @@ ea_status ea_validate(const ea_batch *b, const ea_params *p)
     if (b->custom_mask && b->mask_indptr[bs] > b->mask_size)
         return ea_fail(EA_ERR_MASK, "mask_indptr ends at %d past mask_size=%lld", b->mask_indptr[bs],
                        (long long)b->mask_size);
+    /* Pass 2: every slot inside the pool. */
+    for (int32_t i = 0; i < bs; i++) {
+        const int32_t E = b->qo_indptr[i + 1] - b->qo_indptr[i];
+        const int32_t P = b->prefix_kv_indptr[i + 1] - b->prefix_kv_indptr[i];
+        if ((st = check_slots("prefix", i, b->prefix_kv_indices + b->prefix_kv_indptr[i], P, b->pool_size)) != EA_OK ||
+            (st = check_slots("new", i, b->extend_kv_indices + b->extend_start_loc[i], E, b->pool_size)) != EA_OK)
+            return st;
+    }
     return EA_OK;
 }

@@ -143,14 +143,12 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[k], "--only") && k + 1 < argc) {
             only = argv[++k];
         } else {
-            fprintf(stderr, "ea-compare: unknown or incomplete option '%s'\n", argv[k]);
-            usage(stderr);
+            fprintf(stderr, "ea-compare: unknown or incomplete option '%s' (try --help)\n", argv[k]);
             return 2;
         }
     }
     if (!cases_path) {
-        fprintf(stderr, "ea-compare: --cases FILE is required\n");
-        usage(stderr);
+        fprintf(stderr, "ea-compare: --cases FILE is required (try --help)\n");
         return 2;
     }
     int want_cpu = !strcmp(backend, "cpu") || !strcmp(backend, "all");

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# ea-compare's contract as a command: exit 0 when every check holds, 2 with a
+# one-line error on bad input. Usage: tests/cli_test.sh BUILD_DIR
+set -u
+bin="$1/bin/ea-compare"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+expect() { # expect CODE DESCRIPTION -- command...
+  local want=$1 what=$2; shift 3
+  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
+  if [ "$got" != "$want" ]; then
+    echo "FAIL: $what: exit $got, expected $want"; cat "$tmp/err"; fails=$((fails + 1))
+  elif [ "$want" = 2 ] && [ "$(wc -l <"$tmp/err")" != 1 ]; then
+    echo "FAIL: $what: expected a one-line error, got:"; cat "$tmp/err"; fails=$((fails + 1))
+  else
+    echo "ok: $what"
+  fi
+}
+printf 'name=a bs=2 extend=9 prefix=4 hq=2 hkv=1 d=8\nname=b bs=1 extend=3 mask=rand d=4\n' >"$tmp/good.cases"
+printf 'name=a bs=2 extend=9\nname=b bs=1 extend=3 hq=3\n' >"$tmp/bad.cases"
+: >"$tmp/empty.cases"
+expect 0 "good case file" -- "$bin" --cases "$tmp/good.cases"
+expect 0 "--only one case" -- "$bin" --cases "$tmp/good.cases" --only b
+expect 0 "--backend all without a GPU backend" -- "$bin" --cases "$tmp/good.cases" --backend all
+expect 2 "bad case file" -- "$bin" --cases "$tmp/bad.cases"
+grep -q "line 2: key 'hkv'" "$tmp/err" || { echo "FAIL: message lacks line and key"; fails=$((fails + 1)); }
+expect 2 "empty case file" -- "$bin" --cases "$tmp/empty.cases"
+expect 2 "missing file" -- "$bin" --cases "$tmp/nope.cases"
+expect 2 "unknown option" -- "$bin" --cases "$tmp/good.cases" --frobnicate
+expect 2 "missing --cases" -- "$bin"
+expect 2 "unknown backend" -- "$bin" --cases "$tmp/good.cases" --backend tpu
+expect 2 "unknown --only" -- "$bin" --cases "$tmp/good.cases" --only zzz
+grep -q "2 passed, 0 failed" <("$bin" --cases "$tmp/good.cases") || { echo "FAIL: summary line"; fails=$((fails + 1)); }
+[ "$fails" = 0 ] && echo "cli_test: all passed" || { echo "cli_test: $fails failed"; exit 1; }

@@ -1,0 +1,86 @@
+/* Helpers shared by the CMocka suites: status checks that print the library's
+ * message, the bitwise assertion of STYLE habit 5, and fresh seeds. */
+#ifndef EA_TEST_UTIL_H
+#define EA_TEST_UTIL_H
+
+#include "ea.h"
+#include "ea_cases.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* Fails the test with the library's message when a call does not return EA_OK. */
+#define EA_ASSERT_OK(call)                                                                   \
+    do {                                                                                     \
+        ea_status st_ = (call);                                                              \
+        if (st_ != EA_OK)                                                                    \
+            fail_msg("%s returned %s: %s", #call, ea_status_str(st_), ea_last_error());      \
+    } while (0)
+
+/* Asserts a specific error status and that the message mentions `needle`. */
+#define EA_ASSERT_ERR(call, status, needle)                                                  \
+    do {                                                                                     \
+        ea_status st_ = (call);                                                              \
+        if (st_ != (status))                                                                 \
+            fail_msg("%s returned %s, expected %s (%s)", #call, ea_status_str(st_),          \
+                     ea_status_str(status), ea_last_error());                                \
+        if (!strstr(ea_last_error(), (needle)))                                              \
+            fail_msg("message '%s' does not mention '%s'", ea_last_error(), (needle));       \
+    } while (0)
+
+/* Bitwise equality over the whole buffer (NaNs equal), no sentinel left in a. */
+static inline void ea_assert_bits(const void *a, const void *b, ea_dtype dt, int64_t n, const char *what)
+{
+    ea_diff d = ea_compare_bits(a, b, dt, n);
+    if (d.sentinels)
+        fail_msg("%s: %lld outputs never written", what, (long long)d.sentinels);
+    if (d.differ)
+        fail_msg("%s: %lld of %lld differ, first at %lld: %a vs %a", what, (long long)d.differ,
+                 (long long)d.count, (long long)d.first, d.a_first, d.b_first);
+}
+
+/* A fresh seed per run (EA_TEST_SEED=... reproduces one), printed so a failure can be replayed. */
+static inline uint64_t ea_test_seed(void)
+{
+    static uint64_t seed;
+    if (!seed) {
+        const char *env = getenv("EA_TEST_SEED");
+        seed = env ? strtoull(env, NULL, 10) : ((uint64_t)time(NULL) << 16) ^ (uint64_t)getpid();
+        if (!seed)
+            seed = 1;
+        printf("[ seed     ] EA_TEST_SEED=%llu\n", (unsigned long long)seed);
+    }
+    return seed;
+}
+
+/* Parses one case line (with a fresh seed unless the line gives one) and makes its problem. */
+static inline void ea_test_problem(const char *line, ea_problem *pr)
+{
+    ea_case *c;
+    int n;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s%s", line, strstr(line, "seed=") ? "" : " seed=0");
+    EA_ASSERT_OK(ea_cases_parse(buf, &c, &n));
+    assert_int_equal(n, 1);
+    if (!strstr(line, "seed="))
+        c[0].seed = ea_test_seed() ^ (uint64_t)strlen(line) * 0x9e3779b97f4a7c15ull;
+    EA_ASSERT_OK(ea_problem_make(&c[0], pr));
+    free(c);
+}
+
+/* Output elements of a host batch. */
+static inline int64_t ea_test_out_elems(const ea_problem *pr, const ea_host_batch *hb)
+{
+    return (int64_t)hb->num_tokens * pr->params.hq * pr->params.dv;
+}
+
+#endif
