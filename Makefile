@@ -18,6 +18,28 @@ CFLAGS  := -std=c11 -O3 -g -Wall -Wextra -Wno-unused-parameter -ffp-contract=off
            -Iinclude -Ireference -DEA_SOURCE_DIR=\"$(CURDIR)\" $(SAN)
 LDFLAGS := $(SAN)
 
+# CUDA: built when nvcc is found (CI has it, with no GPU: the code compiles and
+# the GPU tests skip). -fmad=false: nvcc must not fuse a*b+c either; no fast math.
+NVCC      ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+NVCCFLAGS := -std=c++17 -O3 -fmad=false -lineinfo $(CUDA_ARCH) -Iinclude -Ireference -Ikernels
+# CUDA objects are the same for the plain and the sanitizer builds: build them once.
+CUDA_OBJDIR := build/cuda
+ifneq ($(NVCC),)
+GPU_SRC   := optimized/context.c optimized/strategies.c optimized/graph.c optimized/runner.c
+GPU_OBJ   := $(CUDA_OBJDIR)/attention.o $(CUDA_OBJDIR)/index.o
+GPU_CFLAGS := -I$(CUDA_HOME)/include -Ikernels
+GPU_LIBS  := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lpthread -lrt -lstdc++
+else
+GPU_SRC   := optimized/cuda_stub.c
+GPU_OBJ   :=
+GPU_CFLAGS :=
+GPU_LIBS  :=
+endif
+# Binaries find bundled libraries (tools/bundle-libs.sh) next to them first.
+RPATH := -Wl,-rpath,'$$ORIGIN/../lib'
+
 # Evaluated when a recipe runs, i.e. after `deps` had a chance to install them.
 BLAS_CFLAGS   = $(shell pkg-config --cflags openblas)
 BLAS_LIBS     = $(shell pkg-config --libs openblas)
@@ -26,27 +48,35 @@ CMOCKA_LIBS   = $(shell pkg-config --libs cmocka)
 
 LIB_SRC := reference/status.c reference/validate.c reference/unified.c reference/canonical.c \
            reference/two_stage.c reference/blas.c reference/naive64.c reference/cases.c \
-           reference/problem.c reference/check.c reference/invariance.c
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+           reference/problem.c reference/check.c reference/invariance.c \
+           optimized/sync_name.c $(GPU_SRC)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GPU_OBJ)
 LIB     := $(BUILD)/lib/libea.a
-HEADERS := $(wildcard include/*.h reference/*.h tests/*.h)
+HEADERS := $(wildcard include/*.h reference/*.h tests/*.h kernels/*.h optimized/*.h)
 
-TESTS     := test_math test_validate test_cases test_reference
+TESTS     := test_math test_validate test_cases test_reference test_gpu
 TEST_BINS := $(TESTS:%=$(BUILD)/tests/%)
-TOOLS     := $(BUILD)/bin/ea-compare
+TOOLS     := $(BUILD)/bin/ea-compare $(if $(NVCC),$(BUILD)/bin/ea-bench-kernel)
 
 .SECONDARY:
 .PHONY: all deps compare test test-cpu test-asan docs clean
 .DEFAULT_GOAL := all
 
 all: $(LIB) $(TOOLS) $(TEST_BINS)
+	@bash tools/bundle-libs.sh $(BUILD)/lib $(TOOLS) $(TEST_BINS)
 
 deps:
 	@bash tools/deps.sh
 
 $(BUILD)/obj/%.o: %.c $(HEADERS) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BLAS_CFLAGS) $(CMOCKA_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(BLAS_CFLAGS) $(CMOCKA_CFLAGS) $(GPU_CFLAGS) -c $< -o $@
+
+# -Xptxas -v: registers, shared memory, spills of every kernel, kept in build/cuda/*.ptxas
+$(CUDA_OBJDIR)/%.o: kernels/%.cu $(HEADERS) | deps
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -Xptxas -v -c $< -o $@ 2> $(CUDA_OBJDIR)/$*.ptxas || { cat $(CUDA_OBJDIR)/$*.ptxas; exit 1; }
+	@grep -E "spill|stack frame" $(CUDA_OBJDIR)/$*.ptxas | sort | uniq -c | sed 's/^/ptxas $*: /'
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -54,14 +84,18 @@ $(LIB): $(LIB_OBJ)
 
 $(BUILD)/bin/ea-compare: $(BUILD)/obj/tools/ea_compare.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(BLAS_LIBS) -lm
+	$(CC) $(LDFLAGS) $(RPATH) $^ -o $@ $(BLAS_LIBS) $(GPU_LIBS) -lm
+
+$(BUILD)/bin/ea-bench-kernel: $(BUILD)/obj/bench/ea_bench_kernel.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(RPATH) $^ -o $@ $(BLAS_LIBS) $(GPU_LIBS) -lm
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(CMOCKA_LIBS) $(BLAS_LIBS) -lm
+	$(CC) $(LDFLAGS) $(RPATH) $^ -o $@ $(CMOCKA_LIBS) $(BLAS_LIBS) $(GPU_LIBS) -lm
 
 compare: all
-	$(BUILD)/bin/ea-compare --cases tests/cases/default.cases --backend cpu
+	$(BUILD)/bin/ea-compare --cases tests/cases/default.cases --backend all
 
 # Each suite is its own process; the verdict is the exit code of every one.
 test-cpu: all
@@ -69,7 +103,7 @@ test-cpu: all
 	@echo "== tests/cli_test.sh"; bash tests/cli_test.sh $(BUILD)
 
 test-asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan \
+	@ASAN_OPTIONS=protect_shadow_gap=0 $(MAKE) --no-print-directory BUILD=build/asan \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test-cpu
 
 test: test-cpu test-asan

@@ -23,14 +23,19 @@
 
 #include <stdint.h>
 
-#ifdef __CUDACC__
-#define EA_HD __host__ __device__ __forceinline__
-#define EA_FMAF(a, b, c) __fmaf_rn((a), (b), (c))
-#else
 #include <math.h>
 #include <string.h>
+
+#ifdef __CUDACC__
+#define EA_HD static __host__ __device__ __forceinline__
+#else
 /** Marks a function callable from host and device code (plain `static inline` in C). */
 #define EA_HD static inline
+#endif
+
+#ifdef __CUDA_ARCH__
+#define EA_FMAF(a, b, c) __fmaf_rn((a), (b), (c))
+#else
 /** Exactly rounded fused multiply-add: `fmaf` on the host, `__fmaf_rn` on the device. */
 #define EA_FMAF(a, b, c) fmaf((a), (b), (c))
 #endif

@@ -23,6 +23,10 @@ printf 'name=a bs=2 extend=9\nname=b bs=1 extend=3 hq=3\n' >"$tmp/bad.cases"
 expect 0 "good case file" -- "$bin" --cases "$tmp/good.cases"
 expect 0 "--only one case" -- "$bin" --cases "$tmp/good.cases" --only b
 expect 0 "--backend all without a GPU backend" -- "$bin" --cases "$tmp/good.cases" --backend all
+# --backend gpu: the GPU checks where there is a device, else exit 2 with "no CUDA device"
+"$bin" --cases "$tmp/good.cases" --backend gpu >"$tmp/out" 2>"$tmp/err"; rc=$?
+if [ $rc = 0 ] || { [ $rc = 2 ] && grep -q "no CUDA device\|not built" "$tmp/err"; }; then echo "ok: --backend gpu (exit $rc)"
+else echo "FAIL: --backend gpu: exit $rc"; cat "$tmp/err"; fails=$((fails + 1)); fi
 expect 2 "bad case file" -- "$bin" --cases "$tmp/bad.cases"
 grep -q "line 2: key 'hkv'" "$tmp/err" || { echo "FAIL: message lacks line and key"; fails=$((fails + 1)); }
 expect 2 "empty case file" -- "$bin" --cases "$tmp/empty.cases"

@@ -9,9 +9,16 @@
  *   batch   each request alone == in the batch    (bitwise)
  *   split   another cached/new split == original  (bitwise)
  *   2stage  the two-stage design under the same re-split: elements that change (shown, not judged)
+ * GPU backend, per case (bitwise unless said otherwise):
+ *   per_request, batched, device, graph   each strategy's output == CPU canonical
+ *   indices  every strategy's unified indices == the CPU builder's
+ *   twice    running again gives the same bits
+ *   batch, split   the invariances, on the GPU
+ *   waits    blocking host waits per step: 4*bs, 1, 0, 0
  * Exit status: 0 all contracts hold, 1 one failed, 2 bad input. */
 #include "ea.h"
 #include "ea_cases.h"
+#include "ea_cuda.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -129,6 +136,129 @@ done:
     return err ? 2 : fail;
 }
 
+/* Compares a plan built with each strategy against the CPU builder. */
+static int check_indices(ea_cuda_ctx *ctx, const ea_problem *pr, const ea_host_batch *hb, int *ok)
+{
+    ea_unified cpu;
+    ea_dev_batch *db = NULL;
+    ea_plan plan = {0};
+    int32_t *indptr = NULL, *plens = NULL;
+    int64_t *idx = NULL;
+    ea_status st = ea_unified_build(&hb->batch, &pr->params, &cpu);
+    if (st != EA_OK)
+        return 2;
+    st = ea_cuda_batch_upload(ctx, &hb->batch, &pr->params, &hb->in, &db);
+    if (st == EA_OK)
+        st = ea_cuda_plan_create(ctx, db, &plan);
+    const int32_t bs = hb->batch.bs;
+    if (st == EA_OK) {
+        indptr = malloc(sizeof(int32_t) * ((size_t)bs + 1));
+        plens = malloc(sizeof(int32_t) * (size_t)bs);
+        idx = malloc(sizeof(int64_t) * (size_t)(plan.capacity + 1));
+        if (!indptr || !plens || !idx)
+            st = EA_ERR_NOMEM;
+    }
+    *ok = 1;
+    for (int s = 0; s < EA_SYNC_COUNT && st == EA_OK; s++) {
+        st = ea_cuda_plan_build(ctx, db, (ea_sync)s, &plan);
+        if (st == EA_OK)
+            st = ea_cuda_plan_download(ctx, &plan, bs, indptr, idx, plens);
+        if (st == EA_OK &&
+            (memcmp(indptr, cpu.unified_kv_indptr, sizeof(int32_t) * ((size_t)bs + 1)) ||
+             memcmp(plens, cpu.prefix_lens, sizeof(int32_t) * (size_t)bs) ||
+             memcmp(idx, cpu.unified_kv_indices, sizeof(int64_t) * (size_t)cpu.unified_kv_indptr[bs]))) {
+            fprintf(stderr, "  %s: %s strategy: unified indices differ from the CPU builder's\n", pr->spec.name,
+                    ea_sync_name((ea_sync)s));
+            *ok = 0;
+        }
+    }
+    free(indptr), free(plens), free(idx);
+    ea_cuda_plan_free(&plan);
+    ea_cuda_batch_free(db);
+    ea_unified_free(&cpu);
+    return st == EA_OK ? 0 : 2;
+}
+
+/* Runs the GPU checks of one case; returns 0 pass, 1 fail, 2 error. */
+static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c)
+{
+    ea_problem pr;
+    ea_host_batch hb;
+    if (ea_problem_make(c, &pr) != EA_OK) {
+        fprintf(stderr, "ea-compare: %s\n", ea_last_error());
+        return 2;
+    }
+    if (ea_host_batch_make(&pr, NULL, 0, NULL, &hb) != EA_OK) {
+        fprintf(stderr, "ea-compare: %s\n", ea_last_error());
+        ea_problem_free(&pr);
+        return 2;
+    }
+    const ea_params *p = &pr.params;
+    const int64_t n = (int64_t)hb.num_tokens * p->hq * p->dv;
+    void *want = malloc(hb.o_bytes + 1), *got = malloc(hb.o_bytes + 1), *again = malloc(hb.o_bytes + 1);
+    const char *verdict[EA_SYNC_COUNT + 1];
+    int64_t waits[EA_SYNC_COUNT + 1];
+    int fail = 0, twice_ok = 1, idx_ok = 1;
+    ea_diff d_batch = {0}, d_split = {0};
+    ea_status st = want && got && again ? EA_OK : EA_ERR_NOMEM;
+    if (st == EA_OK) {
+        ea_fill_sentinel(want, p->dtype, n);
+        st = ea_reference_canonical(&hb.batch, p, &hb.in, want);
+    }
+    for (int s = 0; s <= EA_SYNC_COUNT && st == EA_OK; s++) { /* s == EA_SYNC_COUNT: the graph */
+        ea_cuda_runner r = {.ctx = ctx, .sync = s == EA_SYNC_COUNT ? EA_SYNC_DEVICE : (ea_sync)s,
+                            .use_graph = s == EA_SYNC_COUNT};
+        char what[96];
+        snprintf(what, sizeof what, "%s vs CPU canonical", r.use_graph ? "graph" : ea_sync_name(r.sync));
+        ea_fill_sentinel(got, p->dtype, n);
+        st = ea_run_cuda(&r, &pr, &hb, got);
+        if (st != EA_OK)
+            break;
+        waits[s] = r.waits;
+        ea_diff d = ea_compare_bits(got, want, p->dtype, n);
+        verdict[s] = d.differ || d.sentinels ? "FAIL" : "ok";
+        fail |= report(c->name, what, &d);
+        const int64_t expect = r.sync == EA_SYNC_PER_REQUEST ? 4 * (int64_t)c->bs : r.sync == EA_SYNC_BATCHED;
+        if (waits[s] != expect) {
+            fprintf(stderr, "  %s: %s: %lld host waits, expected %lld\n", c->name, what, (long long)waits[s],
+                    (long long)expect);
+            fail = 1;
+        }
+        ea_fill_sentinel(again, p->dtype, n);
+        if ((st = ea_run_cuda(&r, &pr, &hb, again)) != EA_OK)
+            break;
+        d = ea_compare_bits(again, got, p->dtype, n);
+        twice_ok &= d.differ == 0 && d.sentinels == 0;
+        fail |= report(c->name, "run twice", &d);
+    }
+    ea_cuda_runner dev = {.ctx = ctx, .sync = EA_SYNC_DEVICE};
+    if (st == EA_OK)
+        st = ea_check_batch_invariance(&pr, ea_run_cuda, &dev, &hb, want, &d_batch);
+    if (st == EA_OK)
+        st = ea_check_split_invariance(&pr, ea_run_cuda, &dev, &hb, want, &d_split);
+    int err = st != EA_OK;
+    if (!err)
+        err = check_indices(ctx, &pr, &hb, &idx_ok);
+    if (err) {
+        fprintf(stderr, "ea-compare: %s: %s\n", c->name, ea_last_error());
+    } else {
+        fail |= report(c->name, "GPU batch invariance", &d_batch);
+        fail |= report(c->name, "GPU prefix-split invariance", &d_split);
+        fail |= !idx_ok;
+        char wbuf[48];
+        snprintf(wbuf, sizeof wbuf, "%lld/%lld/%lld/%lld", (long long)waits[0], (long long)waits[1],
+                 (long long)waits[2], (long long)waits[3]);
+        printf("%-20s %4d %6d %6s %6s %6s %6s %7s %6s %6s %6s %14s  %s\n", c->name, c->bs, hb.num_tokens, verdict[0],
+               verdict[1], verdict[2], verdict[3], idx_ok ? "ok" : "FAIL", twice_ok ? "ok" : "FAIL",
+               d_batch.differ || d_batch.sentinels ? "FAIL" : "ok", d_split.differ || d_split.sentinels ? "FAIL" : "ok",
+               wbuf, fail ? "FAIL" : "pass");
+    }
+    free(want), free(got), free(again);
+    ea_host_batch_free(&hb);
+    ea_problem_free(&pr);
+    return err ? 2 : fail;
+}
+
 int main(int argc, char **argv)
 {
     const char *cases_path = NULL, *backend = "cpu", *only = NULL;
@@ -157,36 +287,59 @@ int main(int argc, char **argv)
         fprintf(stderr, "ea-compare: unknown backend '%s' (cpu, gpu or all)\n", backend);
         return 2;
     }
-    if (want_gpu && !want_cpu) {
-        fprintf(stderr, "ea-compare: the GPU backend is not built in this version (CPU only)\n");
-        return 2;
-    }
     ea_case *cases;
     int count;
     if (ea_cases_load(cases_path, &cases, &count) != EA_OK) {
         fprintf(stderr, "ea-compare: %s\n", ea_last_error());
         return 2;
     }
-    int passed = 0, failed = 0, errors = 0, ran = 0;
-    printf("%-20s %4s %6s %9s %8s %9s %9s %6s %6s %8s  %s\n", "case", "bs", "N", "canon ms", "blas ms", "blas rel",
-           "f64 rel", "batch", "split", "2stage!=", "verdict");
-    for (int k = 0; k < count; k++) {
-        if (only && strcmp(only, cases[k].name))
-            continue;
-        ran++;
-        int r = run_case_cpu(&cases[k]);
-        fflush(stdout);
-        passed += r == 0;
-        failed += r == 1;
-        errors += r == 2;
-    }
-    free(cases);
-    if (only && !ran) {
+    int matched = 0;
+    for (int k = 0; k < count; k++)
+        matched += !only || !strcmp(only, cases[k].name);
+    if (!matched) {
         fprintf(stderr, "ea-compare: no case named '%s'\n", only);
+        free(cases);
         return 2;
     }
-    if (want_gpu)
-        printf("GPU checks skipped: the GPU backend is not built in this version\n");
+    ea_cuda_ctx *ctx = NULL;
+    char gpu_skip[600] = "";
+    if (want_gpu && ea_cuda_create(&ctx) != EA_OK) {
+        if (!want_cpu) {
+            fprintf(stderr, "ea-compare: %s\n", ea_last_error());
+            free(cases);
+            return 2;
+        }
+        snprintf(gpu_skip, sizeof gpu_skip, "%s", ea_last_error());
+    }
+    int passed = 0, failed = 0, errors = 0;
+    if (want_cpu) {
+        printf("CPU backend\n%-20s %4s %6s %9s %8s %9s %9s %6s %6s %8s  %s\n", "case", "bs", "N", "canon ms",
+               "blas ms", "blas rel", "f64 rel", "batch", "split", "2stage!=", "verdict");
+        for (int k = 0; k < count; k++) {
+            if (only && strcmp(only, cases[k].name))
+                continue;
+            int r = run_case_cpu(&cases[k]);
+            fflush(stdout);
+            passed += r == 0, failed += r == 1, errors += r == 2;
+        }
+    }
+    if (ctx) {
+        printf("GPU backend (bitwise vs CPU canonical; waits = per_request/batched/device/graph)\n"
+               "%-20s %4s %6s %6s %6s %6s %6s %7s %6s %6s %6s %14s  %s\n",
+               "case", "bs", "N", "per_rq", "batch", "device", "graph", "indices", "twice", "batch", "split", "waits",
+               "verdict");
+        for (int k = 0; k < count; k++) {
+            if (only && strcmp(only, cases[k].name))
+                continue;
+            int r = run_case_gpu(ctx, &cases[k]);
+            fflush(stdout);
+            passed += r == 0, failed += r == 1, errors += r == 2;
+        }
+        ea_cuda_destroy(ctx);
+    } else if (want_gpu) {
+        printf("GPU checks skipped: %s\n", gpu_skip);
+    }
+    free(cases);
     printf("%d passed, %d failed\n", passed, failed + errors);
     return errors ? 2 : failed ? 1 : 0;
 }

@@ -1,0 +1,175 @@
+/* ea-bench-kernel: the attention kernel alone, per case of a case file.
+ *
+ *   build/bin/ea-bench-kernel --cases FILE [--only NAME] [--reps N]
+ *
+ * For each case: check the GPU output against the CPU canonical reference
+ * (bitwise) BEFORE timing; build the plan once; then time ea_cuda_run with
+ * CUDA events, L2 flushed (a 256 MB memset) before every repeat. Prints the
+ * median and min/max in microseconds, TFLOP/s counted as (2*Dqk + 2*Dv) per
+ * visible (query head, query row, key) triple, the fraction of the card's fp32
+ * FMA peak (SMs x 128 lanes x 2 x clock), and GB/s over the fewest bytes the
+ * step must move (q, o, and each request's K/V rows once). */
+#define _POSIX_C_SOURCE 200809L
+#include "ea.h"
+#include "ea_cases.h"
+#include "ea_cuda.h"
+
+#include <cuda_runtime_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK(call)                                                                                   \
+    do {                                                                                              \
+        cudaError_t e_ = (call);                                                                      \
+        if (e_ != cudaSuccess) {                                                                      \
+            fprintf(stderr, "ea-bench-kernel: %s:%d: %s: %s\n", __FILE__, __LINE__, #call,              \
+                    cudaGetErrorString(e_));                                                          \
+            exit(2);                                                                                  \
+        }                                                                                             \
+    } while (0)
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* Visible (head, row, key) triples and the minimal bytes of a host batch. */
+static void count_work(const ea_problem *pr, const ea_host_batch *hb, double *flops, double *bytes)
+{
+    const ea_params *p = &pr->params;
+    const ea_batch *b = &hb->batch;
+    double triples = 0, keys = 0;
+    for (int32_t i = 0; i < b->bs; i++) {
+        const int32_t P = b->prefix_kv_indptr[i + 1] - b->prefix_kv_indptr[i];
+        const int32_t E = b->qo_indptr[i + 1] - b->qo_indptr[i];
+        keys += P + E;
+        for (int32_t r = 0; r < E; r++) {
+            const int32_t t = P + r;
+            const uint8_t *m = b->custom_mask ? b->custom_mask + b->mask_indptr[i] + (int64_t)r * (P + E) : NULL;
+            for (int32_t u = 0; u < P + E; u++) {
+                int v = m ? m[u] != 0 : (!p->causal || u <= t);
+                if (p->sliding_window >= 0 && t - u > p->sliding_window)
+                    v = 0;
+                triples += v;
+            }
+        }
+    }
+    const double es = (double)ea_dtype_size(p->dtype);
+    *flops = triples * p->hq * (2.0 * p->dqk + 2.0 * p->dv);
+    *bytes = es * ((double)hb->num_tokens * p->hq * (p->dqk + p->dv) + keys * p->hkv * (p->dqk + p->dv));
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL, *only = NULL;
+    int reps = 30;
+    for (int k = 1; k < argc; k++) {
+        if (!strcmp(argv[k], "--cases") && k + 1 < argc)
+            path = argv[++k];
+        else if (!strcmp(argv[k], "--only") && k + 1 < argc)
+            only = argv[++k];
+        else if (!strcmp(argv[k], "--reps") && k + 1 < argc && atoi(argv[k + 1]) >= 3 && atoi(argv[k + 1]) <= 10000)
+            reps = atoi(argv[++k]);
+        else {
+            fprintf(stderr, "ea-bench-kernel: unknown or incomplete option '%s' (usage: --cases FILE [--only NAME] [--reps 3..10000])\n", argv[k]);
+            return 2;
+        }
+    }
+    if (!path) {
+        fprintf(stderr, "ea-bench-kernel: --cases FILE is required\n");
+        return 2;
+    }
+    ea_case *cases;
+    int count;
+    if (ea_cases_load(path, &cases, &count) != EA_OK) {
+        fprintf(stderr, "ea-bench-kernel: %s\n", ea_last_error());
+        return 2;
+    }
+    ea_cuda_ctx *ctx;
+    if (ea_cuda_create(&ctx) != EA_OK) {
+        printf("ea-bench-kernel: skipped: %s\n", ea_last_error());
+        free(cases);
+        return 0;
+    }
+    int dev, sms, clock_khz;
+    struct cudaDeviceProp prop;
+    CHECK(cudaGetDevice(&dev));
+    CHECK(cudaGetDeviceProperties(&prop, dev));
+    CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    CHECK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, dev));
+    const double peak = sms * 128.0 * 2.0 * clock_khz * 1e3; /* fp32 FMA lanes per SM on Hopper: 128 */
+    printf("device: %s, %d SMs, %.0f MHz, fp32 FMA peak %.1f TFLOP/s; %d repeats, L2 flushed\n", prop.name, sms,
+           clock_khz / 1e3, peak / 1e12, reps);
+    printf("%-20s %10s %10s %10s %9s %7s %8s\n", "case", "median us", "min us", "max us", "TFLOP/s", "%peak", "GB/s");
+
+    void *flush;
+    const size_t flush_bytes = (size_t)256 << 20;
+    CHECK(cudaMalloc(&flush, flush_bytes));
+    cudaStream_t stream = (cudaStream_t)ea_cuda_stream(ctx);
+    cudaEvent_t e0, e1;
+    CHECK(cudaEventCreate(&e0));
+    CHECK(cudaEventCreate(&e1));
+    float *ms = malloc(sizeof(float) * (size_t)reps);
+    int rc = 0;
+    for (int c = 0; c < count; c++) {
+        if (only && strcmp(only, cases[c].name))
+            continue;
+        ea_problem pr;
+        ea_host_batch hb;
+        ea_dev_batch *db;
+        ea_plan plan;
+        if (ea_problem_make(&cases[c], &pr) != EA_OK || ea_host_batch_make(&pr, NULL, 0, NULL, &hb) != EA_OK ||
+            ea_cuda_batch_upload(ctx, &hb.batch, &pr.params, &hb.in, &db) != EA_OK ||
+            ea_cuda_plan_create(ctx, db, &plan) != EA_OK || ea_cuda_plan_build(ctx, db, EA_SYNC_DEVICE, &plan) != EA_OK) {
+            fprintf(stderr, "ea-bench-kernel: %s: %s\n", cases[c].name, ea_last_error());
+            return 2;
+        }
+        /* validate before timing */
+        const int64_t n = (int64_t)hb.num_tokens * pr.params.hq * pr.params.dv;
+        void *want = malloc(hb.o_bytes + 1), *got = malloc(hb.o_bytes + 1);
+        ea_fill_sentinel(want, pr.params.dtype, n);
+        if (ea_reference_canonical(&hb.batch, &pr.params, &hb.in, want) != EA_OK ||
+            ea_cuda_poison_output(ctx, db) != EA_OK || ea_cuda_run(ctx, db, &plan) != EA_OK ||
+            ea_cuda_download_output(ctx, db, got) != EA_OK) {
+            fprintf(stderr, "ea-bench-kernel: %s: %s\n", cases[c].name, ea_last_error());
+            return 2;
+        }
+        ea_diff d = ea_compare_bits(got, want, pr.params.dtype, n);
+        if (d.differ || d.sentinels) {
+            printf("%-20s NOT TIMED: GPU != CPU (%lld differ, %lld unwritten)\n", cases[c].name, (long long)d.differ,
+                   (long long)d.sentinels);
+            rc = 1;
+        } else {
+            for (int r = 0; r < reps; r++) {
+                CHECK(cudaMemsetAsync(flush, r & 0xff, flush_bytes, stream)); /* evicts the inputs from L2 */
+                CHECK(cudaEventRecord(e0, stream));
+                if (ea_cuda_run(ctx, db, &plan) != EA_OK) {
+                    fprintf(stderr, "ea-bench-kernel: %s\n", ea_last_error());
+                    return 2;
+                }
+                CHECK(cudaEventRecord(e1, stream));
+                CHECK(cudaEventSynchronize(e1));
+                CHECK(cudaEventElapsedTime(&ms[r], e0, e1));
+            }
+            qsort(ms, (size_t)reps, sizeof *ms, cmp_float);
+            double flops, bytes;
+            count_work(&pr, &hb, &flops, &bytes);
+            const double med = ms[reps / 2] * 1e-3;
+            printf("%-20s %10.1f %10.1f %10.1f %9.2f %6.1f%% %8.0f\n", cases[c].name, med * 1e6, ms[0] * 1e3,
+                   ms[reps - 1] * 1e3, flops / med / 1e12, 100.0 * flops / med / peak, bytes / med / 1e9);
+        }
+        fflush(stdout);
+        free(want), free(got);
+        ea_cuda_plan_free(&plan);
+        ea_cuda_batch_free(db);
+        ea_host_batch_free(&hb);
+        ea_problem_free(&pr);
+    }
+    free(ms);
+    free(cases);
+    cudaFree(flush);
+    ea_cuda_destroy(ctx);
+    return rc;
+}

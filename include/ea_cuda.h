@@ -1,0 +1,233 @@
+/**
+ * @file ea_cuda.h
+ * @brief The CUDA path: a context, a batch in device memory, three ways to build the unified
+ * indices (the sync story), a plan/run split, and CUDA graphs.
+ *
+ * All device work goes to the context's stream. Functions that only queue work
+ * return as soon as it is queued; the strategies differ in how often the host
+ * must WAIT for the GPU (a blocking device-to-host read), which the context
+ * counts: ea_cuda_host_waits().
+ *
+ * @code
+ * ea_cuda_ctx *ctx;  ea_dev_batch *db;
+ * if (ea_cuda_create(&ctx) != EA_OK) { puts(ea_last_error()); return; }    // e.g. no CUDA device
+ * ea_cuda_batch_upload(ctx, &batch, &params, &inputs, &db);               // validates first
+ * ea_cuda_extend(ctx, db, EA_SYNC_BATCHED);                               // one layer: plan + run
+ * ea_cuda_download_output(ctx, db, host_o);
+ * ea_cuda_batch_free(db);  ea_cuda_destroy(ctx);
+ * @endcode
+ */
+#ifndef EA_CUDA_H
+#define EA_CUDA_H
+
+#include "ea.h"
+#include "ea_cases.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * @defgroup ea_cuda CUDA path (ea_cuda.h)
+ * @brief Device batch, sync strategies, plan/run, graphs. Built when `nvcc` is found;
+ * otherwise every function returns EA_ERR_NOT_BUILT.
+ * @{
+ */
+
+/**
+ * How the unified indices are built (DESIGN.md section 3). The numbering is
+ * the story's order: each one removes host waits the previous one had.
+ */
+typedef enum {
+    EA_SYNC_PER_REQUEST = 0, /**< 4 blocking scalar reads per request, then two slice copies each: 4*bs waits */
+    EA_SYNC_BATCHED = 1,     /**< a pack kernel, ONE device-to-host copy, a host loop of slice copies: 1 wait */
+    EA_SYNC_DEVICE = 2,      /**< a scan kernel and a copy kernel: 0 waits */
+    EA_SYNC_COUNT = 3        /**< number of strategies, not a strategy */
+} ea_sync;
+
+/** @brief The name of a strategy ("per_request", "batched", "device"), or "unknown". */
+const char *ea_sync_name(ea_sync s);
+
+/** Owns the stream, scratch buffers and the counter of blocking host waits. */
+typedef struct ea_cuda_ctx ea_cuda_ctx;
+
+/**
+ * A batch whose metadata and tensors live in device memory, as in a server.
+ * Sizes the host knows (array lengths, max_extend_len) are kept on the host;
+ * every value inside the arrays is on the device only.
+ */
+typedef struct {
+    ea_params params;             /**< host copy; params.sinks points to device memory (or NULL) */
+    int32_t bs;                   /**< requests */
+    int32_t num_tokens;           /**< N, the length of extend_kv_indices */
+    int32_t max_extend_len;       /**< max E_i */
+    int64_t pool_size;            /**< slots in the pool */
+    int64_t num_prefix_indices;   /**< length of prefix_kv_indices */
+    int64_t mask_size;            /**< length of custom_mask (0: none) */
+    int32_t *qo_indptr;           /**< [bs+1] device */
+    int32_t *prefix_kv_indptr;    /**< [bs+1] device */
+    int64_t *prefix_kv_indices;   /**< [num_prefix_indices] device */
+    int32_t *extend_start_loc;    /**< [bs] device */
+    int32_t *extend_seq_lens;     /**< [bs] device */
+    int64_t *extend_kv_indices;   /**< [N] device */
+    uint8_t *custom_mask;         /**< [mask_size] device, or NULL */
+    int32_t *mask_indptr;         /**< [bs+1] device, or NULL */
+    void *q;                      /**< [N, Hq, Dqk] device */
+    void *k_pool;                 /**< [pool, Hkv, Dqk] device */
+    void *v_pool;                 /**< [pool, Hkv, Dv] device */
+    void *o;                      /**< [N, Hq, Dv] device output */
+} ea_dev_batch;
+
+/**
+ * The unified key sequence in device memory, built once per batch by
+ * ea_cuda_plan_build() and read by every layer's ea_cuda_run().
+ */
+typedef struct {
+    int32_t bs;                   /**< requests it was built for */
+    int64_t capacity;             /**< room in unified_kv_indices: num_prefix_indices + N */
+    int32_t *unified_kv_indptr;   /**< [bs+1] device */
+    int64_t *unified_kv_indices;  /**< [capacity] device */
+    int32_t *prefix_lens;         /**< [bs] device */
+} ea_plan;
+
+/** A captured CUDA graph of the device strategy's whole step. */
+typedef struct ea_graph ea_graph;
+
+/** @brief EA_OK when a CUDA device can be used, else EA_ERR_NO_DEVICE or EA_ERR_NOT_BUILT (with a message). */
+ea_status ea_cuda_available(void);
+
+/** @brief Creates a context on the current device. @param ctx receives it @return EA_OK or an error */
+ea_status ea_cuda_create(ea_cuda_ctx **ctx);
+
+/** @brief Destroys a context (NULL-safe). Synchronises its stream first. */
+void ea_cuda_destroy(ea_cuda_ctx *ctx);
+
+/** @brief The context's stream (a `cudaStream_t`), for callers that time or add work on it. */
+void *ea_cuda_stream(const ea_cuda_ctx *ctx);
+
+/** @brief Blocking host waits since the context was made or last reset. */
+int64_t ea_cuda_host_waits(const ea_cuda_ctx *ctx);
+
+/** @brief Sets the wait counter to 0. */
+void ea_cuda_reset_waits(ea_cuda_ctx *ctx);
+
+/** @brief Waits for all queued work (counted as one host wait). @return EA_OK or the first asynchronous error */
+ea_status ea_cuda_sync(ea_cuda_ctx *ctx);
+
+/**
+ * @brief Validates a host batch, then copies it and its tensors to the device.
+ * @param ctx context
+ * @param b host batch
+ * @param p layer parameters (sinks, if any, are copied too)
+ * @param in host tensors
+ * @param out receives the device batch; untouched on error, and nothing stays allocated
+ * @return EA_OK, a validation error, EA_ERR_NOMEM (device memory) or EA_ERR_CUDA
+ */
+ea_status ea_cuda_batch_upload(ea_cuda_ctx *ctx, const ea_batch *b, const ea_params *p, const ea_inputs *in,
+                               ea_dev_batch **out);
+
+/** @brief Frees a device batch (NULL-safe). */
+void ea_cuda_batch_free(ea_dev_batch *db);
+
+/** @brief Fills the device output with the sentinel of ea_cases.h (queued). */
+ea_status ea_cuda_poison_output(ea_cuda_ctx *ctx, ea_dev_batch *db);
+
+/** @brief Copies the device output to host memory (waits; counted). @param host_o [N,Hq,Dv], the batch's dtype */
+ea_status ea_cuda_download_output(ea_cuda_ctx *ctx, const ea_dev_batch *db, void *host_o);
+
+/**
+ * @brief Allocates a plan with room for @p db's unified indices.
+ * @param ctx context
+ * @param db the batch it will serve (or any batch with no more requests and keys)
+ * @param plan receives the device buffers; free with ea_cuda_plan_free()
+ */
+ea_status ea_cuda_plan_create(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan *plan);
+
+/** @brief Frees a plan's device buffers (NULL-safe, idempotent). */
+void ea_cuda_plan_free(ea_plan *plan);
+
+/**
+ * @brief Builds the unified indices of @p db into @p plan with strategy @p s.
+ *
+ * per_request and batched return after their host loop (having waited 4*bs
+ * times or once); device returns as soon as its two kernels are queued.
+ */
+ea_status ea_cuda_plan_build(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_sync s, ea_plan *plan);
+
+/** @brief Queues one layer's attention over a built plan into db->o. No host wait. */
+ea_status ea_cuda_run(ea_cuda_ctx *ctx, const ea_dev_batch *db, const ea_plan *plan);
+
+/**
+ * @brief One layer as a server without plan/run does it: build the indices with @p s
+ * (into the context's own plan), then run. Output in db->o.
+ */
+ea_status ea_cuda_extend(ea_cuda_ctx *ctx, ea_dev_batch *db, ea_sync s);
+
+/**
+ * @brief Captures the device strategy's whole step (index build + attention into db->o)
+ * as a CUDA graph, for replay on the same batch (same shapes, same buffers).
+ */
+ea_status ea_cuda_graph_capture(ea_cuda_ctx *ctx, ea_dev_batch *db, ea_graph **g);
+
+/** @brief Replays a captured step (queued, no host wait). */
+ea_status ea_cuda_graph_launch(ea_cuda_ctx *ctx, ea_graph *g);
+
+/** @brief Frees a graph (NULL-safe). */
+void ea_cuda_graph_free(ea_graph *g);
+
+/**
+ * @brief Queues a kernel that keeps the GPU busy for about @p ns nanoseconds:
+ * the "other work of the layer" that a blocking read must wait for.
+ */
+ea_status ea_cuda_queue_busy(ea_cuda_ctx *ctx, int64_t ns);
+
+/**
+ * @brief Allocates device memory through the context's error reporting
+ * (EA_ERR_NOMEM with the size when the card has not enough).
+ * @param ctx context
+ * @param bytes size
+ * @param ptr receives the pointer (NULL on error)
+ */
+ea_status ea_cuda_malloc(ea_cuda_ctx *ctx, size_t bytes, void **ptr);
+
+/** @brief Frees memory from ea_cuda_malloc() (NULL-safe). */
+void ea_cuda_free(void *ptr);
+
+/**
+ * @brief Test hook: launches the attention kernel with an impossible shared-memory
+ * size, which must come back as EA_ERR_CUDA and leave db->o untouched.
+ */
+ea_status ea_cuda_test_bad_launch(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan);
+
+/**
+ * @brief Copies a plan's unified indices to the host (waits; counted).
+ * @param ctx context
+ * @param plan a built plan
+ * @param bs requests of the batch it was built for
+ * @param indptr [bs+1] receives unified_kv_indptr
+ * @param indices receives unified_kv_indices (indptr[bs] entries; room for plan->capacity)
+ * @param prefix_lens [bs] receives prefix_lens
+ */
+ea_status ea_cuda_plan_download(ea_cuda_ctx *ctx, const ea_plan *plan, int32_t bs, int32_t *indptr,
+                                int64_t *indices, int32_t *prefix_lens);
+
+/** A GPU backend for the checks of ea_cases.h (pass as the `ctx` of an ::ea_runner). */
+typedef struct {
+    ea_cuda_ctx *ctx;  /**< the context to run in */
+    ea_sync sync;      /**< strategy of the step */
+    int use_graph;     /**< 1: capture the device strategy's step as a graph and replay it */
+    int64_t waits;     /**< out: blocking host waits of the last step (not counting upload/download) */
+} ea_cuda_runner;
+
+/**
+ * @brief An ::ea_runner: uploads the host batch, poisons the device output, runs one
+ * step as @p runner says, downloads into @p o, frees the device batch.
+ */
+ea_status ea_run_cuda(void *runner, const ea_problem *pr, const ea_host_batch *hb, void *o);
+
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EA_CUDA_H */

@@ -1,0 +1,73 @@
+/* The device code's C interface: argument structs and launchers. The
+ * kernels are CUDA C in kernels/ (.cu files); the host orchestration in optimized/
+ * is plain C and reaches them only through these functions (C cannot write
+ * <<<grid, block>>>). Every launcher returns the launch's cudaError_t. */
+#ifndef EA_KERNELS_H
+#define EA_KERNELS_H
+
+#include <cuda_runtime_api.h>
+#include <stdint.h>
+
+#include "ea.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Everything the attention kernel reads, all device pointers.
+ * Shapes use the legend of ea.h. */
+typedef struct {
+    const void *q;                    /* [N, Hq, Dqk] */
+    const void *k_pool;               /* [pool, Hkv, Dqk] */
+    const void *v_pool;               /* [pool, Hkv, Dv] */
+    void *o;                          /* [N, Hq, Dv] */
+    const int32_t *qo_indptr;         /* [bs+1] */
+    const int32_t *unified_kv_indptr; /* [bs+1] */
+    const int64_t *unified_kv_indices;/* [unified_kv_indptr[bs]] */
+    const int32_t *prefix_lens;       /* [bs] */
+    const uint8_t *custom_mask;       /* NULL or the masks of ea_batch */
+    const int32_t *mask_indptr;       /* [bs+1] with custom_mask */
+    const float *sinks;               /* [Hq] or NULL */
+    int32_t bs, hq, hkv, dqk, dv;
+    int32_t max_extend_len;
+    int32_t causal, sliding_window, bf16;
+    float sm_scale, logit_cap;
+} ea_attn_args;
+
+/* Query (row, head) pairs one block owns, and warps per block. */
+#define EA_ATTN_PAIRS 32
+#define EA_ATTN_WARPS 8
+
+/* Bytes of dynamic shared memory the attention kernel needs for these dims. */
+size_t ea_attn_smem_bytes(int32_t dqk, int32_t dv);
+
+/* One launch for the whole batch: grid (ceil(max_extend_len*G / EA_ATTN_PAIRS), Hkv, bs). */
+cudaError_t ea_launch_attention(const ea_attn_args *a, cudaStream_t s);
+
+/* Launches with an impossible shared-memory request (for the launch-failure test). */
+cudaError_t ea_launch_attention_bad_smem(const ea_attn_args *a, cudaStream_t s);
+
+/* batched strategy: packed[4*i..] = prefix start, prefix end, extend start, extend len of request i. */
+cudaError_t ea_launch_pack_scalars(const int32_t *prefix_kv_indptr, const int32_t *extend_start_loc,
+                                   const int32_t *extend_seq_lens, int32_t bs, int32_t *packed, cudaStream_t s);
+
+/* device strategy, step 1: unified_kv_indptr = exclusive scan of P_i + E_i, prefix_lens = P_i (one block). */
+cudaError_t ea_launch_unified_scan(const int32_t *prefix_kv_indptr, const int32_t *extend_seq_lens, int32_t bs,
+                                   int32_t *unified_kv_indptr, int32_t *prefix_lens, cudaStream_t s);
+
+/* device strategy, step 2: every request's prefix slots then new slots into unified_kv_indices. */
+cudaError_t ea_launch_unified_copy(const int32_t *prefix_kv_indptr, const int64_t *prefix_kv_indices,
+                                   const int32_t *extend_start_loc, const int64_t *extend_kv_indices,
+                                   const int32_t *unified_kv_indptr, const int32_t *prefix_lens, int32_t bs,
+                                   int64_t *unified_kv_indices, cudaStream_t s);
+
+/* Fills n elements of 4 (or 2) bytes with a pattern (output poisoning). */
+cudaError_t ea_launch_fill(void *dst, int64_t n, int elem_bytes, uint32_t pattern, cudaStream_t s);
+
+/* A kernel that spins for about `ns` nanoseconds: queued GPU work for tests and benchmarks. */
+cudaError_t ea_launch_spin(int64_t ns, cudaStream_t s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

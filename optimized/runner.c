@@ -1,0 +1,48 @@
+/* A GPU backend in the shape of ea_runner: one step on a host batch, from
+ * upload to download, with the step's own host waits recorded. Used by the
+ * GPU tests and ea-compare --backend gpu. */
+#include "cuda_internal.h"
+
+ea_status ea_cuda_plan_download(ea_cuda_ctx *ctx, const ea_plan *plan, int32_t bs, int32_t *indptr,
+                                int64_t *indices, int32_t *prefix_lens)
+{
+    if (!ctx || !plan || !indptr || !indices || !prefix_lens)
+        return ea_fail(EA_ERR_NULL, "ctx, plan and the host arrays are required");
+    EA_CUDA_TRY(cudaMemcpyAsync(indptr, plan->unified_kv_indptr, sizeof(int32_t) * ((size_t)bs + 1),
+                                cudaMemcpyDeviceToHost, ctx->stream));
+    EA_CUDA_TRY(cudaMemcpyAsync(prefix_lens, plan->prefix_lens, sizeof(int32_t) * (size_t)bs,
+                                cudaMemcpyDeviceToHost, ctx->stream));
+    ea_status st = ea_cuda_wait(ctx);
+    if (st != EA_OK)
+        return st;
+    if (indptr[bs] < 0 || indptr[bs] > plan->capacity)
+        return ea_fail(EA_ERR_COUNT, "the plan holds %d indices, more than its capacity %lld", indptr[bs],
+                       (long long)plan->capacity);
+    EA_CUDA_TRY(cudaMemcpyAsync(indices, plan->unified_kv_indices, sizeof(int64_t) * (size_t)indptr[bs],
+                                cudaMemcpyDeviceToHost, ctx->stream));
+    return ea_cuda_wait(ctx);
+}
+
+ea_status ea_run_cuda(void *runner, const ea_problem *pr, const ea_host_batch *hb, void *o)
+{
+    ea_cuda_runner *r = runner;
+    if (!r || !r->ctx || !pr || !hb || !o)
+        return ea_fail(EA_ERR_NULL, "runner, problem, batch and output are required");
+    ea_dev_batch *db = NULL;
+    ea_graph *g = NULL;
+    ea_status st = ea_cuda_batch_upload(r->ctx, &hb->batch, &pr->params, &hb->in, &db);
+    if (st == EA_OK)
+        st = ea_cuda_poison_output(r->ctx, db);
+    if (st == EA_OK && r->use_graph)
+        st = ea_cuda_graph_capture(r->ctx, db, &g);
+    if (st == EA_OK) {
+        ea_cuda_reset_waits(r->ctx);
+        st = r->use_graph ? ea_cuda_graph_launch(r->ctx, g) : ea_cuda_extend(r->ctx, db, r->sync);
+        r->waits = ea_cuda_host_waits(r->ctx);
+    }
+    if (st == EA_OK)
+        st = ea_cuda_download_output(r->ctx, db, o);
+    ea_cuda_graph_free(g);
+    ea_cuda_batch_free(db);
+    return st;
+}

@@ -1,0 +1,283 @@
+/* The GPU suite: every bitwise claim of the CUDA path on fresh random inputs
+ * with poisoned outputs, the host-wait counts of each strategy, and the error
+ * paths. Without a CUDA device (or without nvcc at build time) every test is
+ * skipped visibly. */
+#include "ea_cuda.h"
+#include "ea_math.h"
+#include "test_util.h"
+
+#include <math.h>
+
+static const char *const CASES[] = {
+    "name=plain bs=3 extend=5,70,130 prefix=0,3,140 hq=4 hkv=2 d=32",
+    "name=gqa8 bs=2 extend=rand:1:90 prefix=rand:0:150 hq=8 hkv=1 d=64",
+    "name=mha_d80 bs=2 extend=40 prefix=rand:0:90 hq=2 hkv=2 d=80",
+    "name=d256 bs=2 extend=40 prefix=rand:0:100 hq=4 hkv=2 d=256",
+    "name=dqk_dv bs=2 extend=33 prefix=65 hq=4 hkv=2 dqk=48 dv=24",
+    "name=odd_dims bs=2 extend=21 prefix=9 hq=3 hkv=1 dqk=7 dv=5",
+    "name=dv256 bs=2 extend=30 prefix=40 hq=2 hkv=1 dqk=64 dv=256",
+    "name=noncausal_window bs=2 extend=70 prefix=60 causal=0 window=30 hq=2 hkv=1 d=16",
+    "name=window bs=2 extend=90 prefix=rand:30:100 window=40 hq=2 hkv=1 d=16",
+    "name=cap_sinks bs=3 extend=50 prefix=rand:0:100 cap=2.5 sinks=1 hq=4 hkv=2 d=32",
+    "name=mask bs=3 extend=40 prefix=rand:0:80 mask=rand hq=4 hkv=1 d=16",
+    "name=bf16 bs=3 extend=50 prefix=rand:0:100 dtype=bf16 cap=10 sinks=1 window=60 dqk=64 dv=32 hq=4 hkv=2",
+    "name=one_token bs=1 extend=1 prefix=0 hq=2 hkv=1 d=8",
+    "name=seedlike bs=8 extend=256 prefix=rand:0:512 hq=8 hkv=2 d=128 dtype=bf16",
+};
+/* EA_TEST_SMALL=1 (used under compute-sanitizer, which slows kernels 10-100x) drops the last, largest case */
+#define NCASES ((int)(sizeof CASES / sizeof *CASES) - (getenv("EA_TEST_SMALL") ? 1 : 0))
+
+static ea_cuda_ctx *ctx; /* one context for the suite, NULL without a device */
+
+static int group_setup(void **state)
+{
+    (void)state;
+    ea_test_seed();
+    if (ea_cuda_create(&ctx) != EA_OK) {
+        printf("[  SKIP    ] GPU suite: %s\n", ea_last_error());
+        ctx = NULL;
+    }
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    ea_cuda_destroy(ctx);
+    return 0;
+}
+
+#define NEED_GPU()                                                                 \
+    do {                                                                           \
+        if (!ctx) {                                                                \
+            print_message("skipped: no CUDA device (%s)\n", ea_last_error());     \
+            skip();                                                                \
+        }                                                                          \
+    } while (0)
+
+/* CPU canonical output of a host batch (sentinel-checked). */
+static void *cpu_output(const ea_problem *pr, const ea_host_batch *hb)
+{
+    void *o = malloc(hb->o_bytes + 1);
+    ea_fill_sentinel(o, pr->params.dtype, ea_test_out_elems(pr, hb));
+    EA_ASSERT_OK(ea_reference_canonical(&hb->batch, &pr->params, &hb->in, o));
+    return o;
+}
+
+/* Every strategy and the graph: GPU == CPU bit for bit, waits 4*bs / 1 / 0 / 0, twice. */
+static void test_strategies_match_cpu(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    for (int c = 0; c < NCASES; c++) {
+        ea_problem pr;
+        ea_host_batch hb;
+        ea_test_problem(CASES[c], &pr);
+        EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
+        const int64_t n = ea_test_out_elems(&pr, &hb);
+        void *want = cpu_output(&pr, &hb), *got = malloc(hb.o_bytes + 1), *again = malloc(hb.o_bytes + 1);
+        for (int s = 0; s <= EA_SYNC_COUNT; s++) { /* EA_SYNC_COUNT stands for the graph */
+            ea_cuda_runner r = {.ctx = ctx, .sync = s == EA_SYNC_COUNT ? EA_SYNC_DEVICE : (ea_sync)s,
+                                .use_graph = s == EA_SYNC_COUNT};
+            const char *name = r.use_graph ? "graph" : ea_sync_name(r.sync);
+            char what[160];
+            snprintf(what, sizeof what, "%s, %s: GPU vs CPU", CASES[c], name);
+            ea_fill_sentinel(got, pr.params.dtype, n);
+            EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, got));
+            ea_assert_bits(got, want, pr.params.dtype, n, what);
+            const int64_t want_waits = r.sync == EA_SYNC_PER_REQUEST ? 4 * hb.batch.bs : r.sync == EA_SYNC_BATCHED;
+            if (r.waits != want_waits)
+                fail_msg("%s: %lld host waits, expected %lld", what, (long long)r.waits, (long long)want_waits);
+            ea_fill_sentinel(again, pr.params.dtype, n);
+            EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, again));
+            snprintf(what, sizeof what, "%s, %s: run twice", CASES[c], name);
+            ea_assert_bits(again, got, pr.params.dtype, n, what);
+        }
+        free(want), free(got), free(again);
+        ea_host_batch_free(&hb);
+        ea_problem_free(&pr);
+    }
+}
+
+/* The three strategies build the same unified indices as the CPU builder. */
+static void test_indices_match(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    ea_problem pr;
+    ea_host_batch hb;
+    ea_test_problem("name=idx bs=37 extend=rand:0:70 prefix=rand:0:300 hq=2 hkv=1 d=8", &pr);
+    EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
+    ea_unified cpu;
+    EA_ASSERT_OK(ea_unified_build(&hb.batch, &pr.params, &cpu));
+    ea_dev_batch *db;
+    EA_ASSERT_OK(ea_cuda_batch_upload(ctx, &hb.batch, &pr.params, &hb.in, &db));
+    ea_plan plan;
+    EA_ASSERT_OK(ea_cuda_plan_create(ctx, db, &plan));
+    int32_t *indptr = malloc(sizeof(int32_t) * 38), *plens = malloc(sizeof(int32_t) * 37);
+    int64_t *idx = malloc(sizeof(int64_t) * (size_t)plan.capacity);
+    for (int s = 0; s < EA_SYNC_COUNT; s++) {
+        EA_ASSERT_OK(ea_cuda_plan_build(ctx, db, (ea_sync)s, &plan));
+        EA_ASSERT_OK(ea_cuda_plan_download(ctx, &plan, 37, indptr, idx, plens));
+        assert_memory_equal(indptr, cpu.unified_kv_indptr, sizeof(int32_t) * 38);
+        assert_memory_equal(plens, cpu.prefix_lens, sizeof(int32_t) * 37);
+        assert_memory_equal(idx, cpu.unified_kv_indices, sizeof(int64_t) * (size_t)cpu.unified_kv_indptr[37]);
+        memset(indptr, 0xff, sizeof(int32_t) * 38);
+        memset(idx, 0xff, sizeof(int64_t) * (size_t)plan.capacity);
+    }
+    free(indptr), free(plens), free(idx);
+    ea_cuda_plan_free(&plan);
+    ea_cuda_batch_free(db);
+    ea_unified_free(&cpu);
+    ea_host_batch_free(&hb);
+    ea_problem_free(&pr);
+}
+
+/* Plan once, run many layers: same bits as plan + run each time, and no waits. */
+static void test_plan_once_run_many(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    ea_problem pr;
+    ea_host_batch hb;
+    ea_test_problem("name=layers bs=5 extend=rand:1:80 prefix=rand:0:200 hq=4 hkv=2 d=64 dtype=bf16", &pr);
+    EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
+    const int64_t n = ea_test_out_elems(&pr, &hb);
+    void *want = cpu_output(&pr, &hb), *got = malloc(hb.o_bytes + 1);
+    ea_dev_batch *db;
+    ea_plan plan;
+    EA_ASSERT_OK(ea_cuda_batch_upload(ctx, &hb.batch, &pr.params, &hb.in, &db));
+    EA_ASSERT_OK(ea_cuda_plan_create(ctx, db, &plan));
+    EA_ASSERT_OK(ea_cuda_plan_build(ctx, db, EA_SYNC_BATCHED, &plan));
+    for (int layer = 0; layer < 3; layer++) {
+        EA_ASSERT_OK(ea_cuda_poison_output(ctx, db));
+        ea_cuda_reset_waits(ctx);
+        EA_ASSERT_OK(ea_cuda_queue_busy(ctx, 20000)); /* other work of the layer */
+        EA_ASSERT_OK(ea_cuda_run(ctx, db, &plan));
+        assert_int_equal(ea_cuda_host_waits(ctx), 0);
+        EA_ASSERT_OK(ea_cuda_download_output(ctx, db, got));
+        ea_assert_bits(got, want, pr.params.dtype, n, "plan once, run per layer");
+    }
+    free(want), free(got);
+    ea_cuda_plan_free(&plan);
+    ea_cuda_batch_free(db);
+    ea_host_batch_free(&hb);
+    ea_problem_free(&pr);
+}
+
+/* Batch invariance and prefix-split invariance, checked on the GPU itself. */
+static void test_gpu_invariances(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    for (int c = 0; c < NCASES; c++) {
+        ea_problem pr;
+        ea_host_batch hb;
+        ea_test_problem(CASES[c], &pr);
+        EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
+        ea_cuda_runner r = {.ctx = ctx, .sync = EA_SYNC_DEVICE};
+        void *o = malloc(hb.o_bytes + 1);
+        EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, o));
+        ea_diff d;
+        EA_ASSERT_OK(ea_check_batch_invariance(&pr, ea_run_cuda, &r, &hb, o, &d));
+        if (d.differ || d.sentinels)
+            fail_msg("%s: GPU batch invariance: %lld differ, %lld sentinels", CASES[c], (long long)d.differ,
+                     (long long)d.sentinels);
+        EA_ASSERT_OK(ea_check_split_invariance(&pr, ea_run_cuda, &r, &hb, o, &d));
+        if (d.differ || d.sentinels)
+            fail_msg("%s: GPU split invariance: %lld differ, %lld sentinels", CASES[c], (long long)d.differ,
+                     (long long)d.sentinels);
+        free(o);
+        ea_host_batch_free(&hb);
+        ea_problem_free(&pr);
+    }
+}
+
+/* NaN and infinities in q/k/v are data: GPU and CPU treat them identically. */
+static void test_nonfinite_inputs(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    ea_problem pr;
+    ea_host_batch hb;
+    ea_test_problem("name=nan bs=2 extend=40 prefix=30 hq=4 hkv=2 d=16 cap=3", &pr);
+    float *k = pr.k_pool, *v = pr.v_pool;
+    k[5] = NAN, k[100] = INFINITY, k[301] = -INFINITY, v[7] = NAN, v[222] = INFINITY;
+    EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
+    ((float *)hb.in.q)[3] = INFINITY;
+    ((float *)hb.in.q)[77] = NAN;
+    void *want = cpu_output(&pr, &hb), *got = malloc(hb.o_bytes + 1);
+    ea_cuda_runner r = {.ctx = ctx, .sync = EA_SYNC_BATCHED};
+    EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, got));
+    ea_assert_bits(got, want, EA_F32, ea_test_out_elems(&pr, &hb), "non-finite inputs");
+    free(want), free(got);
+    ea_host_batch_free(&hb);
+    ea_problem_free(&pr);
+}
+
+/* Errors: invalid batch before any allocation, too large an allocation, an impossible launch. */
+static void test_error_paths(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    ea_problem pr;
+    ea_host_batch hb;
+    ea_test_problem("name=err bs=2 extend=20 prefix=10 hq=2 hkv=1 d=16", &pr);
+    EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
+
+    ea_dev_batch *db = (ea_dev_batch *)(uintptr_t)0x42;
+    hb.extend_kv_indices[3] = pr.pool_size; /* a slot outside the pool */
+    EA_ASSERT_ERR(ea_cuda_batch_upload(ctx, &hb.batch, &pr.params, &hb.in, &db), EA_ERR_SLOT, "request 0: new key 3");
+    assert_ptr_equal(db, (ea_dev_batch *)(uintptr_t)0x42);
+    hb.extend_kv_indices[3] = 0;
+
+    void *huge = (void *)(uintptr_t)1;
+    EA_ASSERT_ERR(ea_cuda_malloc(ctx, (size_t)1 << 50, &huge), EA_ERR_NOMEM, "cannot allocate");
+    assert_null(huge);
+
+    /* an impossible shared-memory request: a status, the output untouched, the context still usable */
+    EA_ASSERT_OK(ea_cuda_batch_upload(ctx, &hb.batch, &pr.params, &hb.in, &db));
+    ea_plan plan;
+    EA_ASSERT_OK(ea_cuda_plan_create(ctx, db, &plan));
+    EA_ASSERT_OK(ea_cuda_plan_build(ctx, db, EA_SYNC_DEVICE, &plan));
+    EA_ASSERT_OK(ea_cuda_poison_output(ctx, db));
+    EA_ASSERT_ERR(ea_cuda_test_bad_launch(ctx, db, &plan), EA_ERR_CUDA, "failed");
+    const int64_t n = ea_test_out_elems(&pr, &hb);
+    void *got = malloc(hb.o_bytes + 1), *want = cpu_output(&pr, &hb);
+    EA_ASSERT_OK(ea_cuda_download_output(ctx, db, got));
+    assert_int_equal(ea_compare_bits(got, got, EA_F32, n).sentinels, n);
+    EA_ASSERT_OK(ea_cuda_run(ctx, db, &plan));
+    EA_ASSERT_OK(ea_cuda_download_output(ctx, db, got));
+    ea_assert_bits(got, want, EA_F32, n, "after a failed launch");
+
+    EA_ASSERT_ERR(ea_cuda_plan_build(ctx, db, (ea_sync)7, &plan), EA_ERR_SCALAR, "unknown sync strategy 7");
+    free(got), free(want);
+    ea_cuda_plan_free(&plan);
+    ea_cuda_batch_free(db);
+    ea_host_batch_free(&hb);
+    ea_problem_free(&pr);
+}
+
+/* Runs everywhere: without a device, creating a context is a clean status, never a crash. */
+static void test_no_device_is_a_status(void **state)
+{
+    (void)state;
+    if (ctx)
+        skip(); /* this one is about machines without a GPU */
+    ea_cuda_ctx *c = (ea_cuda_ctx *)(uintptr_t)0x7;
+    ea_status st = ea_cuda_create(&c);
+    assert_true(st == EA_ERR_NO_DEVICE || st == EA_ERR_NOT_BUILT);
+    assert_ptr_equal(c, (ea_cuda_ctx *)(uintptr_t)0x7);
+    assert_true(strlen(ea_last_error()) > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_device_is_a_status), cmocka_unit_test(test_strategies_match_cpu),
+        cmocka_unit_test(test_indices_match),         cmocka_unit_test(test_plan_once_run_many),
+        cmocka_unit_test(test_gpu_invariances),       cmocka_unit_test(test_nonfinite_inputs),
+        cmocka_unit_test(test_error_paths),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
