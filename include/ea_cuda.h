@@ -158,6 +158,12 @@ ea_status ea_cuda_plan_build(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_sync s
 ea_status ea_cuda_run(ea_cuda_ctx *ctx, const ea_dev_batch *db, const ea_plan *plan);
 
 /**
+ * @brief Sizes the context's own plan and scratch for @p db, so that ea_cuda_extend()
+ * never allocates (allocation can synchronise). A server does this once at start-up.
+ */
+ea_status ea_cuda_reserve(ea_cuda_ctx *ctx, const ea_dev_batch *db);
+
+/**
  * @brief One layer as a server without plan/run does it: build the indices with @p s
  * (into the context's own plan), then run. Output in db->o.
  */

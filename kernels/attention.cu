@@ -18,7 +18,7 @@
  *           that the CPU reference uses.
  * Tiles that no row of the block can see (causal / window) are not loaded.
  *
- * Shared memory (dynamic): slots[64] | K[64][ks] | V[64][dv4] | Q[32][dqk4] | p[8 warps][64][4 pairs]
+ * Shared memory (dynamic): row offsets[64+32] | K[64][ks] | V[64][dv4] | Q[32][dqk4] | p[8 warps][64][4 pairs]
  * Every arithmetic operation is an exactly rounded IEEE op or __fmaf_rn, built
  * with -fmad=false, so results equal the CPU's bit for bit. */
 #include "ea_kernels.h"
@@ -29,6 +29,9 @@
 #define PPW (EA_ATTN_PAIRS / EA_ATTN_WARPS) /* pairs per warp: 4 */
 #define DV_CHUNKS (EA_MAX_HEAD_DIM / 128)   /* 128-wide chunks of d a lane covers: 2 */
 #define FULL 0xffffffffu
+#ifndef EA_ATTN_MIN_BLOCKS
+#define EA_ATTN_MIN_BLOCKS 2 /* two blocks per SM: one loads its tile while the other computes */
+#endif
 
 static_assert(PPW == 4, "pass 2 reads the 4 pairs' probabilities of a key as one float4");
 static_assert(EA_ATTN_WARPS * WARP == 256, "the kernel is written for 256 threads");
@@ -41,7 +44,7 @@ __host__ __device__ static inline int k_stride(int dqk) { return (round4(dqk) / 
 
 extern "C" size_t ea_attn_smem_bytes(int32_t dqk, int32_t dv)
 {
-    return sizeof(int64_t) * TILE + sizeof(float) * ((size_t)TILE * k_stride(dqk) + (size_t)TILE * round4(dv) +
+    return sizeof(int64_t) * (TILE + EA_ATTN_PAIRS) + sizeof(float) * ((size_t)TILE * k_stride(dqk) + (size_t)TILE * round4(dv) +
                                                      (size_t)EA_ATTN_PAIRS * round4(dqk) +
                                                      (size_t)EA_ATTN_WARPS * TILE * PPW);
 }
@@ -49,6 +52,69 @@ extern "C" size_t ea_attn_smem_bytes(int32_t dqk, int32_t dv)
 __device__ static inline float load_elem(const void *t, int bf16, int64_t i)
 {
     return bf16 ? ea_bf16_to_f32(((const uint16_t *)t)[i]) : ((const float *)t)[i];
+}
+
+/* Gathers `rows` rows of `dim` elements into dst[r * stride + d] (fp32), row r
+ * starting at element row_off[r] of src (-1: a row of zeros), and zeroes the
+ * padding columns [dim, width). Each thread first issues up to 8 independent
+ * loads, then converts and stores them: a load from the pool costs ~1 us of
+ * latency, so loads must be in flight together, not one after another. Rows
+ * whose size is a multiple of 16 bytes are read 16 bytes at a time. */
+#define GATHER_UNROLL 8
+__device__ static void gather_rows(float *dst, int stride, int width, const void *src, int bf16, int dim,
+                                   const int64_t *row_off, int rows)
+{
+    const int tid = threadIdx.x, nthr = blockDim.x, es = bf16 ? 2 : 4;
+    if ((dim * es) % 16 == 0) {
+        const int per = 16 / es, vpr = dim / per, total = rows * vpr;
+        for (int base = tid; base < total; base += nthr * GATHER_UNROLL) {
+            uint4 r[GATHER_UNROLL];
+#pragma unroll
+            for (int u = 0; u < GATHER_UNROLL; u++) {
+                const int idx = base + u * nthr, j = idx / vpr, c = idx % vpr;
+                r[u] = make_uint4(0u, 0u, 0u, 0u);
+                if (idx < total && row_off[j] >= 0)
+                    r[u] = __ldg((const uint4 *)((const char *)src + row_off[j] * es) + c);
+            }
+#pragma unroll
+            for (int u = 0; u < GATHER_UNROLL; u++) {
+                const int idx = base + u * nthr, j = idx / vpr, c = idx % vpr;
+                if (idx >= total)
+                    break;
+                float *d = dst + j * stride + c * per;
+                if (bf16) {
+                    const uint32_t w[4] = {r[u].x, r[u].y, r[u].z, r[u].w};
+                    *(float4 *)d = make_float4(ea_bf16_to_f32((uint16_t)w[0]), ea_bf16_to_f32((uint16_t)(w[0] >> 16)),
+                                               ea_bf16_to_f32((uint16_t)w[1]), ea_bf16_to_f32((uint16_t)(w[1] >> 16)));
+                    *(float4 *)(d + 4) =
+                        make_float4(ea_bf16_to_f32((uint16_t)w[2]), ea_bf16_to_f32((uint16_t)(w[2] >> 16)),
+                                    ea_bf16_to_f32((uint16_t)w[3]), ea_bf16_to_f32((uint16_t)(w[3] >> 16)));
+                } else {
+                    *(float4 *)d = make_float4(__uint_as_float(r[u].x), __uint_as_float(r[u].y),
+                                               __uint_as_float(r[u].z), __uint_as_float(r[u].w));
+                }
+            }
+        }
+    } else {
+        const int total = rows * dim;
+        for (int base = tid; base < total; base += nthr * GATHER_UNROLL) {
+            float r[GATHER_UNROLL];
+#pragma unroll
+            for (int u = 0; u < GATHER_UNROLL; u++) {
+                const int idx = base + u * nthr, j = idx / dim;
+                r[u] = idx < total && row_off[j] >= 0 ? load_elem(src, bf16, row_off[j] + idx % dim) : 0.0f;
+            }
+#pragma unroll
+            for (int u = 0; u < GATHER_UNROLL; u++) {
+                const int idx = base + u * nthr;
+                if (idx < total)
+                    dst[(idx / dim) * stride + idx % dim] = r[u];
+            }
+        }
+    }
+    const int pad = width - dim;
+    for (int idx = tid; idx < rows * pad; idx += nthr)
+        dst[(idx / pad) * stride + dim + idx % pad] = 0.0f;
 }
 
 /* DESIGN.md section 1's visibility rule for query position t and key u. */
@@ -60,12 +126,13 @@ __device__ static inline bool visible(const ea_attn_args &a, const uint8_t *mask
     return v;
 }
 
-__global__ void __launch_bounds__(256) ea_attention_kernel(const ea_attn_args a)
+__global__ void __launch_bounds__(256, EA_ATTN_MIN_BLOCKS) ea_attention_kernel(const ea_attn_args a)
 {
     extern __shared__ __align__(16) unsigned char smem[];
     const int dqk = a.dqk, dv = a.dv, ks = k_stride(dqk), qs = round4(dqk), vs = round4(dv);
-    int64_t *s_slot = (int64_t *)smem;
-    float *sk = (float *)(s_slot + TILE);
+    int64_t *s_koff = (int64_t *)smem;        /* element offset of each key's row in the pool (K) */
+    int64_t *s_qoff = s_koff + TILE;          /* element offset of each pair's query row */
+    float *sk = (float *)(s_qoff + EA_ATTN_PAIRS);
     float *sv = sk + TILE * ks;
     float *sq = sv + TILE * vs;
     float *sp = sq + EA_ATTN_PAIRS * qs;
@@ -83,25 +150,18 @@ __global__ void __launch_bounds__(256) ea_attention_kernel(const ea_attn_args a)
     const int bf16 = a.bf16;
 
     /* the block's queries, zero past the last pair */
-    for (int idx = tid; idx < EA_ATTN_PAIRS * qs; idx += blockDim.x) {
-        const int pr = idx / qs, d = idx % qs, pair = pair0 + pr;
-        float x = 0.0f;
-        if (pair < E * G && d < dqk)
-            x = load_elem(a.q, bf16, ((int64_t)(row0 + pair / G) * a.hq + g * G + pair % G) * dqk + d);
-        sq[idx] = x;
+    if (tid < EA_ATTN_PAIRS) {
+        const int pair = pair0 + tid;
+        s_qoff[tid] = pair < E * G ? ((int64_t)(row0 + pair / G) * a.hq + g * G + pair % G) * dqk : -1;
     }
+    __syncthreads();
+    gather_rows(sq, qs, qs, a.q, bf16, dqk, s_qoff, EA_ATTN_PAIRS);
 
     /* this warp's 4 pairs and their online-softmax state */
-    int t_of[PPW];
-    bool valid[PPW];
-    const uint8_t *mask_row[PPW];
+    const int my_pair0 = pair0 + warp * PPW; /* pairs my_pair0 .. +3; pair k is row (my_pair0+k)/G */
     float m[PPW], l[PPW], acc[PPW][DV_CHUNKS][4];
 #pragma unroll
     for (int k = 0; k < PPW; k++) {
-        const int pair = pair0 + warp * PPW + k;
-        valid[k] = pair < E * G;
-        t_of[k] = P + pair / G;
-        mask_row[k] = a.custom_mask && valid[k] ? a.custom_mask + a.mask_indptr[i] + (int64_t)(pair / G) * T : 0;
         m[k] = -INFINITY;
         l[k] = 0.0f;
 #pragma unroll
@@ -124,18 +184,19 @@ __global__ void __launch_bounds__(256) ea_attention_kernel(const ea_attn_args a)
     for (int tile = u_first / TILE * TILE; tile <= u_last; tile += TILE) {
         const int n = min(TILE, T - tile);
         __syncthreads(); /* the previous tile is no longer read */
-        if (tid < n)
-            s_slot[tid] = slots[tile + tid];
+        if (tid < TILE)
+            s_koff[tid] = tid < n ? slots[tile + tid] * a.hkv + g : -1; /* row index; x dim below */
         __syncthreads();
-        /* gather K and V rows from the pool; rows past n are zero */
-        for (int idx = tid; idx < TILE * qs; idx += blockDim.x) {
-            const int j = idx / qs, d = idx % qs;
-            sk[j * ks + d] = j < n && d < dqk ? load_elem(a.k_pool, bf16, (s_slot[j] * a.hkv + g) * dqk + d) : 0.0f;
-        }
-        for (int idx = tid; idx < TILE * vs; idx += blockDim.x) {
-            const int j = idx / vs, d = idx % vs;
-            sv[j * vs + d] = j < n && d < dv ? load_elem(a.v_pool, bf16, (s_slot[j] * a.hkv + g) * dv + d) : 0.0f;
-        }
+        /* gather K and V rows from the pool (K and V rows share the slot); rows past n are zero */
+        if (tid < TILE && s_koff[tid] >= 0)
+            s_koff[tid] *= dqk;
+        __syncthreads();
+        gather_rows(sk, ks, qs, a.k_pool, bf16, dqk, s_koff, TILE);
+        __syncthreads();
+        if (tid < TILE && s_koff[tid] >= 0)
+            s_koff[tid] = s_koff[tid] / dqk * dv;
+        __syncthreads();
+        gather_rows(sv, vs, vs, a.v_pool, bf16, dv, s_koff, TILE);
         __syncthreads();
 
         /* pass 1: s[k][h] = q_k . k_{lane + 32h}, each a sequential fmaf chain over d */
@@ -175,10 +236,12 @@ __global__ void __launch_bounds__(256) ea_attention_kernel(const ea_attn_args a)
 #pragma unroll
         for (int k = 0; k < PPW; k++) {
             float x[2], mx = -INFINITY;
+            const int pair = my_pair0 + k, r = pair / G;
+            const uint8_t *mask_row = a.custom_mask ? a.custom_mask + a.mask_indptr[i] + (int64_t)r * T : 0;
 #pragma unroll
             for (int h = 0; h < 2; h++) {
                 const int j = lane + h * WARP;
-                const bool vis = valid[k] && j < n && visible(a, mask_row[k], t_of[k], tile + j);
+                const bool vis = pair < E * G && j < n && visible(a, mask_row, P + r, tile + j);
                 x[h] = s[k][h] * a.sm_scale;
                 if (vis && a.logit_cap > 0.0f)
                     x[h] = a.logit_cap * ea_tanhf(x[h] / a.logit_cap);
@@ -254,9 +317,9 @@ __global__ void __launch_bounds__(256) ea_attention_kernel(const ea_attn_args a)
     /* epilogue: sink, normalise, round to the storage type */
 #pragma unroll
     for (int k = 0; k < PPW; k++) {
-        if (!valid[k])
+        const int pair = my_pair0 + k, h = g * G + pair % G;
+        if (pair >= E * G)
             continue;
-        const int pair = pair0 + warp * PPW + k, h = g * G + pair % G;
         const int64_t obase = ((int64_t)(row0 + pair / G) * a.hq + h) * dv;
         const bool empty = m[k] == -INFINITY; /* no visible key */
         float lk = l[k];

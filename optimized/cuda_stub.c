@@ -20,6 +20,7 @@ ea_status ea_cuda_plan_create(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan 
 void ea_cuda_plan_free(ea_plan *plan) {}
 ea_status ea_cuda_plan_build(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_sync s, ea_plan *plan) { return NOT_BUILT; }
 ea_status ea_cuda_run(ea_cuda_ctx *ctx, const ea_dev_batch *db, const ea_plan *plan) { return NOT_BUILT; }
+ea_status ea_cuda_reserve(ea_cuda_ctx *ctx, const ea_dev_batch *db) { return NOT_BUILT; }
 ea_status ea_cuda_extend(ea_cuda_ctx *ctx, ea_dev_batch *db, ea_sync s) { return NOT_BUILT; }
 ea_status ea_cuda_graph_capture(ea_cuda_ctx *ctx, ea_dev_batch *db, ea_graph **g) { return NOT_BUILT; }
 ea_status ea_cuda_graph_launch(ea_cuda_ctx *ctx, ea_graph *g) { return NOT_BUILT; }

@@ -217,20 +217,23 @@ ea_status ea_cuda_run(ea_cuda_ctx *ctx, const ea_dev_batch *db, const ea_plan *p
     return EA_OK;
 }
 
-ea_status ea_cuda_extend(ea_cuda_ctx *ctx, ea_dev_batch *db, ea_sync s)
+ea_status ea_cuda_reserve(ea_cuda_ctx *ctx, const ea_dev_batch *db)
 {
     if (!ctx || !db)
         return ea_fail(EA_ERR_NULL, "ctx and db are required");
     ea_plan *pl = &ctx->own_plan;
-    if (pl->bs < db->bs || pl->capacity < db->num_prefix_indices + db->num_tokens) {
-        /* grows once; a server would size this for its largest batch */
-        ea_cuda_plan_free(pl);
-        ea_status st = ea_cuda_plan_create(ctx, db, pl);
-        if (st != EA_OK)
-            return st;
-    }
-    ea_status st = ea_cuda_plan_build(ctx, db, s, pl);
-    return st != EA_OK ? st : ea_cuda_run(ctx, db, pl);
+    if (pl->bs >= db->bs && pl->capacity >= db->num_prefix_indices + db->num_tokens)
+        return EA_OK;
+    ea_cuda_plan_free(pl);
+    return ea_cuda_plan_create(ctx, db, pl);
+}
+
+ea_status ea_cuda_extend(ea_cuda_ctx *ctx, ea_dev_batch *db, ea_sync s)
+{
+    ea_status st = ea_cuda_reserve(ctx, db); /* a no-op once sized */
+    if (st == EA_OK)
+        st = ea_cuda_plan_build(ctx, db, s, &ctx->own_plan);
+    return st != EA_OK ? st : ea_cuda_run(ctx, db, &ctx->own_plan);
 }
 
 ea_status ea_cuda_test_bad_launch(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan)

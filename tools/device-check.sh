@@ -19,11 +19,16 @@ ldd build/tests/test_gpu | grep -E "not found" && echo "missing libraries"
 for t in build/tests/test_*; do step "$(basename "$t")" "$(basename "$t").log" "$t"; done
 step cli_test cli_test.log bash tests/cli_test.sh build
 step ea-compare compare.log build/bin/ea-compare --cases tests/cases/default.cases --backend all
-export EA_TEST_SMALL=1
+export EA_UNDER_SANITIZER=1
 step memcheck memcheck.log timeout 900 compute-sanitizer --tool memcheck --leak-check full build/tests/test_gpu
 step racecheck racecheck.log timeout 900 compute-sanitizer --tool racecheck build/tests/test_gpu
-unset EA_TEST_SMALL
+unset EA_UNDER_SANITIZER
 step bench-kernel bench_kernel.log build/bin/ea-bench-kernel --cases tests/cases/default.cases
+# what limits the kernel on the seed shape: one profiled launch
+step ncu ncu.log timeout 300 ncu --kernel-name ea_attention_kernel --launch-skip 1 --launch-count 1 \
+  --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats --section ComputeWorkloadAnalysis \
+  build/bin/ea-bench-kernel --cases tests/cases/default.cases --only seed_shape --reps 3
 printf '%s\n' "${summary[@]}" | tee "$out/summary.txt"
 tail -n 40 "$out/compare.log"
 cat "$out/bench_kernel.log"
+grep -E "Duration|Throughput|Achieved Occupancy|Theoretical Occupancy|Registers|Block Limit|Stall|Issue Slots|Executed Ipc|Warp Cycles" "$out/ncu.log" | head -40
