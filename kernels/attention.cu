@@ -55,14 +55,14 @@ __device__ static inline float load_elem(const void *t, int bf16, int64_t i)
 }
 
 /* Gathers `rows` rows of `dim` elements into dst[r * stride + d] (fp32), row r
- * starting at element row_off[r] of src (-1: a row of zeros), and zeroes the
+ * being row row_idx[r] of src seen as [*, dim] (-1: a row of zeros), and zeroes the
  * padding columns [dim, width). Each thread first issues up to 8 independent
  * loads, then converts and stores them: a load from the pool costs ~1 us of
  * latency, so loads must be in flight together, not one after another. Rows
  * whose size is a multiple of 16 bytes are read 16 bytes at a time. */
 #define GATHER_UNROLL 8
 __device__ static void gather_rows(float *dst, int stride, int width, const void *src, int bf16, int dim,
-                                   const int64_t *row_off, int rows)
+                                   const int64_t *row_idx, int rows)
 {
     const int tid = threadIdx.x, nthr = blockDim.x, es = bf16 ? 2 : 4;
     if ((dim * es) % 16 == 0) {
@@ -73,8 +73,8 @@ __device__ static void gather_rows(float *dst, int stride, int width, const void
             for (int u = 0; u < GATHER_UNROLL; u++) {
                 const int idx = base + u * nthr, j = idx / vpr, c = idx % vpr;
                 r[u] = make_uint4(0u, 0u, 0u, 0u);
-                if (idx < total && row_off[j] >= 0)
-                    r[u] = __ldg((const uint4 *)((const char *)src + row_off[j] * es) + c);
+                if (idx < total && row_idx[j] >= 0)
+                    r[u] = __ldg((const uint4 *)((const char *)src + row_idx[j] * dim * es) + c);
             }
 #pragma unroll
             for (int u = 0; u < GATHER_UNROLL; u++) {
@@ -102,7 +102,7 @@ __device__ static void gather_rows(float *dst, int stride, int width, const void
 #pragma unroll
             for (int u = 0; u < GATHER_UNROLL; u++) {
                 const int idx = base + u * nthr, j = idx / dim;
-                r[u] = idx < total && row_off[j] >= 0 ? load_elem(src, bf16, row_off[j] + idx % dim) : 0.0f;
+                r[u] = idx < total && row_idx[j] >= 0 ? load_elem(src, bf16, row_idx[j] * dim + idx % dim) : 0.0f;
             }
 #pragma unroll
             for (int u = 0; u < GATHER_UNROLL; u++) {
@@ -130,9 +130,9 @@ __global__ void __launch_bounds__(256, EA_ATTN_MIN_BLOCKS) ea_attention_kernel(c
 {
     extern __shared__ __align__(16) unsigned char smem[];
     const int dqk = a.dqk, dv = a.dv, ks = k_stride(dqk), qs = round4(dqk), vs = round4(dv);
-    int64_t *s_koff = (int64_t *)smem;        /* element offset of each key's row in the pool (K) */
-    int64_t *s_qoff = s_koff + TILE;          /* element offset of each pair's query row */
-    float *sk = (float *)(s_qoff + EA_ATTN_PAIRS);
+    int64_t *s_krow = (int64_t *)smem;        /* row of each key in k_pool / v_pool: slot * Hkv + g */
+    int64_t *s_qrow = s_krow + TILE;          /* row of each pair's query in q: token * Hq + head */
+    float *sk = (float *)(s_qrow + EA_ATTN_PAIRS);
     float *sv = sk + TILE * ks;
     float *sq = sv + TILE * vs;
     float *sp = sq + EA_ATTN_PAIRS * qs;
@@ -152,10 +152,10 @@ __global__ void __launch_bounds__(256, EA_ATTN_MIN_BLOCKS) ea_attention_kernel(c
     /* the block's queries, zero past the last pair */
     if (tid < EA_ATTN_PAIRS) {
         const int pair = pair0 + tid;
-        s_qoff[tid] = pair < E * G ? ((int64_t)(row0 + pair / G) * a.hq + g * G + pair % G) * dqk : -1;
+        s_qrow[tid] = pair < E * G ? (int64_t)(row0 + pair / G) * a.hq + g * G + pair % G : -1;
     }
     __syncthreads();
-    gather_rows(sq, qs, qs, a.q, bf16, dqk, s_qoff, EA_ATTN_PAIRS);
+    gather_rows(sq, qs, qs, a.q, bf16, dqk, s_qrow, EA_ATTN_PAIRS);
 
     /* this warp's 4 pairs and their online-softmax state */
     const int my_pair0 = pair0 + warp * PPW; /* pairs my_pair0 .. +3; pair k is row (my_pair0+k)/G */
@@ -185,18 +185,11 @@ __global__ void __launch_bounds__(256, EA_ATTN_MIN_BLOCKS) ea_attention_kernel(c
         const int n = min(TILE, T - tile);
         __syncthreads(); /* the previous tile is no longer read */
         if (tid < TILE)
-            s_koff[tid] = tid < n ? slots[tile + tid] * a.hkv + g : -1; /* row index; x dim below */
+            s_krow[tid] = tid < n ? slots[tile + tid] * a.hkv + g : -1;
         __syncthreads();
-        /* gather K and V rows from the pool (K and V rows share the slot); rows past n are zero */
-        if (tid < TILE && s_koff[tid] >= 0)
-            s_koff[tid] *= dqk;
-        __syncthreads();
-        gather_rows(sk, ks, qs, a.k_pool, bf16, dqk, s_koff, TILE);
-        __syncthreads();
-        if (tid < TILE && s_koff[tid] >= 0)
-            s_koff[tid] = s_koff[tid] / dqk * dv;
-        __syncthreads();
-        gather_rows(sv, vs, vs, a.v_pool, bf16, dv, s_koff, TILE);
+        /* gather K and V rows from the paged pool; rows past n are zero */
+        gather_rows(sk, ks, qs, a.k_pool, bf16, dqk, s_krow, TILE);
+        gather_rows(sv, vs, vs, a.v_pool, bf16, dv, s_krow, TILE);
         __syncthreads();
 
         /* pass 1: s[k][h] = q_k . k_{lane + 32h}, each a sequential fmaf chain over d */
@@ -285,31 +278,35 @@ __global__ void __launch_bounds__(256, EA_ATTN_MIN_BLOCKS) ea_attention_kernel(c
 #pragma unroll
         for (int h = 0; h < 2; h++) {
             unsigned bits = vis_bits[0][h] | vis_bits[1][h] | vis_bits[2][h] | vis_bits[3][h];
+            /* common case (whole prefix tiles, rows past the diagonal): all 4 pairs see the
+             * same keys, so no per-pair test is needed inside the loop */
+            const bool same = vis_bits[0][h] == bits && vis_bits[1][h] == bits && vis_bits[2][h] == bits &&
+                              vis_bits[3][h] == bits;
             while (bits) {
                 const int j = __ffs(bits) - 1 + h * WARP;
                 bits &= bits - 1;
                 const float4 pk = *(const float4 *)(sp + (warp * TILE + j) * PPW);
                 const float pv[PPW] = {pk.x, pk.y, pk.z, pk.w};
-                float4 v[DV_CHUNKS];
 #pragma unroll
-                for (int c = 0; c < DV_CHUNKS; c++)
-                    v[c] = 128 * c + 4 * lane < vs ? *(const float4 *)(sv + j * vs + 128 * c + 4 * lane)
-                                                   : make_float4(0.f, 0.f, 0.f, 0.f);
+                for (int c = 0; c < DV_CHUNKS; c++) {
+                    if (128 * c >= vs)
+                        break; /* dv <= 128: one chunk (a uniform branch) */
+                    const float4 v = 128 * c + 4 * lane < vs ? *(const float4 *)(sv + j * vs + 128 * c + 4 * lane)
+                                                             : make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll
-                for (int k = 0; k < PPW; k++) {
-                    if (!((vis_bits[k][h] >> (j - h * WARP)) & 1u))
-                        continue;
-                    l[k] = l[k] + pv[k];
-#pragma unroll
-                    for (int c = 0; c < DV_CHUNKS; c++) {
-                        if (128 * c >= vs)
-                            break; /* dv <= 128: one chunk (a uniform branch) */
-                        acc[k][c][0] = __fmaf_rn(pv[k], v[c].x, acc[k][c][0]);
-                        acc[k][c][1] = __fmaf_rn(pv[k], v[c].y, acc[k][c][1]);
-                        acc[k][c][2] = __fmaf_rn(pv[k], v[c].z, acc[k][c][2]);
-                        acc[k][c][3] = __fmaf_rn(pv[k], v[c].w, acc[k][c][3]);
+                    for (int k = 0; k < PPW; k++) {
+                        if (!same && !((vis_bits[k][h] >> (j - h * WARP)) & 1u))
+                            continue;
+                        acc[k][c][0] = __fmaf_rn(pv[k], v.x, acc[k][c][0]);
+                        acc[k][c][1] = __fmaf_rn(pv[k], v.y, acc[k][c][1]);
+                        acc[k][c][2] = __fmaf_rn(pv[k], v.z, acc[k][c][2]);
+                        acc[k][c][3] = __fmaf_rn(pv[k], v.w, acc[k][c][3]);
                     }
                 }
+#pragma unroll
+                for (int k = 0; k < PPW; k++)
+                    if (same || ((vis_bits[k][h] >> (j - h * WARP)) & 1u))
+                        l[k] = l[k] + pv[k];
             }
         }
     }
