@@ -3,6 +3,7 @@
 #   make compare   build, then check every contract on tests/cases/default.cases
 #   make test      CMocka suites, then again under AddressSanitizer + UBSan
 #   make docs      Doxygen HTML into build/docs (warnings are errors)
+#   make bench     benchmarks (GPU parts where there is a GPU), results in bench/results
 #   make clean
 #
 # The first target a user runs also finds (or installs) the dependencies.
@@ -56,10 +57,10 @@ HEADERS := $(wildcard include/*.h reference/*.h tests/*.h kernels/*.h optimized/
 
 TESTS     := test_math test_validate test_cases test_reference test_gpu
 TEST_BINS := $(TESTS:%=$(BUILD)/tests/%)
-TOOLS     := $(BUILD)/bin/ea-compare $(if $(NVCC),$(BUILD)/bin/ea-bench-kernel)
+TOOLS     := $(BUILD)/bin/ea-compare $(if $(NVCC),$(BUILD)/bin/ea-bench-kernel $(BUILD)/bin/ea-bench-sync)
 
 .SECONDARY:
-.PHONY: all deps compare test test-cpu test-asan docs clean
+.PHONY: all deps compare test test-cpu test-asan docs bench clean
 .DEFAULT_GOAL := all
 
 all: $(LIB) $(TOOLS) $(TEST_BINS)
@@ -90,6 +91,10 @@ $(BUILD)/bin/ea-bench-kernel: $(BUILD)/obj/bench/ea_bench_kernel.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(RPATH) $^ -o $@ $(BLAS_LIBS) $(GPU_LIBS) -lm
 
+$(BUILD)/bin/ea-bench-sync: $(BUILD)/obj/bench/ea_bench_sync.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(RPATH) -Wl,-rpath,$(CUDA_HOME)/lib64 $^ -o $@ $(BLAS_LIBS) -L$(CUDA_HOME)/lib64 -lcublas $(GPU_LIBS) -lm
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(RPATH) $^ -o $@ $(CMOCKA_LIBS) $(BLAS_LIBS) $(GPU_LIBS) -lm
@@ -108,6 +113,10 @@ test-asan:
 
 test: test-cpu test-asan
 	@echo "make test: all suites passed (plain and ASan+UBSan)"
+
+# Benchmarks: CPU timings everywhere; the GPU ones (and their PyTorch peers) where there is a GPU.
+bench: all
+	BUILD=$(BUILD) bash bench/run.sh
 
 docs: | deps
 	@mkdir -p $(BUILD)/docs

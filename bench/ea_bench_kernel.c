@@ -61,19 +61,72 @@ static void count_work(const ea_problem *pr, const ea_host_batch *hb, double *fl
     *bytes = es * ((double)hb->num_tokens * p->hq * (p->dqk + p->dv) + keys * p->hkv * (p->dqk + p->dv));
 }
 
+/* Writes a case for the PyTorch peer: DIR/NAME.json (shapes, per-request unified slots, our time)
+ * and the raw q, k_pool, v_pool and our output o as DIR/NAME.{q,k,v,o}.bin. */
+static int dump_case(const char *dir, const ea_problem *pr, const ea_host_batch *hb, const void *o, double us,
+                     double flops)
+{
+    const ea_params *p = &pr->params;
+    const ea_batch *b = &hb->batch;
+    const size_t es = ea_dtype_size(p->dtype);
+    const size_t sizes[4] = {es * (size_t)hb->num_tokens * p->hq * p->dqk, es * (size_t)pr->pool_size * p->hkv * p->dqk,
+                             es * (size_t)pr->pool_size * p->hkv * p->dv, hb->o_bytes};
+    const void *data[4] = {hb->in.q, pr->k_pool, pr->v_pool, o};
+    const char *ext[4] = {"q", "k", "v", "o"};
+    char name[4200];
+    for (int t = 0; t < 4; t++) {
+        snprintf(name, sizeof name, "%s/%s.%s.bin", dir, pr->spec.name, ext[t]);
+        FILE *f = fopen(name, "wb");
+        if (!f || fwrite(data[t], 1, sizes[t], f) != sizes[t]) {
+            fprintf(stderr, "ea-bench-kernel: cannot write %s\n", name);
+            if (f)
+                fclose(f);
+            return 2;
+        }
+        fclose(f);
+    }
+    snprintf(name, sizeof name, "%s/%s.json", dir, pr->spec.name);
+    FILE *f = fopen(name, "w");
+    if (!f) {
+        fprintf(stderr, "ea-bench-kernel: cannot write %s\n", name);
+        return 2;
+    }
+    fprintf(f, "{\"name\":\"%s\",\"dtype\":\"%s\",\"hq\":%d,\"hkv\":%d,\"dqk\":%d,\"dv\":%d,\"causal\":%d,"
+               "\"window\":%d,\"cap\":%g,\"sinks\":%d,\"mask\":%d,\"sm_scale\":%.9g,\"pool\":%lld,\"ours_us\":%.3f,"
+               "\"flops\":%.6g,\"requests\":[",
+            pr->spec.name, p->dtype == EA_BF16 ? "bf16" : "f32", p->hq, p->hkv, p->dqk, p->dv, p->causal,
+            p->sliding_window, p->logit_cap, p->sinks != NULL, b->custom_mask != NULL, p->sm_scale,
+            (long long)pr->pool_size, us, flops);
+    for (int32_t i = 0; i < b->bs; i++) {
+        const int32_t P = b->prefix_kv_indptr[i + 1] - b->prefix_kv_indptr[i];
+        const int32_t E = b->qo_indptr[i + 1] - b->qo_indptr[i];
+        fprintf(f, "%s{\"row0\":%d,\"P\":%d,\"E\":%d,\"slots\":[", i ? "," : "", b->qo_indptr[i], P, E);
+        for (int32_t u = 0; u < P + E; u++)
+            fprintf(f, "%s%lld", u ? "," : "",
+                    (long long)(u < P ? b->prefix_kv_indices[b->prefix_kv_indptr[i] + u]
+                                      : b->extend_kv_indices[b->extend_start_loc[i] + u - P]));
+        fprintf(f, "]}");
+    }
+    fprintf(f, "]}\n");
+    fclose(f);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    const char *path = NULL, *only = NULL;
+    const char *path = NULL, *only = NULL, *dump = NULL;
     int reps = 30;
     for (int k = 1; k < argc; k++) {
         if (!strcmp(argv[k], "--cases") && k + 1 < argc)
             path = argv[++k];
         else if (!strcmp(argv[k], "--only") && k + 1 < argc)
             only = argv[++k];
+        else if (!strcmp(argv[k], "--dump") && k + 1 < argc)
+            dump = argv[++k];
         else if (!strcmp(argv[k], "--reps") && k + 1 < argc && atoi(argv[k + 1]) >= 3 && atoi(argv[k + 1]) <= 10000)
             reps = atoi(argv[++k]);
         else {
-            fprintf(stderr, "ea-bench-kernel: unknown or incomplete option '%s' (usage: --cases FILE [--only NAME] [--reps 3..10000])\n", argv[k]);
+            fprintf(stderr, "ea-bench-kernel: unknown or incomplete option '%s' (usage: --cases FILE [--only NAME] [--reps 3..10000] [--dump DIR])\n", argv[k]);
             return 2;
         }
     }
@@ -159,6 +212,8 @@ int main(int argc, char **argv)
             const double med = ms[reps / 2] * 1e-3;
             printf("%-20s %10.1f %10.1f %10.1f %9.2f %6.1f%% %8.0f\n", cases[c].name, med * 1e6, ms[0] * 1e3,
                    ms[reps - 1] * 1e3, flops / med / 1e12, 100.0 * flops / med / peak, bytes / med / 1e9);
+            if (dump && dump_case(dump, &pr, &hb, got, med * 1e6, flops) != 0)
+                rc = 2;
         }
         fflush(stdout);
         free(want), free(got);

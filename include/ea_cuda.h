@@ -108,6 +108,15 @@ void *ea_cuda_stream(const ea_cuda_ctx *ctx);
 /** @brief Blocking host waits since the context was made or last reset. */
 int64_t ea_cuda_host_waits(const ea_cuda_ctx *ctx);
 
+/**
+ * @brief Records the host-clock interval (CLOCK_MONOTONIC, ns) of every blocking wait from now on,
+ * for timeline pictures; @p buf holds @p cap (begin, end) pairs. NULL or cap 0 stops recording.
+ */
+void ea_cuda_trace_waits(ea_cuda_ctx *ctx, int64_t *buf, int cap);
+
+/** @brief Waits recorded since ea_cuda_trace_waits() (at most its cap). */
+int ea_cuda_traced_waits(const ea_cuda_ctx *ctx);
+
 /** @brief Sets the wait counter to 0. */
 void ea_cuda_reset_waits(ea_cuda_ctx *ctx);
 

@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 /* The CUDA context (stream, scratch, wait counter), errors, and the device
  * batch: upload, poison, download. */
 #include "cuda_internal.h"
@@ -5,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 ea_status ea_cuda_fail(cudaError_t e, const char *call, const char *file, int line)
 {
@@ -67,10 +69,36 @@ void ea_cuda_reset_waits(ea_cuda_ctx *ctx)
         ctx->waits = 0;
 }
 
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void ea_cuda_trace_waits(ea_cuda_ctx *ctx, int64_t *buf, int cap)
+{
+    if (!ctx)
+        return;
+    ctx->trace = cap > 0 ? buf : NULL;
+    ctx->trace_cap = buf ? cap : 0;
+    ctx->trace_n = 0;
+}
+
+int ea_cuda_traced_waits(const ea_cuda_ctx *ctx) { return ctx ? ctx->trace_n : 0; }
+
 ea_status ea_cuda_wait(ea_cuda_ctx *ctx)
 {
     ctx->waits++;
-    EA_CUDA_TRY(cudaStreamSynchronize(ctx->stream));
+    const int64_t t0 = ctx->trace ? now_ns() : 0;
+    cudaError_t e = cudaStreamSynchronize(ctx->stream);
+    if (ctx->trace && ctx->trace_n < ctx->trace_cap) {
+        ctx->trace[2 * ctx->trace_n] = t0;
+        ctx->trace[2 * ctx->trace_n + 1] = now_ns();
+        ctx->trace_n++;
+    }
+    if (e != cudaSuccess)
+        return ea_cuda_fail(e, "cudaStreamSynchronize", __FILE__, __LINE__);
     return EA_OK;
 }
 

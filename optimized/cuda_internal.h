@@ -16,6 +16,8 @@ struct ea_cuda_ctx {
     int32_t *d_packed;  /* device scratch of the batched strategy: 4 ints per request */
     size_t packed_len;  /* in int32 */
     ea_plan own_plan;   /* the plan ea_cuda_extend() rebuilds every layer */
+    int64_t *trace;     /* optional: (begin, end) host ns of each wait, for timelines */
+    int trace_cap, trace_n;
 };
 
 struct ea_graph {

@@ -9,7 +9,9 @@ mkdir -p "$dest"
 for bin in "$@"; do
   ldd "$bin" | awk '/=> \// {print $1, $3}' | while read -r name path; do
     case "$name" in
-      libopenblas*|libgfortran*|libquadmath*|libcmocka*) cp -L -u "$path" "$dest/$name" ;;
+      libopenblas*|libgfortran*|libquadmath*|libcmocka*)
+        # already bundled (the binary found it through its rpath): nothing to copy
+        [ "$(realpath "$path")" = "$(realpath -m "$dest/$name")" ] || cp -L -u "$path" "$dest/$name" ;;
     esac
   done
 done

@@ -1,0 +1,543 @@
+/* ea-bench-sync: the sync bubble, measured where it exists -- inside a forward pass.
+ *
+ *   build/bin/ea-bench-sync [--bs 1,8,32,64,128] [--prefix both|0|rand] [--layers 36] [--repeats 10]
+ *                           [--csv FILE] [--trace FILE]
+ *
+ * A model of a prefill forward of one TP4 shard of Qwen3-8B: for each of L
+ * layers, first queue the layer's other GPU work (cuBLAS bf16 GEMMs of the QKV
+ * projection, the output projection and the MLP for all the batch's tokens),
+ * then run the extend-attention step with a strategy:
+ *   per_request   build the unified indices with 4 blocking reads per request, then attention
+ *   batched       build them with ONE blocking transfer, then attention
+ *   device        build them on the device (no wait), then attention
+ *   device+graph  the device strategy's whole step replayed as one CUDA graph
+ *   plan_once     build them once per forward (device strategy); each layer only runs attention
+ * and the floor: the whole forward (GEMMs + attention on prebuilt indices) as ONE graph, i.e.
+ * what a perfect orchestration reaches.
+ *
+ * Measured per configuration (medians over repeats, with min and max):
+ *   host latency  time the attention step's call takes on the host (the number SGLang quoted)
+ *   end-to-end    the forward, synchronised at both ends
+ *   bubble        per layer: GPU time from the end of the GEMMs to the end of the attention
+ *                 step, minus the attention kernel's own time (CUDA events)
+ *   overhead      per layer: (end-to-end - plan_once end-to-end) / L
+ * A blocking read waits for the queued GEMMs: that is what makes per-request reads expensive. */
+#define _POSIX_C_SOURCE 200809L
+#include "ea.h"
+#include "ea_cases.h"
+#include "ea_cuda.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CK(call)                                                                                              \
+    do {                                                                                                      \
+        cudaError_t e_ = (call);                                                                              \
+        if (e_ != cudaSuccess) {                                                                              \
+            fprintf(stderr, "ea-bench-sync: %s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
+            exit(2);                                                                                          \
+        }                                                                                                     \
+    } while (0)
+#define CKB(call)                                                                                             \
+    do {                                                                                                      \
+        cublasStatus_t s_ = (call);                                                                           \
+        if (s_ != CUBLAS_STATUS_SUCCESS) {                                                                    \
+            fprintf(stderr, "ea-bench-sync: %s:%d: %s: cuBLAS status %d\n", __FILE__, __LINE__, #call, (int)s_); \
+            exit(2);                                                                                          \
+        }                                                                                                     \
+    } while (0)
+#define EA(call)                                                                                              \
+    do {                                                                                                      \
+        if ((call) != EA_OK) {                                                                                \
+            fprintf(stderr, "ea-bench-sync: %s:%d: %s: %s\n", __FILE__, __LINE__, #call, ea_last_error());    \
+            exit(2);                                                                                          \
+        }                                                                                                     \
+    } while (0)
+
+/* One TP4 shard of a Qwen3-8B layer (hidden 4096, 32/8 heads of 128, MLP 12288). */
+#define HIDDEN 4096
+#define QKV_OUT ((32 + 8 + 8) * 128 / 4)
+#define ATTN_OUT (32 * 128 / 4)
+#define GATE_UP (2 * 12288 / 4)
+#define DOWN_IN (12288 / 4)
+
+enum { S_PER_REQUEST, S_BATCHED, S_DEVICE, S_DEVICE_GRAPH, S_PLAN_ONCE, S_COUNT };
+static const char *const STRAT[S_COUNT] = {"per_request", "batched", "device", "device+graph", "plan_once"};
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec * 1e-3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct {
+    double med, min, max;
+} stats;
+
+static stats summarize(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return (stats){v[n / 2], v[0], v[n - 1]};
+}
+
+/* The layer's other work: four bf16 GEMMs over `tokens` rows (fp32 accumulation). */
+typedef struct {
+    cublasHandle_t h;
+    int tokens;
+    void *x, *w_qkv, *qkv, *attn, *w_o, *hid, *w_gu, *gu, *w_down, *y, *workspace;
+} layer_model;
+
+/* Uploads n random bf16 values (never zeros: they make GEMMs faster than real data). */
+static void *random_bf16(size_t n, uint64_t seed)
+{
+    uint16_t *h = malloc(n * 2);
+    for (size_t k = 0; k < n; k++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        h[k] = (uint16_t)(0x3c00u + ((seed >> 40) & 0x3ffu)) ^ (uint16_t)((seed >> 20) & 0x8000u); /* +-[0.0078, 0.0156) */
+    }
+    void *d;
+    CK(cudaMalloc(&d, n * 2));
+    CK(cudaMemcpy(d, h, n * 2, cudaMemcpyHostToDevice));
+    free(h);
+    return d;
+}
+
+static void model_init(layer_model *m, int tokens, cudaStream_t s)
+{
+    const size_t T = (size_t)tokens;
+    m->tokens = tokens;
+    CKB(cublasCreate(&m->h));
+    CKB(cublasSetStream(m->h, s));
+    CK(cudaMalloc(&m->workspace, (size_t)32 << 20)); /* a fixed workspace makes cuBLAS graph-capturable */
+    CKB(cublasSetWorkspace(m->h, m->workspace, (size_t)32 << 20));
+    m->x = random_bf16(T * HIDDEN, 1);
+    m->w_qkv = random_bf16((size_t)HIDDEN * QKV_OUT, 2);
+    m->qkv = random_bf16(T * QKV_OUT, 3);
+    m->attn = random_bf16(T * ATTN_OUT, 4);
+    m->w_o = random_bf16((size_t)ATTN_OUT * HIDDEN, 5);
+    m->hid = random_bf16(T * HIDDEN, 6);
+    m->w_gu = random_bf16((size_t)HIDDEN * GATE_UP, 7);
+    m->gu = random_bf16(T * GATE_UP, 8);
+    m->w_down = random_bf16((size_t)DOWN_IN * HIDDEN, 9);
+    m->y = random_bf16(T * HIDDEN, 10);
+}
+
+static void model_free(layer_model *m)
+{
+    void *p[] = {m->x, m->w_qkv, m->qkv, m->attn, m->w_o, m->hid, m->w_gu, m->gu, m->w_down, m->y, m->workspace};
+    for (size_t k = 0; k < sizeof p / sizeof *p; k++)
+        cudaFree(p[k]);
+    cublasDestroy(m->h);
+}
+
+/* C[T, n] = A[T, k] B[k, n], row-major, as column-major C^T = B^T A^T. */
+static void gemm(layer_model *m, const void *A, const void *B, void *C, int n, int k)
+{
+    const float one = 1.0f, zero = 0.0f;
+    CKB(cublasGemmEx(m->h, CUBLAS_OP_N, CUBLAS_OP_N, n, m->tokens, k, &one, B, CUDA_R_16BF, n, A, CUDA_R_16BF, k,
+                     &zero, C, CUDA_R_16BF, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+static void queue_layer_gemms(layer_model *m)
+{
+    gemm(m, m->x, m->w_qkv, m->qkv, QKV_OUT, HIDDEN);     /* QKV projection */
+    gemm(m, m->attn, m->w_o, m->hid, HIDDEN, ATTN_OUT);   /* output projection */
+    gemm(m, m->hid, m->w_gu, m->gu, GATE_UP, HIDDEN);     /* MLP gate + up */
+    gemm(m, m->gu, m->w_down, m->y, HIDDEN, DOWN_IN);     /* MLP down (on the first half of gate_up) */
+}
+
+/* Everything one configuration needs. */
+typedef struct {
+    ea_cuda_ctx *ctx;
+    cudaStream_t stream;
+    ea_problem pr;
+    ea_host_batch hb;
+    ea_dev_batch *db;
+    ea_plan plan;
+    ea_graph *graph;
+    layer_model model;
+    int layers;
+    cudaEvent_t *e_gemm, *e0, *e1, ref;
+} bench;
+
+/* One layer's attention step with strategy s; returns its host latency in us. */
+static double attention_step(bench *b, int s)
+{
+    const double t0 = now_us();
+    switch (s) {
+    case S_PER_REQUEST:
+    case S_BATCHED:
+    case S_DEVICE:
+        EA(ea_cuda_extend(b->ctx, b->db, s == S_PER_REQUEST ? EA_SYNC_PER_REQUEST
+                                         : s == S_BATCHED   ? EA_SYNC_BATCHED
+                                                            : EA_SYNC_DEVICE));
+        break;
+    case S_DEVICE_GRAPH:
+        EA(ea_cuda_graph_launch(b->ctx, b->graph));
+        break;
+    default:
+        EA(ea_cuda_run(b->ctx, b->db, &b->plan));
+    }
+    return now_us() - t0;
+}
+
+/* One forward with strategy s. Fills per-layer host latencies and bubbles; returns end-to-end us. */
+static double forward(bench *b, int s, double attn_us, double *lat, double *bubble, int64_t *waits)
+{
+    CK(cudaStreamSynchronize(b->stream));
+    ea_cuda_reset_waits(b->ctx);
+    const double t0 = now_us();
+    if (s == S_PLAN_ONCE)
+        EA(ea_cuda_plan_build(b->ctx, b->db, EA_SYNC_DEVICE, &b->plan));
+    for (int l = 0; l < b->layers; l++) {
+        CK(cudaEventRecord(b->e_gemm[l], b->stream));
+        queue_layer_gemms(&b->model);
+        CK(cudaEventRecord(b->e0[l], b->stream));
+        lat[l] = attention_step(b, s);
+        CK(cudaEventRecord(b->e1[l], b->stream));
+    }
+    CK(cudaStreamSynchronize(b->stream));
+    const double e2e = now_us() - t0;
+    *waits = ea_cuda_host_waits(b->ctx);
+    for (int l = 0; l < b->layers; l++) {
+        float ms;
+        CK(cudaEventElapsedTime(&ms, b->e0[l], b->e1[l]));
+        bubble[l] = ms * 1e3 - attn_us;
+    }
+    return e2e;
+}
+
+/* Writes two layers of one forward of strategy s as Chrome trace events (host and GPU rows). */
+static void trace_forward(bench *b, int s, double attn_us, FILE *f, int *first)
+{
+    enum { MAXW = 4096 };
+    static int64_t waits_ns[2 * MAXW];
+    double lat[64], bub[64];
+    int64_t nw;
+    double host[64][4];
+    CK(cudaStreamSynchronize(b->stream));
+    CK(cudaEventRecord(b->ref, b->stream));
+    CK(cudaStreamSynchronize(b->stream));
+    const double t_ref = now_us(); /* host time of the reference event (a few us late) */
+    ea_cuda_trace_waits(b->ctx, waits_ns, MAXW);
+    const int L = b->layers < 2 ? b->layers : 2;
+    for (int l = 0; l < L; l++) {
+        host[l][0] = now_us();
+        CK(cudaEventRecord(b->e_gemm[l], b->stream));
+        queue_layer_gemms(&b->model);
+        CK(cudaEventRecord(b->e0[l], b->stream));
+        host[l][1] = now_us();
+        lat[l] = attention_step(b, s);
+        host[l][2] = host[l][1] + lat[l];
+        CK(cudaEventRecord(b->e1[l], b->stream));
+        host[l][3] = now_us();
+    }
+    CK(cudaStreamSynchronize(b->stream));
+    nw = ea_cuda_traced_waits(b->ctx);
+    ea_cuda_trace_waits(b->ctx, NULL, 0);
+    (void)bub;
+    const double base = t_ref;
+#define EV(name, tid, t0, t1)                                                                                    \
+    fprintf(f, "%s{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"pid\":\"%s\",\"tid\":\"%s\",\"ts\":%.3f,\"dur\":%.3f}", \
+            *first ? "" : ",\n", name, STRAT[s], STRAT[s], tid, (t0)-base, (t1) - (t0)),                        \
+        *first = 0
+    for (int l = 0; l < L; l++) {
+        float g0, g1, g2;
+        CK(cudaEventElapsedTime(&g0, b->ref, b->e_gemm[l]));
+        CK(cudaEventElapsedTime(&g1, b->ref, b->e0[l]));
+        CK(cudaEventElapsedTime(&g2, b->ref, b->e1[l]));
+        EV("queue GEMMs", "host", host[l][0], host[l][1]);
+        EV("attention step", "host", host[l][1], host[l][2]);
+        EV("GEMMs (QKV, O, MLP)", "GPU", t_ref + g0 * 1e3, t_ref + g1 * 1e3);
+        /* the attention kernel ends the step; what precedes it is index building or idle time */
+        const double k0 = t_ref + g2 * 1e3 - attn_us;
+        if (k0 > t_ref + g1 * 1e3)
+            EV("index build / idle", "GPU", t_ref + g1 * 1e3, k0);
+        EV("attention kernel", "GPU", k0 > t_ref + g1 * 1e3 ? k0 : t_ref + g1 * 1e3, t_ref + g2 * 1e3);
+    }
+    for (int64_t w = 0; w < nw; w++)
+        EV("blocking read (wait)", "host waits", waits_ns[2 * w] * 1e-3, waits_ns[2 * w + 1] * 1e-3);
+#undef EV
+}
+
+/* Median time of the attention kernel alone on the prebuilt plan. */
+static double time_attention(bench *b)
+{
+    double v[21];
+    cudaEvent_t a, c;
+    CK(cudaEventCreate(&a));
+    CK(cudaEventCreate(&c));
+    for (int r = 0; r < 21; r++) {
+        CK(cudaEventRecord(a, b->stream));
+        EA(ea_cuda_run(b->ctx, b->db, &b->plan));
+        CK(cudaEventRecord(c, b->stream));
+        CK(cudaEventSynchronize(c));
+        float ms;
+        CK(cudaEventElapsedTime(&ms, a, c));
+        v[r] = ms * 1e3;
+    }
+    cudaEventDestroy(a);
+    cudaEventDestroy(c);
+    return summarize(v, 21).med;
+}
+
+/* The floor: the whole forward as one graph, no host involvement between layers. */
+static stats time_floor(bench *b, int repeats)
+{
+    cudaGraph_t g;
+    cudaGraphExec_t exec;
+    CK(cudaStreamBeginCapture(b->stream, cudaStreamCaptureModeRelaxed));
+    for (int l = 0; l < b->layers; l++) {
+        queue_layer_gemms(&b->model);
+        EA(ea_cuda_run(b->ctx, b->db, &b->plan));
+    }
+    CK(cudaStreamEndCapture(b->stream, &g));
+    CK(cudaGraphInstantiate(&exec, g, 0));
+    double *v = malloc(sizeof(double) * (size_t)repeats);
+    for (int r = -2; r < repeats; r++) {
+        CK(cudaStreamSynchronize(b->stream));
+        const double t0 = now_us();
+        CK(cudaGraphLaunch(exec, b->stream));
+        CK(cudaStreamSynchronize(b->stream));
+        if (r >= 0)
+            v[r] = now_us() - t0;
+    }
+    stats st = summarize(v, repeats);
+    free(v);
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(g);
+    return st;
+}
+
+static void dump_ints(FILE *f, const char *name, const void *a, int64_t n, int wide)
+{
+    fprintf(f, "\"%s\":[", name);
+    for (int64_t k = 0; k < n; k++)
+        fprintf(f, "%s%lld", k ? "," : "", wide ? (long long)((const int64_t *)a)[k] : (long long)((const int32_t *)a)[k]);
+    fprintf(f, "]");
+}
+
+/* The bs=32 batch's metadata and OUR unified indices, for the PyTorch peer to rebuild and compare. */
+static void dump_batch(bench *b, const char *path)
+{
+    const ea_batch *hb = &b->hb.batch;
+    const int32_t bs = hb->bs;
+    int32_t *indptr = malloc(sizeof(int32_t) * ((size_t)bs + 1)), *plens = malloc(sizeof(int32_t) * (size_t)bs);
+    int64_t *idx = malloc(sizeof(int64_t) * (size_t)b->plan.capacity);
+    EA(ea_cuda_plan_build(b->ctx, b->db, EA_SYNC_DEVICE, &b->plan));
+    EA(ea_cuda_plan_download(b->ctx, &b->plan, bs, indptr, idx, plens));
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "ea-bench-sync: cannot write %s\n", path);
+        exit(2);
+    }
+    fprintf(f, "{\"bs\":%d,\"num_tokens\":%d,", bs, b->hb.num_tokens);
+    dump_ints(f, "qo_indptr", hb->qo_indptr, bs + 1, 0), fputc(',', f);
+    dump_ints(f, "prefix_kv_indptr", hb->prefix_kv_indptr, bs + 1, 0), fputc(',', f);
+    dump_ints(f, "prefix_kv_indices", hb->prefix_kv_indices, hb->num_prefix_indices, 1), fputc(',', f);
+    dump_ints(f, "extend_start_loc", hb->extend_start_loc, bs, 0), fputc(',', f);
+    dump_ints(f, "extend_seq_lens", hb->extend_seq_lens, bs, 0), fputc(',', f);
+    dump_ints(f, "extend_kv_indices", hb->extend_kv_indices, b->hb.num_tokens, 1), fputc(',', f);
+    dump_ints(f, "unified_kv_indptr", indptr, bs + 1, 0), fputc(',', f);
+    dump_ints(f, "prefix_lens", plens, bs, 0), fputc(',', f);
+    dump_ints(f, "unified_kv_indices", idx, indptr[bs], 1);
+    fprintf(f, "}\n");
+    fclose(f);
+    free(indptr), free(plens), free(idx);
+}
+
+static int parse_list(const char *s, int *out, int max)
+{
+    int n = 0;
+    while (*s && n < max) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 1 || v > 1024 || (*end && *end != ','))
+            return -1;
+        out[n++] = (int)v;
+        s = *end ? end + 1 : end;
+    }
+    return *s ? -1 : n;
+}
+
+int main(int argc, char **argv)
+{
+    int bs_list[16] = {1, 8, 32, 64, 128}, nbs = 5, layers = 36, repeats = 10;
+    const char *prefix_mode = "both", *csv_path = NULL, *trace_path = NULL, *dump_path = NULL;
+    for (int k = 1; k < argc; k++) {
+        const char *a = argv[k], *v = k + 1 < argc ? argv[k + 1] : NULL;
+        if (!strcmp(a, "--bs") && v && (nbs = parse_list(v, bs_list, 16)) > 0)
+            k++;
+        else if (!strcmp(a, "--prefix") && v && (!strcmp(v, "both") || !strcmp(v, "0") || !strcmp(v, "rand")))
+            prefix_mode = v, k++;
+        else if (!strcmp(a, "--layers") && v && atoi(v) >= 1 && atoi(v) <= 64)
+            layers = atoi(v), k++;
+        else if (!strcmp(a, "--repeats") && v && atoi(v) >= 3 && atoi(v) <= 1000)
+            repeats = atoi(v), k++;
+        else if (!strcmp(a, "--csv") && v)
+            csv_path = v, k++;
+        else if (!strcmp(a, "--trace") && v)
+            trace_path = v, k++;
+        else if (!strcmp(a, "--dump") && v)
+            dump_path = v, k++;
+        else {
+            fprintf(stderr, "ea-bench-sync: bad or incomplete option '%s' (usage: [--bs 1,8,32] [--prefix both|0|rand] "
+                            "[--layers 1..64] [--repeats 3..1000] [--csv FILE] [--trace FILE] [--dump FILE])\n", a);
+            return 2;
+        }
+    }
+    ea_cuda_ctx *ctx;
+    if (ea_cuda_create(&ctx) != EA_OK) {
+        printf("ea-bench-sync: skipped: %s\n", ea_last_error());
+        return 0;
+    }
+    struct cudaDeviceProp prop;
+    CK(cudaGetDeviceProperties(&prop, 0));
+    FILE *csv = NULL, *trace = NULL;
+    /* outputs are written under a temporary name and renamed at the end: no partial file is left */
+    char csv_tmp[4200], trace_tmp[4200];
+    if (csv_path) {
+        snprintf(csv_tmp, sizeof csv_tmp, "%s.tmp", csv_path);
+        if (!(csv = fopen(csv_tmp, "w"))) {
+            fprintf(stderr, "ea-bench-sync: cannot write %s\n", csv_path);
+            return 2;
+        }
+        fprintf(csv, "card,bs,prefix,strategy,layers,host_lat_us_med,host_lat_us_min,host_lat_us_max,e2e_ms_med,"
+                     "e2e_ms_min,e2e_ms_max,bubble_us_per_layer,overhead_us_per_layer,waits_per_layer,floor_ms,"
+                     "attn_kernel_us\n");
+    }
+    if (trace_path) {
+        snprintf(trace_tmp, sizeof trace_tmp, "%s.tmp", trace_path);
+        if (!(trace = fopen(trace_tmp, "w"))) {
+            fprintf(stderr, "ea-bench-sync: cannot write %s\n", trace_path);
+            return 2;
+        }
+        fprintf(trace, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"card\":\"%s\"},\"traceEvents\":[\n", prop.name);
+    }
+    printf("device: %s; %d layers, %d repeats; Qwen3-8B TP4 shard GEMMs queued before each attention step\n",
+           prop.name, layers, repeats);
+    printf("%4s %-6s %-13s %22s %26s %10s %10s %7s\n", "bs", "prefix", "strategy", "host us/layer med [min,max]",
+           "end-to-end ms med [min,max]", "bubble us", "over. us", "waits");
+    int first_event = 1;
+    for (int pi = 0; pi < 2; pi++) {
+        const char *pfx = pi == 0 ? "0" : "rand:0:512";
+        if ((pi == 0 && !strcmp(prefix_mode, "rand")) || (pi == 1 && !strcmp(prefix_mode, "0")))
+            continue;
+        for (int bi = 0; bi < nbs; bi++) {
+            bench b;
+            memset(&b, 0, sizeof b);
+            b.ctx = ctx;
+            b.stream = (cudaStream_t)ea_cuda_stream(ctx);
+            b.layers = layers;
+            char line[256];
+            snprintf(line, sizeof line, "name=sync bs=%d extend=256 prefix=%s hq=8 hkv=2 d=128 dtype=bf16 seed=%d",
+                     bs_list[bi], pfx, 1000 + bs_list[bi]);
+            ea_case *c;
+            int nc;
+            EA(ea_cases_parse(line, &c, &nc));
+            EA(ea_problem_make(&c[0], &b.pr));
+            free(c);
+            EA(ea_host_batch_make(&b.pr, NULL, 0, NULL, &b.hb));
+            EA(ea_cuda_batch_upload(ctx, &b.hb.batch, &b.pr.params, &b.hb.in, &b.db));
+            EA(ea_cuda_reserve(ctx, b.db));
+            EA(ea_cuda_plan_create(ctx, b.db, &b.plan));
+            EA(ea_cuda_plan_build(ctx, b.db, EA_SYNC_DEVICE, &b.plan));
+            EA(ea_cuda_graph_capture(ctx, b.db, &b.graph));
+            model_init(&b.model, b.hb.num_tokens, b.stream);
+            b.e_gemm = malloc(sizeof(cudaEvent_t) * (size_t)layers);
+            b.e0 = malloc(sizeof(cudaEvent_t) * (size_t)layers);
+            b.e1 = malloc(sizeof(cudaEvent_t) * (size_t)layers);
+            for (int l = 0; l < layers; l++) {
+                CK(cudaEventCreate(&b.e_gemm[l]));
+                CK(cudaEventCreate(&b.e0[l]));
+                CK(cudaEventCreate(&b.e1[l]));
+            }
+            CK(cudaEventCreate(&b.ref));
+            const double attn_us = time_attention(&b);
+            const stats floor = time_floor(&b, repeats);
+
+            double *lat_all = malloc(sizeof(double) * (size_t)(layers * repeats));
+            double *bub_all = malloc(sizeof(double) * (size_t)(layers * repeats));
+            double *e2e = malloc(sizeof(double) * (size_t)repeats), lat[64], bub[64];
+            stats res_lat[S_COUNT], res_e2e[S_COUNT];
+            double res_bub[S_COUNT], res_waits[S_COUNT];
+            for (int s = 0; s < S_COUNT; s++) {
+                int64_t waits = 0;
+                for (int r = -2; r < repeats; r++) { /* two warm-up forwards */
+                    const double t = forward(&b, s, attn_us, lat, bub, &waits);
+                    if (r < 0)
+                        continue;
+                    e2e[r] = t;
+                    for (int l = 0; l < layers; l++) {
+                        lat_all[r * layers + l] = lat[l];
+                        bub_all[r * layers + l] = bub[l];
+                    }
+                }
+                res_lat[s] = summarize(lat_all, layers * repeats);
+                res_e2e[s] = summarize(e2e, repeats);
+                res_bub[s] = summarize(bub_all, layers * repeats).med;
+                res_waits[s] = (double)waits / layers;
+            }
+            for (int s = 0; s < S_COUNT; s++) {
+                const double over = (res_e2e[s].med - res_e2e[S_PLAN_ONCE].med) / layers;
+                printf("%4d %-6s %-13s %8.1f [%6.1f,%7.1f] %9.2f [%6.2f,%6.2f] %10.1f %10.1f %7.1f\n", bs_list[bi],
+                       pi ? "rand" : "0", STRAT[s], res_lat[s].med, res_lat[s].min, res_lat[s].max,
+                       res_e2e[s].med / 1e3, res_e2e[s].min / 1e3, res_e2e[s].max / 1e3, res_bub[s], over,
+                       res_waits[s]);
+                if (csv)
+                    fprintf(csv, "%s,%d,%s,%s,%d,%.2f,%.2f,%.2f,%.4f,%.4f,%.4f,%.2f,%.2f,%.1f,%.4f,%.2f\n", prop.name,
+                            bs_list[bi], pfx, STRAT[s], layers, res_lat[s].med, res_lat[s].min, res_lat[s].max,
+                            res_e2e[s].med / 1e3, res_e2e[s].min / 1e3, res_e2e[s].max / 1e3, res_bub[s], over,
+                            res_waits[s], floor.med / 1e3, attn_us);
+            }
+            printf("     %-6s %-13s floor %.2f ms [%.2f,%.2f]; attention kernel %.1f us/layer\n", pi ? "rand" : "0",
+                   "(one graph)", floor.med / 1e3, floor.min / 1e3, floor.max / 1e3, attn_us);
+            printf("     ratios: host latency per_request/batched %.2fx, per_request/device %.1fx; "
+                   "end-to-end plan_once/floor %.3fx, per_request/floor %.2fx\n",
+                   res_lat[S_PER_REQUEST].med / res_lat[S_BATCHED].med, res_lat[S_PER_REQUEST].med / res_lat[S_DEVICE].med,
+                   res_e2e[S_PLAN_ONCE].med / floor.med, res_e2e[S_PER_REQUEST].med / floor.med);
+            fflush(stdout);
+            if (dump_path && bs_list[bi] == 32 && pi == 1)
+                dump_batch(&b, dump_path);
+            if (trace && bs_list[bi] == 32 && pi == 1)
+                for (int s = 0; s < S_COUNT; s++)
+                    trace_forward(&b, s, attn_us, trace, &first_event);
+            free(lat_all), free(bub_all), free(e2e);
+            for (int l = 0; l < layers; l++) {
+                cudaEventDestroy(b.e_gemm[l]);
+                cudaEventDestroy(b.e0[l]);
+                cudaEventDestroy(b.e1[l]);
+            }
+            cudaEventDestroy(b.ref);
+            free(b.e_gemm), free(b.e0), free(b.e1);
+            model_free(&b.model);
+            ea_cuda_graph_free(b.graph);
+            ea_cuda_plan_free(&b.plan);
+            ea_cuda_batch_free(b.db);
+            ea_host_batch_free(&b.hb);
+            ea_problem_free(&b.pr);
+        }
+    }
+    if (csv) {
+        fclose(csv);
+        rename(csv_tmp, csv_path);
+    }
+    if (trace) {
+        fprintf(trace, "\n]}\n");
+        fclose(trace);
+        rename(trace_tmp, trace_path);
+    }
+    ea_cuda_destroy(ctx);
+    return 0;
+}
