@@ -21,6 +21,7 @@
  *   bubble        per layer: GPU time from the end of the GEMMs to the end of the attention
  *                 step, minus the attention kernel's own time (CUDA events)
  *   overhead      per layer: (end-to-end - plan_once end-to-end) / L
+ *   GPU over.     per layer: bubble - plan_once bubble (the same difference, from events: less noisy)
  * A blocking read waits for the queued GEMMs: that is what makes per-request reads expensive. */
 #define _POSIX_C_SOURCE 200809L
 #include "ea.h"
@@ -414,7 +415,8 @@ int main(int argc, char **argv)
             return 2;
         }
         fprintf(csv, "card,bs,prefix,strategy,layers,host_lat_us_med,host_lat_us_min,host_lat_us_max,e2e_ms_med,"
-                     "e2e_ms_min,e2e_ms_max,bubble_us_per_layer,overhead_us_per_layer,waits_per_layer,floor_ms,"
+                     "e2e_ms_min,e2e_ms_max,bubble_us_per_layer,overhead_us_per_layer,gpu_overhead_us_per_layer,"
+                     "waits_per_layer,floor_ms,"
                      "attn_kernel_us\n");
     }
     if (trace_path) {
@@ -427,8 +429,8 @@ int main(int argc, char **argv)
     }
     printf("device: %s; %d layers, %d repeats; Qwen3-8B TP4 shard GEMMs queued before each attention step\n",
            prop.name, layers, repeats);
-    printf("%4s %-6s %-13s %22s %26s %10s %10s %7s\n", "bs", "prefix", "strategy", "host us/layer med [min,max]",
-           "end-to-end ms med [min,max]", "bubble us", "over. us", "waits");
+    printf("%4s %-6s %-13s %22s %26s %10s %10s %9s %7s\n", "bs", "prefix", "strategy", "host us/layer med [min,max]",
+           "end-to-end ms med [min,max]", "bubble us", "over. us", "GPU over.", "waits");
     int first_event = 1;
     for (int pi = 0; pi < 2; pi++) {
         const char *pfx = pi == 0 ? "0" : "rand:0:512";
@@ -467,39 +469,44 @@ int main(int argc, char **argv)
             const double attn_us = time_attention(&b);
             const stats floor = time_floor(&b, repeats);
 
-            double *lat_all = malloc(sizeof(double) * (size_t)(layers * repeats));
-            double *bub_all = malloc(sizeof(double) * (size_t)(layers * repeats));
-            double *e2e = malloc(sizeof(double) * (size_t)repeats), lat[64], bub[64];
+            /* strategies take turns, forward by forward, so that drift in clocks or temperature
+             * touches all of them alike */
+            double *lat_all = malloc(sizeof(double) * (size_t)(S_COUNT * layers * repeats));
+            double *bub_all = malloc(sizeof(double) * (size_t)(S_COUNT * layers * repeats));
+            double *e2e = malloc(sizeof(double) * (size_t)(S_COUNT * repeats)), lat[64], bub[64];
             stats res_lat[S_COUNT], res_e2e[S_COUNT];
             double res_bub[S_COUNT], res_waits[S_COUNT];
-            for (int s = 0; s < S_COUNT; s++) {
-                int64_t waits = 0;
-                for (int r = -2; r < repeats; r++) { /* two warm-up forwards */
+            for (int r = -2; r < repeats; r++) { /* two warm-up rounds */
+                for (int s = 0; s < S_COUNT; s++) {
+                    int64_t waits = 0;
                     const double t = forward(&b, s, attn_us, lat, bub, &waits);
+                    res_waits[s] = (double)waits / layers;
                     if (r < 0)
                         continue;
-                    e2e[r] = t;
+                    e2e[s * repeats + r] = t;
                     for (int l = 0; l < layers; l++) {
-                        lat_all[r * layers + l] = lat[l];
-                        bub_all[r * layers + l] = bub[l];
+                        lat_all[(s * repeats + r) * layers + l] = lat[l];
+                        bub_all[(s * repeats + r) * layers + l] = bub[l];
                     }
                 }
-                res_lat[s] = summarize(lat_all, layers * repeats);
-                res_e2e[s] = summarize(e2e, repeats);
-                res_bub[s] = summarize(bub_all, layers * repeats).med;
-                res_waits[s] = (double)waits / layers;
+            }
+            for (int s = 0; s < S_COUNT; s++) {
+                res_lat[s] = summarize(lat_all + s * repeats * layers, layers * repeats);
+                res_e2e[s] = summarize(e2e + s * repeats, repeats);
+                res_bub[s] = summarize(bub_all + s * repeats * layers, layers * repeats).med;
             }
             for (int s = 0; s < S_COUNT; s++) {
                 const double over = (res_e2e[s].med - res_e2e[S_PLAN_ONCE].med) / layers;
-                printf("%4d %-6s %-13s %8.1f [%6.1f,%7.1f] %9.2f [%6.2f,%6.2f] %10.1f %10.1f %7.1f\n", bs_list[bi],
+                printf("%4d %-6s %-13s %8.1f [%6.1f,%7.1f] %9.2f [%6.2f,%6.2f] %10.1f %10.1f %9.1f %7.1f\n", bs_list[bi],
                        pi ? "rand" : "0", STRAT[s], res_lat[s].med, res_lat[s].min, res_lat[s].max,
                        res_e2e[s].med / 1e3, res_e2e[s].min / 1e3, res_e2e[s].max / 1e3, res_bub[s], over,
-                       res_waits[s]);
+                       res_bub[s] - res_bub[S_PLAN_ONCE], res_waits[s]);
                 if (csv)
-                    fprintf(csv, "%s,%d,%s,%s,%d,%.2f,%.2f,%.2f,%.4f,%.4f,%.4f,%.2f,%.2f,%.1f,%.4f,%.2f\n", prop.name,
-                            bs_list[bi], pfx, STRAT[s], layers, res_lat[s].med, res_lat[s].min, res_lat[s].max,
-                            res_e2e[s].med / 1e3, res_e2e[s].min / 1e3, res_e2e[s].max / 1e3, res_bub[s], over,
-                            res_waits[s], floor.med / 1e3, attn_us);
+                    fprintf(csv, "%s,%d,%s,%s,%d,%.2f,%.2f,%.2f,%.4f,%.4f,%.4f,%.2f,%.2f,%.2f,%.1f,%.4f,%.2f\n",
+                            prop.name, bs_list[bi], pfx, STRAT[s], layers, res_lat[s].med, res_lat[s].min,
+                            res_lat[s].max, res_e2e[s].med / 1e3, res_e2e[s].min / 1e3, res_e2e[s].max / 1e3,
+                            res_bub[s], over, res_bub[s] - res_bub[S_PLAN_ONCE], res_waits[s], floor.med / 1e3,
+                            attn_us);
             }
             printf("     %-6s %-13s floor %.2f ms [%.2f,%.2f]; attention kernel %.1f us/layer\n", pi ? "rand" : "0",
                    "(one graph)", floor.med / 1e3, floor.min / 1e3, floor.max / 1e3, attn_us);

@@ -39,8 +39,8 @@ extern "C" {
  * the story's order: each one removes host waits the previous one had.
  */
 typedef enum {
-    EA_SYNC_PER_REQUEST = 0, /**< 4 blocking scalar reads per request, then two slice copies each: 4*bs waits */
-    EA_SYNC_BATCHED = 1,     /**< a pack kernel, ONE device-to-host copy, a host loop of slice copies: 1 wait */
+    EA_SYNC_PER_REQUEST = 0, /**< 4 blocking scalar reads per request, then one gather of the slices: 4*bs waits */
+    EA_SYNC_BATCHED = 1,     /**< a pack kernel, ONE device-to-host copy, the host loop, one gather: 1 wait */
     EA_SYNC_DEVICE = 2,      /**< a scan kernel and a copy kernel: 0 waits */
     EA_SYNC_COUNT = 3        /**< number of strategies, not a strategy */
 } ea_sync;

@@ -6,8 +6,6 @@
  * Plus a fill kernel (output poisoning) and a spin kernel (queued GPU work). */
 #include "ea_kernels.h"
 
-#define SCAN_THREADS 1024
-
 __global__ void pack_scalars_kernel(const int32_t *prefix_kv_indptr, const int32_t *extend_start_loc,
                                     const int32_t *extend_seq_lens, int32_t bs, int32_t *packed)
 {
@@ -29,42 +27,33 @@ extern "C" cudaError_t ea_launch_pack_scalars(const int32_t *prefix_kv_indptr, c
     return cudaGetLastError();
 }
 
-/* One block scans any bs in chunks of 1024: each chunk is an inclusive
- * Hillis-Steele scan in shared memory plus the running total of the chunks
- * before it. Integer addition is exact, so the order does not matter here. */
-__global__ void __launch_bounds__(SCAN_THREADS) unified_scan_kernel(const int32_t *prefix_kv_indptr,
-                                                                   const int32_t *extend_seq_lens, int32_t bs,
-                                                                   int32_t *unified_kv_indptr, int32_t *prefix_lens)
+/* ONE warp scans any bs, 32 requests per step: a shuffle scan inside the
+ * warp plus the running total of the steps before. A whole block with
+ * __syncthreads between steps would cost more than the work (bs is small);
+ * integer addition is exact, so the order does not matter here. */
+__global__ void unified_scan_kernel(const int32_t *prefix_kv_indptr, const int32_t *extend_seq_lens, int32_t bs,
+                                    int32_t *unified_kv_indptr, int32_t *prefix_lens)
 {
-    __shared__ int32_t buf[SCAN_THREADS];
-    __shared__ int32_t carry;
-    const int tid = threadIdx.x;
-    if (tid == 0) {
-        carry = 0;
+    const int lane = threadIdx.x;
+    int32_t carry = 0;
+    if (lane == 0)
         unified_kv_indptr[0] = 0;
-    }
-    for (int base = 0; base < bs; base += SCAN_THREADS) {
-        const int i = base + tid;
-        int32_t len = 0;
+    for (int base = 0; base < bs; base += 32) {
+        const int i = base + lane;
+        int32_t x = 0;
         if (i < bs) {
             const int32_t P = prefix_kv_indptr[i + 1] - prefix_kv_indptr[i];
             prefix_lens[i] = P;
-            len = P + extend_seq_lens[i];
+            x = P + extend_seq_lens[i];
         }
-        __syncthreads(); /* carry is final */
-        buf[tid] = len;
-        __syncthreads();
-        for (int off = 1; off < SCAN_THREADS; off *= 2) {
-            const int32_t add = tid >= off ? buf[tid - off] : 0;
-            __syncthreads();
-            buf[tid] += add;
-            __syncthreads();
+        for (int off = 1; off < 32; off *= 2) { /* inclusive scan across the warp */
+            const int32_t y = __shfl_up_sync(0xffffffffu, x, off);
+            if (lane >= off)
+                x += y;
         }
         if (i < bs)
-            unified_kv_indptr[i + 1] = carry + buf[tid];
-        __syncthreads(); /* everyone has read carry */
-        if (tid == SCAN_THREADS - 1)
-            carry += buf[tid];
+            unified_kv_indptr[i + 1] = carry + x;
+        carry += __shfl_sync(0xffffffffu, x, 31);
     }
 }
 
@@ -72,8 +61,7 @@ extern "C" cudaError_t ea_launch_unified_scan(const int32_t *prefix_kv_indptr, c
                                               int32_t bs, int32_t *unified_kv_indptr, int32_t *prefix_lens,
                                               cudaStream_t s)
 {
-    unified_scan_kernel<<<1, SCAN_THREADS, 0, s>>>(prefix_kv_indptr, extend_seq_lens, bs, unified_kv_indptr,
-                                                   prefix_lens);
+    unified_scan_kernel<<<1, 32, 0, s>>>(prefix_kv_indptr, extend_seq_lens, bs, unified_kv_indptr, prefix_lens);
     return cudaGetLastError();
 }
 

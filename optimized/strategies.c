@@ -7,6 +7,10 @@
  * | batched      | 1          | one pack kernel, one copy of all scalars, host loop   |
  * | device       | 0          | queues a scan kernel and a copy kernel                |
  *
+ * Both host strategies end like SGLang's torch.cat: one upload of the offsets
+ * the host loop computed, and ONE gather kernel for all the slices (one
+ * device-to-device copy per slice would cost 4-7 us of host time each).
+ *
  * A blocking read waits for EVERYTHING queued before it on the stream: in a
  * server that is the layer's projections and MLP, so each wait costs the time
  * of that queued work plus the copy, and the GPU idles while the host loop
@@ -35,12 +39,13 @@ ea_status ea_cuda_plan_create(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan 
     }
     if (st != EA_OK)
         return st;
-    if ((st = ea_cuda_malloc(ctx, sizeof(int32_t) * ((size_t)pl.bs + 1), (void **)&pl.unified_kv_indptr)) != EA_OK ||
-        (st = ea_cuda_malloc(ctx, sizeof(int64_t) * (size_t)pl.capacity, (void **)&pl.unified_kv_indices)) != EA_OK ||
-        (st = ea_cuda_malloc(ctx, sizeof(int32_t) * (size_t)pl.bs, (void **)&pl.prefix_lens)) != EA_OK) {
+    /* indptr [bs+1] and prefix_lens [bs] share one allocation, so the host strategies upload both in one copy */
+    if ((st = ea_cuda_malloc(ctx, sizeof(int32_t) * (2 * (size_t)pl.bs + 1), (void **)&pl.unified_kv_indptr)) != EA_OK ||
+        (st = ea_cuda_malloc(ctx, sizeof(int64_t) * (size_t)pl.capacity, (void **)&pl.unified_kv_indices)) != EA_OK) {
         ea_cuda_plan_free(&pl);
         return st;
     }
+    pl.prefix_lens = pl.unified_kv_indptr + pl.bs + 1;
     *plan = pl;
     return EA_OK;
 }
@@ -49,9 +54,8 @@ void ea_cuda_plan_free(ea_plan *plan)
 {
     if (!plan)
         return;
-    cudaFree(plan->unified_kv_indptr);
+    cudaFree(plan->unified_kv_indptr); /* prefix_lens lives in the same allocation */
     cudaFree(plan->unified_kv_indices);
-    cudaFree(plan->prefix_lens);
     memset(plan, 0, sizeof *plan);
 }
 
@@ -64,32 +68,20 @@ static ea_status read_scalar(ea_cuda_ctx *ctx, const int32_t *dev, int32_t *valu
     return st;
 }
 
-/* Queues request i's two slices into the unified indices at `offset`
- * (the torch.cat of the Python loop), checking the room first. */
-static ea_status copy_slices(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan *plan, int32_t i, int64_t offset,
-                             int32_t prefix_start, int32_t P, int32_t extend_start, int32_t E)
+/* The end of both host strategies, SGLang's `torch.cat(parts)` and the two
+ * `torch.tensor(...)` uploads: one copy of the host-built indptr and prefix
+ * lengths (adjacent in the pinned scratch and on the device), then one gather
+ * kernel that copies every request's two slices. */
+static ea_status upload_and_gather(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan *plan, const int32_t *indptr)
 {
-    if (P < 0 || E < 0 || offset + P + E > plan->capacity)
-        return ea_fail(EA_ERR_COUNT, "request %d: %d + %d keys at %lld exceed the plan's %lld", i, P, E,
-                       (long long)offset, (long long)plan->capacity);
-    int64_t *dst = plan->unified_kv_indices + offset;
-    if (P > 0)
-        EA_CUDA_TRY(cudaMemcpyAsync(dst, db->prefix_kv_indices + prefix_start, sizeof(int64_t) * (size_t)P,
-                                    cudaMemcpyDeviceToDevice, ctx->stream));
-    if (E > 0)
-        EA_CUDA_TRY(cudaMemcpyAsync(dst + P, db->extend_kv_indices + extend_start, sizeof(int64_t) * (size_t)E,
-                                    cudaMemcpyDeviceToDevice, ctx->stream));
-    return EA_OK;
-}
-
-/* Uploads the host-built unified_kv_indptr [bs+1] and prefix_lens [bs] (in the pinned scratch). */
-static ea_status upload_indptr(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan *plan, const int32_t *indptr,
-                               const int32_t *prefix_lens)
-{
-    EA_CUDA_TRY(cudaMemcpyAsync(plan->unified_kv_indptr, indptr, sizeof(int32_t) * ((size_t)db->bs + 1),
+    const int32_t bs = db->bs;
+    if (indptr[bs] > plan->capacity)
+        return ea_fail(EA_ERR_COUNT, "%d unified keys exceed the plan's %lld", indptr[bs], (long long)plan->capacity);
+    EA_CUDA_TRY(cudaMemcpyAsync(plan->unified_kv_indptr, indptr, sizeof(int32_t) * (2 * (size_t)bs + 1),
                                 cudaMemcpyHostToDevice, ctx->stream));
-    EA_CUDA_TRY(cudaMemcpyAsync(plan->prefix_lens, prefix_lens, sizeof(int32_t) * (size_t)db->bs,
-                                cudaMemcpyHostToDevice, ctx->stream));
+    EA_CUDA_TRY(ea_launch_unified_copy(db->prefix_kv_indptr, db->prefix_kv_indices, db->extend_start_loc,
+                                       db->extend_kv_indices, plan->unified_kv_indptr, plan->prefix_lens, bs,
+                                       plan->unified_kv_indices, ctx->stream));
     return EA_OK;
 }
 
@@ -118,13 +110,11 @@ static ea_status build_per_request(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_
             (st = read_scalar(ctx, db->extend_start_loc + i, &extend_start)) != EA_OK ||
             (st = read_scalar(ctx, db->extend_seq_lens + i, &extend_len)) != EA_OK)
             return st;
-        const int32_t P = prefix_end - prefix_start;
-        if ((st = copy_slices(ctx, db, plan, i, indptr[i], prefix_start, P, extend_start, extend_len)) != EA_OK)
-            return st;
-        prefix_lens[i] = P;
-        indptr[i + 1] = indptr[i] + P + extend_len;
+        (void)extend_start; /* the gather kernel reads it on the device; the host needs only the lengths */
+        prefix_lens[i] = prefix_end - prefix_start;
+        indptr[i + 1] = indptr[i] + prefix_lens[i] + extend_len;
     }
-    return upload_indptr(ctx, db, plan, indptr, prefix_lens);
+    return upload_and_gather(ctx, db, plan, indptr);
 }
 
 /* After: one transfer. A kernel packs every request's four scalars side by
@@ -147,14 +137,10 @@ static ea_status build_batched(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan
         return st;
     indptr[0] = 0;
     for (int32_t i = 0; i < bs; i++) {
-        const int32_t prefix_start = packed[4 * i], P = packed[4 * i + 1] - prefix_start;
-        const int32_t extend_start = packed[4 * i + 2], extend_len = packed[4 * i + 3];
-        if ((st = copy_slices(ctx, db, plan, i, indptr[i], prefix_start, P, extend_start, extend_len)) != EA_OK)
-            return st;
-        prefix_lens[i] = P;
-        indptr[i + 1] = indptr[i] + P + extend_len;
+        prefix_lens[i] = packed[4 * i + 1] - packed[4 * i];
+        indptr[i + 1] = indptr[i] + prefix_lens[i] + packed[4 * i + 3];
     }
-    return upload_indptr(ctx, db, plan, indptr, prefix_lens);
+    return upload_and_gather(ctx, db, plan, indptr);
 }
 
 /* No sync: the indices are built where the metadata lives. The host needs
