@@ -272,6 +272,29 @@ static void trace_forward(bench *b, int s, double attn_us, FILE *f, int *first)
 #undef EV
 }
 
+/* Validate before timing: every strategy's step gives the same bits as the CPU canonical reference. */
+static void validate_strategies(bench *b)
+{
+    const ea_params *p = &b->pr.params;
+    const int64_t n = (int64_t)b->hb.num_tokens * p->hq * p->dv;
+    void *want = malloc(b->hb.o_bytes + 1), *got = malloc(b->hb.o_bytes + 1);
+    ea_fill_sentinel(want, p->dtype, n);
+    EA(ea_reference_canonical(&b->hb.batch, p, &b->hb.in, want));
+    for (int s = 0; s < S_COUNT; s++) {
+        EA(ea_cuda_poison_output(b->ctx, b->db));
+        attention_step(b, s);
+        EA(ea_cuda_download_output(b->ctx, b->db, got));
+        ea_diff d = ea_compare_bits(got, want, p->dtype, n);
+        if (d.differ || d.sentinels) {
+            fprintf(stderr, "ea-bench-sync: bs=%d: %s differs from the CPU reference (%lld elements, %lld unwritten)\n",
+                    b->hb.batch.bs, STRAT[s], (long long)d.differ, (long long)d.sentinels);
+            exit(1);
+        }
+    }
+    free(want);
+    free(got);
+}
+
 /* Median time of the attention kernel alone on the prebuilt plan. */
 static double time_attention(bench *b)
 {
@@ -466,6 +489,7 @@ int main(int argc, char **argv)
                 CK(cudaEventCreate(&b.e1[l]));
             }
             CK(cudaEventCreate(&b.ref));
+            validate_strategies(&b);
             const double attn_us = time_attention(&b);
             const stats floor = time_floor(&b, repeats);
 

@@ -70,14 +70,15 @@ static ea_status read_scalar(ea_cuda_ctx *ctx, const int32_t *dev, int32_t *valu
 
 /* The end of both host strategies, SGLang's `torch.cat(parts)` and the two
  * `torch.tensor(...)` uploads: one copy of the host-built indptr and prefix
- * lengths (adjacent in the pinned scratch and on the device), then one gather
- * kernel that copies every request's two slices. */
+ * lengths, then one gather kernel that copies every request's two slices.
+ * The host arrays are laid out as the plan's device allocation is (prefix_lens
+ * at indptr + plan->bs + 1, plan->bs >= db->bs), so one copy moves both. */
 static ea_status upload_and_gather(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan *plan, const int32_t *indptr)
 {
     const int32_t bs = db->bs;
     if (indptr[bs] > plan->capacity)
         return ea_fail(EA_ERR_COUNT, "%d unified keys exceed the plan's %lld", indptr[bs], (long long)plan->capacity);
-    EA_CUDA_TRY(cudaMemcpyAsync(plan->unified_kv_indptr, indptr, sizeof(int32_t) * (2 * (size_t)bs + 1),
+    EA_CUDA_TRY(cudaMemcpyAsync(plan->unified_kv_indptr, indptr, sizeof(int32_t) * ((size_t)plan->bs + 1 + (size_t)bs),
                                 cudaMemcpyHostToDevice, ctx->stream));
     EA_CUDA_TRY(ea_launch_unified_copy(db->prefix_kv_indptr, db->prefix_kv_indices, db->extend_start_loc,
                                        db->extend_kv_indices, plan->unified_kv_indptr, plan->prefix_lens, bs,
@@ -98,10 +99,10 @@ static ea_status upload_and_gather(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_
 static ea_status build_per_request(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan *plan)
 {
     const int32_t bs = db->bs;
-    ea_status st = ea_cuda_pinned_reserve(ctx, 6 * (size_t)bs + 2); /* no-op: ea_cuda_plan_create sized it */
+    ea_status st = ea_cuda_pinned_reserve(ctx, 6 * (size_t)plan->bs + 2); /* no-op: ea_cuda_plan_create sized it */
     if (st != EA_OK)
         return st;
-    int32_t *indptr = ctx->pinned + 1, *prefix_lens = indptr + bs + 1; /* pinned[0] receives the scalars */
+    int32_t *indptr = ctx->pinned + 1, *prefix_lens = indptr + plan->bs + 1; /* pinned[0] receives the scalars */
     indptr[0] = 0;
     for (int32_t i = 0; i < bs; i++) {
         int32_t prefix_start = 0, prefix_end = 0, extend_start = 0, extend_len = 0;
@@ -123,12 +124,12 @@ static ea_status build_per_request(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_
 static ea_status build_batched(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan *plan)
 {
     const int32_t bs = db->bs;
-    ea_status st = ea_cuda_pinned_reserve(ctx, 6 * (size_t)bs + 2); /* no-op: ea_cuda_plan_create sized it */
+    ea_status st = ea_cuda_pinned_reserve(ctx, 6 * (size_t)plan->bs + 2); /* no-op: ea_cuda_plan_create sized it */
     if (st != EA_OK)
         return st;
     if (ctx->packed_len < 4 * (size_t)bs)
         return ea_fail(EA_ERR_COUNT, "the plan was not created in this context");
-    int32_t *packed = ctx->pinned, *indptr = packed + 4 * bs, *prefix_lens = indptr + bs + 1;
+    int32_t *packed = ctx->pinned, *indptr = packed + 4 * bs, *prefix_lens = indptr + plan->bs + 1;
     EA_CUDA_TRY(ea_launch_pack_scalars(db->prefix_kv_indptr, db->extend_start_loc, db->extend_seq_lens, bs,
                                        ctx->d_packed, ctx->stream));
     EA_CUDA_TRY(cudaMemcpyAsync(packed, ctx->d_packed, sizeof(int32_t) * 4 * (size_t)bs, cudaMemcpyDeviceToHost,
