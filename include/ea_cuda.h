@@ -141,7 +141,12 @@ void ea_cuda_batch_free(ea_dev_batch *db);
 /** @brief Fills the device output with the sentinel of ea_cases.h (queued). */
 ea_status ea_cuda_poison_output(ea_cuda_ctx *ctx, ea_dev_batch *db);
 
-/** @brief Copies the device output to host memory (waits; counted). @param host_o [N,Hq,Dv], the batch's dtype */
+/**
+ * @brief Copies the device output to host memory (waits; counted).
+ * @param ctx context
+ * @param db the batch
+ * @param host_o [N, Hq, Dv] host buffer, the batch's dtype
+ */
 ea_status ea_cuda_download_output(ea_cuda_ctx *ctx, const ea_dev_batch *db, void *host_o);
 
 /**
