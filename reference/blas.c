@@ -18,11 +18,9 @@
 
 ea_status ea_reference_blas(const ea_batch *b, const ea_params *p, const ea_inputs *in, void *o)
 {
-    ea_status st = ea_validate(b, p);
+    ea_status st = ea_check_call(b, p, in, o);
     if (st != EA_OK)
         return st;
-    if (!in || !in->q || !in->k_pool || !in->v_pool || !o)
-        return ea_fail(EA_ERR_NULL, "q, k_pool, v_pool and o are required");
 
     const int32_t G = p->hq / p->hkv, Dqk = p->dqk, Dv = p->dv;
     int32_t max_t = 1;

@@ -154,11 +154,9 @@ void ea_canon_keys(ea_canon *c, int32_t i, int32_t g, int32_t u_begin, int32_t u
 
 ea_status ea_reference_canonical(const ea_batch *b, const ea_params *p, const ea_inputs *in, void *o)
 {
-    ea_status st = ea_validate(b, p);
+    ea_status st = ea_check_call(b, p, in, o);
     if (st != EA_OK)
         return st;
-    if (!in || !in->q || !in->k_pool || !in->v_pool || !o)
-        return ea_fail(EA_ERR_NULL, "q, k_pool, v_pool and o are required");
     ea_canon c;
     if ((st = ea_canon_init(&c, b, p, in)) != EA_OK)
         return st;

@@ -17,6 +17,9 @@
  * `return ea_fail(EA_ERR_X, "request %d: ...", i);`. */
 ea_status ea_fail(ea_status s, const char *fmt, ...) EA_PRINTF(2, 3);
 
+/* What every reference checks first: a valid batch, and all of q, k_pool, v_pool and o given. */
+ea_status ea_check_call(const ea_batch *b, const ea_params *p, const ea_inputs *in, const void *o);
+
 /* Element count of a [rows, heads, dim] tensor, or -1 past EA_MAX_ELEMENTS. */
 int64_t ea_tensor_elems(int64_t rows, int64_t heads, int64_t dim);
 

@@ -8,11 +8,9 @@
 
 ea_status ea_reference_f64(const ea_batch *b, const ea_params *p, const ea_inputs *in, double *o)
 {
-    ea_status st = ea_validate(b, p);
+    ea_status st = ea_check_call(b, p, in, o);
     if (st != EA_OK)
         return st;
-    if (!in || !in->q || !in->k_pool || !in->v_pool || !o)
-        return ea_fail(EA_ERR_NULL, "q, k_pool, v_pool and o are required");
     int32_t max_t = 1;
     for (int32_t i = 0; i < b->bs; i++) {
         int32_t T = b->prefix_kv_indptr[i + 1] - b->prefix_kv_indptr[i] + b->qo_indptr[i + 1] - b->qo_indptr[i];

@@ -129,3 +129,13 @@ ea_status ea_validate(const ea_batch *b, const ea_params *p)
     }
     return EA_OK;
 }
+
+ea_status ea_check_call(const ea_batch *b, const ea_params *p, const ea_inputs *in, const void *o)
+{
+    ea_status st = ea_validate(b, p);
+    if (st != EA_OK)
+        return st;
+    if (!in || !in->q || !in->k_pool || !in->v_pool || !o)
+        return ea_fail(EA_ERR_NULL, "q, k_pool, v_pool and o are required");
+    return EA_OK;
+}

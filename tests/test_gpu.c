@@ -75,8 +75,7 @@ static void test_strategies_match_cpu(void **state)
     for (int c = 0; c < NCASES; c++) {
         ea_problem pr;
         ea_host_batch hb;
-        ea_test_problem(CASES[c], &pr);
-        EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
+        ea_test_batch(CASES[c], &pr, &hb);
         const int64_t n = ea_test_out_elems(&pr, &hb);
         void *want = cpu_output(&pr, &hb), *got = malloc(hb.o_bytes + 1), *again = malloc(hb.o_bytes + 1);
         for (int s = 0; s <= EA_SYNC_COUNT; s++) { /* EA_SYNC_COUNT stands for the graph */
@@ -97,8 +96,7 @@ static void test_strategies_match_cpu(void **state)
             ea_assert_bits(again, got, pr.params.dtype, n, what);
         }
         free(want), free(got), free(again);
-        ea_host_batch_free(&hb);
-        ea_problem_free(&pr);
+        ea_test_batch_free(&pr, &hb);
     }
 }
 
@@ -109,8 +107,7 @@ static void test_indices_match(void **state)
     NEED_GPU();
     ea_problem pr;
     ea_host_batch hb;
-    ea_test_problem("name=idx bs=37 extend=rand:0:70 prefix=rand:0:300 hq=2 hkv=1 d=8", &pr);
-    EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
+    ea_test_batch("name=idx bs=37 extend=rand:0:70 prefix=rand:0:300 hq=2 hkv=1 d=8", &pr, &hb);
     ea_unified cpu;
     EA_ASSERT_OK(ea_unified_build(&hb.batch, &pr.params, &cpu));
     ea_dev_batch *db;
@@ -132,8 +129,7 @@ static void test_indices_match(void **state)
     ea_cuda_plan_free(&plan);
     ea_cuda_batch_free(db);
     ea_unified_free(&cpu);
-    ea_host_batch_free(&hb);
-    ea_problem_free(&pr);
+    ea_test_batch_free(&pr, &hb);
 }
 
 /* Plan once, run many layers: same bits as plan + run each time, and no waits. */
@@ -143,8 +139,7 @@ static void test_plan_once_run_many(void **state)
     NEED_GPU();
     ea_problem pr;
     ea_host_batch hb;
-    ea_test_problem("name=layers bs=5 extend=rand:1:80 prefix=rand:0:200 hq=4 hkv=2 d=64 dtype=bf16", &pr);
-    EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
+    ea_test_batch("name=layers bs=5 extend=rand:1:80 prefix=rand:0:200 hq=4 hkv=2 d=64 dtype=bf16", &pr, &hb);
     const int64_t n = ea_test_out_elems(&pr, &hb);
     void *want = cpu_output(&pr, &hb), *got = malloc(hb.o_bytes + 1);
     ea_dev_batch *db;
@@ -164,8 +159,7 @@ static void test_plan_once_run_many(void **state)
     free(want), free(got);
     ea_cuda_plan_free(&plan);
     ea_cuda_batch_free(db);
-    ea_host_batch_free(&hb);
-    ea_problem_free(&pr);
+    ea_test_batch_free(&pr, &hb);
 }
 
 /* Batch invariance and prefix-split invariance, checked on the GPU itself. */
@@ -176,8 +170,7 @@ static void test_gpu_invariances(void **state)
     for (int c = 0; c < NCASES; c++) {
         ea_problem pr;
         ea_host_batch hb;
-        ea_test_problem(CASES[c], &pr);
-        EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
+        ea_test_batch(CASES[c], &pr, &hb);
         ea_cuda_runner r = {.ctx = ctx, .sync = EA_SYNC_DEVICE};
         void *o = malloc(hb.o_bytes + 1);
         EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, o));
@@ -191,8 +184,7 @@ static void test_gpu_invariances(void **state)
             fail_msg("%s: GPU split invariance: %lld differ, %lld sentinels", CASES[c], (long long)d.differ,
                      (long long)d.sentinels);
         free(o);
-        ea_host_batch_free(&hb);
-        ea_problem_free(&pr);
+        ea_test_batch_free(&pr, &hb);
     }
 }
 
@@ -214,8 +206,7 @@ static void test_nonfinite_inputs(void **state)
     EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, got));
     ea_assert_bits(got, want, EA_F32, ea_test_out_elems(&pr, &hb), "non-finite inputs");
     free(want), free(got);
-    ea_host_batch_free(&hb);
-    ea_problem_free(&pr);
+    ea_test_batch_free(&pr, &hb);
 }
 
 /* Errors: invalid batch before any allocation, too large an allocation, an impossible launch. */
@@ -229,8 +220,7 @@ static void test_error_paths(void **state)
     }
     ea_problem pr;
     ea_host_batch hb;
-    ea_test_problem("name=err bs=2 extend=20 prefix=10 hq=2 hkv=1 d=16", &pr);
-    EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
+    ea_test_batch("name=err bs=2 extend=20 prefix=10 hq=2 hkv=1 d=16", &pr, &hb);
 
     ea_dev_batch *db = (ea_dev_batch *)(uintptr_t)0x42;
     hb.extend_kv_indices[3] = pr.pool_size; /* a slot outside the pool */
@@ -261,8 +251,7 @@ static void test_error_paths(void **state)
     free(got), free(want);
     ea_cuda_plan_free(&plan);
     ea_cuda_batch_free(db);
-    ea_host_batch_free(&hb);
-    ea_problem_free(&pr);
+    ea_test_batch_free(&pr, &hb);
 }
 
 /* Runs everywhere: without a device, creating a context is a clean status, never a crash. */

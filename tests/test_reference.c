@@ -113,8 +113,7 @@ static void test_canonical_matches_design_transcription(void **state)
     for (int c = 0; c < NCASES; c++) {
         ea_problem pr;
         ea_host_batch hb;
-        ea_test_problem(CASES[c], &pr);
-        EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
+        ea_test_batch(CASES[c], &pr, &hb);
         const ea_params *p = &pr.params;
         void *o = run_canonical(&pr, &hb);
         void *want = malloc(hb.o_bytes + 1);
@@ -133,8 +132,7 @@ static void test_canonical_matches_design_transcription(void **state)
         ea_assert_bits(o, want, p->dtype, ea_test_out_elems(&pr, &hb), CASES[c]);
         free(o);
         free(want);
-        ea_host_batch_free(&hb);
-        ea_problem_free(&pr);
+        ea_test_batch_free(&pr, &hb);
     }
 }
 
@@ -145,8 +143,7 @@ static void test_agreement_with_blas_and_f64(void **state)
     for (int c = 0; c < NCASES; c++) {
         ea_problem pr;
         ea_host_batch hb;
-        ea_test_problem(CASES[c], &pr);
-        EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
+        ea_test_batch(CASES[c], &pr, &hb);
         const ea_params *p = &pr.params;
         const int64_t n = ea_test_out_elems(&pr, &hb), row = (int64_t)p->hq * p->dv;
         void *o = run_canonical(&pr, &hb);
@@ -169,8 +166,7 @@ static void test_agreement_with_blas_and_f64(void **state)
         free(o);
         free(ob);
         free(ref);
-        ea_host_batch_free(&hb);
-        ea_problem_free(&pr);
+        ea_test_batch_free(&pr, &hb);
     }
 }
 
@@ -180,8 +176,7 @@ static void test_invariances(void **state)
     for (int c = 0; c < NCASES; c++) {
         ea_problem pr;
         ea_host_batch hb;
-        ea_test_problem(CASES[c], &pr);
-        EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
+        ea_test_batch(CASES[c], &pr, &hb);
         void *o = run_canonical(&pr, &hb);
         ea_diff d;
         EA_ASSERT_OK(ea_check_batch_invariance(&pr, ea_run_canonical, NULL, &hb, o, &d));
@@ -193,8 +188,7 @@ static void test_invariances(void **state)
             fail_msg("%s: split invariance: %lld of %lld differ, %lld sentinels", CASES[c], (long long)d.differ,
                      (long long)d.count, (long long)d.sentinels);
         free(o);
-        ea_host_batch_free(&hb);
-        ea_problem_free(&pr);
+        ea_test_batch_free(&pr, &hb);
     }
 }
 
@@ -211,8 +205,7 @@ static void test_two_stage_is_not_split_invariant(void **state)
     (void)state;
     ea_problem pr;
     ea_host_batch hb;
-    ea_test_problem("name=ts bs=4 extend=100 prefix=rand:70:200 hq=4 hkv=2 d=64", &pr);
-    EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
+    ea_test_batch("name=ts bs=4 extend=100 prefix=rand:70:200 hq=4 hkv=2 d=64", &pr, &hb);
     const int64_t n = ea_test_out_elems(&pr, &hb);
     void *o = malloc(hb.o_bytes + 1);
     double *ref = malloc(sizeof(double) * (size_t)n);
@@ -228,8 +221,7 @@ static void test_two_stage_is_not_split_invariant(void **state)
     assert_true(d.differ > d.count / 10);
     free(o);
     free(ref);
-    ea_host_batch_free(&hb);
-    ea_problem_free(&pr);
+    ea_test_batch_free(&pr, &hb);
 }
 
 /* bf16 storage: the output is exactly the fp32 result of the same (bf16-valued)
@@ -239,8 +231,7 @@ static void test_bf16_output_rounding(void **state)
     (void)state;
     ea_problem pr;
     ea_host_batch hb;
-    ea_test_problem("name=r bs=3 extend=40 prefix=rand:0:90 hq=4 hkv=2 d=32 dtype=bf16 sinks=1", &pr);
-    EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
+    ea_test_batch("name=r bs=3 extend=40 prefix=rand:0:90 hq=4 hkv=2 d=32 dtype=bf16 sinks=1", &pr, &hb);
     const ea_params *p = &pr.params;
     const int64_t n = ea_test_out_elems(&pr, &hb);
     const int64_t nq = (int64_t)hb.num_tokens * p->hq * p->dqk;
@@ -263,8 +254,7 @@ static void test_bf16_output_rounding(void **state)
     void *o = run_canonical(&pr, &hb);
     ea_assert_bits(o, want, EA_BF16, n, "bf16 run vs rounded f32 run");
     free(q), free(k), free(v), free(o32), free(want), free(o);
-    ea_host_batch_free(&hb);
-    ea_problem_free(&pr);
+    ea_test_batch_free(&pr, &hb);
 }
 
 /* Fully masked rows give exactly +0; a NaN in one query row poisons only that row. */
@@ -273,8 +263,7 @@ static void test_masked_rows_and_nan(void **state)
     (void)state;
     ea_problem pr;
     ea_host_batch hb;
-    ea_test_problem("name=m bs=2 extend=64 prefix=30 hq=2 hkv=1 d=16 mask=rand", &pr);
-    EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
+    ea_test_batch("name=m bs=2 extend=64 prefix=30 hq=2 hkv=1 d=16 mask=rand", &pr, &hb);
     const ea_params *p = &pr.params;
     const int64_t row = (int64_t)p->hq * p->dv;
     float *o = run_canonical(&pr, &hb);
@@ -305,8 +294,7 @@ static void test_masked_rows_and_nan(void **state)
     }
     free(o);
     free(o2);
-    ea_host_batch_free(&hb);
-    ea_problem_free(&pr);
+    ea_test_batch_free(&pr, &hb);
 }
 
 /* The unified indices equal the generator's position-ordered slots, split any way. */
@@ -344,8 +332,7 @@ static void test_poisoned_outputs(void **state)
     for (int c = 0; c < NCASES; c++) {
         ea_problem pr;
         ea_host_batch hb;
-        ea_test_problem(CASES[c], &pr);
-        EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
+        ea_test_batch(CASES[c], &pr, &hb);
         const int64_t n = ea_test_out_elems(&pr, &hb);
         ea_status (*fns[])(const ea_batch *, const ea_params *, const ea_inputs *, void *) = {
             ea_reference_canonical, ea_reference_blas, ea_reference_two_stage};
@@ -356,8 +343,7 @@ static void test_poisoned_outputs(void **state)
             if (d.sentinels)
                 fail_msg("%s: reference %d left %lld outputs unwritten", CASES[c], f, (long long)d.sentinels);
         }
-        ea_host_batch_free(&hb);
-        ea_problem_free(&pr);
+        ea_test_batch_free(&pr, &hb);
     }
 }
 

@@ -77,6 +77,19 @@ static inline void ea_test_problem(const char *line, ea_problem *pr)
     free(c);
 }
 
+/* A case line's problem and its batch as drawn (free with ea_test_batch_free). */
+static inline void ea_test_batch(const char *line, ea_problem *pr, ea_host_batch *hb)
+{
+    ea_test_problem(line, pr);
+    EA_ASSERT_OK(ea_host_batch_make(pr, NULL, 0, NULL, hb));
+}
+
+static inline void ea_test_batch_free(ea_problem *pr, ea_host_batch *hb)
+{
+    ea_host_batch_free(hb);
+    ea_problem_free(pr);
+}
+
 /* Output elements of a host batch. */
 static inline int64_t ea_test_out_elems(const ea_problem *pr, const ea_host_batch *hb)
 {

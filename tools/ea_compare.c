@@ -61,20 +61,28 @@ static int report(const char *name, const char *what, const ea_diff *d)
     return 1;
 }
 
+/* Generates a case's data and its batch; 0 on success, else says why (nothing to free). */
+static int make_case(const ea_case *c, ea_problem *pr, ea_host_batch *hb)
+{
+    if (ea_problem_make(c, pr) != EA_OK) {
+        fprintf(stderr, "ea-compare: %s\n", ea_last_error());
+        return 2;
+    }
+    if (ea_host_batch_make(pr, NULL, 0, NULL, hb) != EA_OK) {
+        fprintf(stderr, "ea-compare: %s\n", ea_last_error());
+        ea_problem_free(pr);
+        return 2;
+    }
+    return 0;
+}
+
 /* Runs the CPU checks of one case; returns 0 pass, 1 fail, 2 error. */
 static int run_case_cpu(const ea_case *c)
 {
     ea_problem pr;
     ea_host_batch hb;
-    if (ea_problem_make(c, &pr) != EA_OK) {
-        fprintf(stderr, "ea-compare: %s\n", ea_last_error());
+    if (make_case(c, &pr, &hb) != 0)
         return 2;
-    }
-    if (ea_host_batch_make(&pr, NULL, 0, NULL, &hb) != EA_OK) {
-        fprintf(stderr, "ea-compare: %s\n", ea_last_error());
-        ea_problem_free(&pr);
-        return 2;
-    }
     const ea_params *p = &pr.params;
     const int64_t n = (int64_t)hb.num_tokens * p->hq * p->dv;
     void *o_blas = malloc(hb.o_bytes + 1), *o_two = malloc(hb.o_bytes + 1);
@@ -184,15 +192,8 @@ static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c)
 {
     ea_problem pr;
     ea_host_batch hb;
-    if (ea_problem_make(c, &pr) != EA_OK) {
-        fprintf(stderr, "ea-compare: %s\n", ea_last_error());
+    if (make_case(c, &pr, &hb) != 0)
         return 2;
-    }
-    if (ea_host_batch_make(&pr, NULL, 0, NULL, &hb) != EA_OK) {
-        fprintf(stderr, "ea-compare: %s\n", ea_last_error());
-        ea_problem_free(&pr);
-        return 2;
-    }
     const ea_params *p = &pr.params;
     const int64_t n = (int64_t)hb.num_tokens * p->hq * p->dv;
     void *want = malloc(hb.o_bytes + 1), *got = malloc(hb.o_bytes + 1), *again = malloc(hb.o_bytes + 1);
