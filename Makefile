@@ -4,10 +4,12 @@
 #   make test      CMocka suites, then again under AddressSanitizer + UBSan
 #   make docs      Doxygen HTML into build/docs (warnings are errors)
 #   make bench     benchmarks (GPU parts where there is a GPU), results in bench/results
+#   make fuzz      libFuzzer on the case parser and on validation + references (FUZZ_SECONDS each)
 #   make clean
 #
 # The first target a user runs also finds (or installs) the dependencies.
 
+SHELL   := /bin/bash
 CC      ?= cc
 BUILD   ?= build
 SAN     ?=
@@ -57,13 +59,17 @@ HEADERS := $(wildcard include/*.h reference/*.h tests/*.h kernels/*.h optimized/
 
 TESTS     := test_math test_validate test_cases test_reference test_gpu
 TEST_BINS := $(TESTS:%=$(BUILD)/tests/%)
+# The fuzz targets, driven by a replay main: `make test` re-runs the committed corpus and every
+# regression input with the test build's sanitizers.
+FUZZ_TARGETS := cases batch
+REPLAY_BINS  := $(FUZZ_TARGETS:%=$(BUILD)/tests/replay_%)
 TOOLS     := $(BUILD)/bin/ea-compare $(if $(NVCC),$(BUILD)/bin/ea-bench-kernel $(BUILD)/bin/ea-bench-sync)
 
 .SECONDARY:
-.PHONY: all deps compare test test-cpu test-asan docs bench clean
+.PHONY: all deps compare test test-cpu test-asan docs bench fuzz clean
 .DEFAULT_GOAL := all
 
-all: $(LIB) $(TOOLS) $(TEST_BINS)
+all: $(LIB) $(TOOLS) $(TEST_BINS) $(REPLAY_BINS)
 	@bash tools/bundle-libs.sh $(BUILD)/lib $(TOOLS) $(TEST_BINS)
 
 deps:
@@ -99,6 +105,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(RPATH) $^ -o $@ $(CMOCKA_LIBS) $(BLAS_LIBS) $(GPU_LIBS) -lm
 
+$(BUILD)/tests/replay_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay_main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(RPATH) $^ -o $@ $(BLAS_LIBS) $(GPU_LIBS) -lm
+
 compare: all
 	$(BUILD)/bin/ea-compare --cases tests/cases/default.cases --backend all
 
@@ -106,6 +116,8 @@ compare: all
 test-cpu: all
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; OPENBLAS_NUM_THREADS=2 $$t; done
 	@echo "== tests/cli_test.sh"; bash tests/cli_test.sh $(BUILD)
+	@set -e; for t in $(FUZZ_TARGETS); do echo "== fuzz corpus and regressions: $$t"; \
+	    $(BUILD)/tests/replay_$$t $$(find tests/fuzz/corpus/$$t tests/fuzz/regressions/$$t -type f | sort); done
 
 test-asan:
 	@ASAN_OPTIONS=protect_shadow_gap=0 $(MAKE) --no-print-directory BUILD=build/asan \
@@ -113,6 +125,28 @@ test-asan:
 
 test: test-cpu test-asan
 	@echo "make test: all suites passed (plain and ASan+UBSan)"
+
+# Fuzzing with libFuzzer (clang): each target for FUZZ_SECONDS on a scratch copy of the committed
+# corpus. A crash, sanitizer report, leak or timeout fails; the input is left in build/fuzz/.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := $(filter-out reference/blas.c,$(filter reference/%,$(LIB_SRC)))
+FUZZ_FLAGS := -std=c11 -O1 -g -ffp-contract=off -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+              -Iinclude -Ireference
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@bash tools/fuzz-deps.sh
+	clang $(FUZZ_FLAGS) tests/fuzz/fuzz_$*.c $(FUZZ_SRC) -o $@ -lm
+
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    rm -rf build/fuzz/work_$$t; mkdir -p build/fuzz/work_$$t; \
+	    echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+	    build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+	        -artifact_prefix=build/fuzz/$$t- -print_final_stats=1 build/fuzz/work_$$t tests/fuzz/corpus/$$t \
+	        2>&1 | grep -E "^#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss|cov:|ERROR|SUMMARY|Test unit written" | tail -6; \
+	    test $${PIPESTATUS[0]} -eq 0 || { echo "fuzz $$t: FAILED (see build/fuzz/$$t-*)"; exit 1; }; done
+	@echo "make fuzz: no crash, sanitizer report or timeout"
 
 # Benchmarks: CPU timings everywhere; the GPU ones (and their PyTorch peers) where there is a GPU.
 bench: all
