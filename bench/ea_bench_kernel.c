@@ -15,6 +15,7 @@
 #include "ea_cuda.h"
 
 #include <cuda_runtime_api.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,18 @@
             exit(2);                                                                                  \
         }                                                                                             \
     } while (0)
+
+/* A whole decimal number in 3..10000 (atoi would accept "12abc" and overflow on huge ones). */
+static int parse_reps(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < 3 || v > 10000)
+        return 0;
+    *out = (int)v;
+    return 1;
+}
 
 static int cmp_float(const void *a, const void *b)
 {
@@ -61,6 +74,23 @@ static void count_work(const ea_problem *pr, const ea_host_batch *hb, double *fl
     *bytes = es * ((double)hb->num_tokens * p->hq * (p->dqk + p->dv) + keys * p->hkv * (p->dqk + p->dv));
 }
 
+/* Writes a whole file under a temporary name, then renames it: never a partial file. */
+static int write_file(const char *name, const void *data, size_t bytes)
+{
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", name);
+    FILE *f = fopen(tmp, "wb");
+    int ok = f && fwrite(data, 1, bytes, f) == bytes;
+    if (f)
+        ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, name) != 0) {
+        remove(tmp);
+        fprintf(stderr, "ea-bench-kernel: cannot write %s\n", name);
+        return 2;
+    }
+    return 0;
+}
+
 /* Writes a case for the PyTorch peer: DIR/NAME.json (shapes, per-request unified slots, our time)
  * and the raw q, k_pool, v_pool and our output o as DIR/NAME.{q,k,v,o}.bin. */
 static int dump_case(const char *dir, const ea_problem *pr, const ea_host_batch *hb, const void *o, double us,
@@ -76,17 +106,13 @@ static int dump_case(const char *dir, const ea_problem *pr, const ea_host_batch 
     char name[4200];
     for (int t = 0; t < 4; t++) {
         snprintf(name, sizeof name, "%s/%s.%s.bin", dir, pr->spec.name, ext[t]);
-        FILE *f = fopen(name, "wb");
-        if (!f || fwrite(data[t], 1, sizes[t], f) != sizes[t]) {
-            fprintf(stderr, "ea-bench-kernel: cannot write %s\n", name);
-            if (f)
-                fclose(f);
+        if (write_file(name, data[t], sizes[t]) != 0)
             return 2;
-        }
-        fclose(f);
     }
     snprintf(name, sizeof name, "%s/%s.json", dir, pr->spec.name);
-    FILE *f = fopen(name, "w");
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", name); /* renamed when complete */
+    FILE *f = fopen(tmp, "w");
     if (!f) {
         fprintf(stderr, "ea-bench-kernel: cannot write %s\n", name);
         return 2;
@@ -108,7 +134,11 @@ static int dump_case(const char *dir, const ea_problem *pr, const ea_host_batch 
         fprintf(f, "]}");
     }
     fprintf(f, "]}\n");
-    fclose(f);
+    if (fclose(f) != 0 || rename(tmp, name) != 0) {
+        remove(tmp);
+        fprintf(stderr, "ea-bench-kernel: cannot write %s\n", name);
+        return 2;
+    }
     return 0;
 }
 
@@ -123,8 +153,8 @@ int main(int argc, char **argv)
             only = argv[++k];
         else if (!strcmp(argv[k], "--dump") && k + 1 < argc)
             dump = argv[++k];
-        else if (!strcmp(argv[k], "--reps") && k + 1 < argc && atoi(argv[k + 1]) >= 3 && atoi(argv[k + 1]) <= 10000)
-            reps = atoi(argv[++k]);
+        else if (!strcmp(argv[k], "--reps") && k + 1 < argc && parse_reps(argv[k + 1], &reps))
+            k++;
         else {
             fprintf(stderr, "ea-bench-kernel: unknown or incomplete option '%s' (usage: --cases FILE [--only NAME] [--reps 3..10000] [--dump DIR])\n", argv[k]);
             return 2;

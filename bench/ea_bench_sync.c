@@ -29,6 +29,7 @@
 #include "ea_cuda.h"
 
 #include <cublas_v2.h>
+#include <errno.h>
 #include <cuda_runtime_api.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,17 @@
 
 enum { S_PER_REQUEST, S_BATCHED, S_DEVICE, S_DEVICE_GRAPH, S_PLAN_ONCE, S_COUNT };
 static const char *const STRAT[S_COUNT] = {"per_request", "batched", "device", "device+graph", "plan_once"};
+
+/* Output files are written under a temporary name and renamed at the end; if the run stops
+ * early (an error exits), the temporary files are removed: no partial output is left. */
+static char csv_tmp[4200], trace_tmp[4200];
+static void remove_partial_outputs(void)
+{
+    if (csv_tmp[0])
+        remove(csv_tmp);
+    if (trace_tmp[0])
+        remove(trace_tmp);
+}
 
 static double now_us(void)
 {
@@ -361,7 +373,9 @@ static void dump_batch(bench *b, const char *path)
     int64_t *idx = malloc(sizeof(int64_t) * (size_t)b->plan.capacity);
     EA(ea_cuda_plan_build(b->ctx, b->db, EA_SYNC_DEVICE, &b->plan));
     EA(ea_cuda_plan_download(b->ctx, &b->plan, bs, indptr, idx, plens));
-    FILE *f = fopen(path, "w");
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
     if (!f) {
         fprintf(stderr, "ea-bench-sync: cannot write %s\n", path);
         exit(2);
@@ -377,8 +391,24 @@ static void dump_batch(bench *b, const char *path)
     dump_ints(f, "prefix_lens", plens, bs, 0), fputc(',', f);
     dump_ints(f, "unified_kv_indices", idx, indptr[bs], 1);
     fprintf(f, "}\n");
-    fclose(f);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        fprintf(stderr, "ea-bench-sync: cannot write %s\n", path);
+        exit(2);
+    }
     free(indptr), free(plens), free(idx);
+}
+
+/* A whole decimal number in [lo, hi] (atoi would accept "12abc" and overflow on huge ones). */
+static int parse_int(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > hi)
+        return 0;
+    *out = (int)v;
+    return 1;
 }
 
 static int parse_list(const char *s, int *out, int max)
@@ -386,8 +416,9 @@ static int parse_list(const char *s, int *out, int max)
     int n = 0;
     while (*s && n < max) {
         char *end;
+        errno = 0;
         long v = strtol(s, &end, 10);
-        if (end == s || v < 1 || v > 1024 || (*end && *end != ','))
+        if (end == s || errno || v < 1 || v > 1024 || (*end && *end != ','))
             return -1;
         out[n++] = (int)v;
         s = *end ? end + 1 : end;
@@ -405,10 +436,10 @@ int main(int argc, char **argv)
             k++;
         else if (!strcmp(a, "--prefix") && v && (!strcmp(v, "both") || !strcmp(v, "0") || !strcmp(v, "rand")))
             prefix_mode = v, k++;
-        else if (!strcmp(a, "--layers") && v && atoi(v) >= 1 && atoi(v) <= 64)
-            layers = atoi(v), k++;
-        else if (!strcmp(a, "--repeats") && v && atoi(v) >= 3 && atoi(v) <= 1000)
-            repeats = atoi(v), k++;
+        else if (!strcmp(a, "--layers") && v && parse_int(v, 1, 64, &layers))
+            k++;
+        else if (!strcmp(a, "--repeats") && v && parse_int(v, 3, 1000, &repeats))
+            k++;
         else if (!strcmp(a, "--csv") && v)
             csv_path = v, k++;
         else if (!strcmp(a, "--trace") && v)
@@ -429,8 +460,7 @@ int main(int argc, char **argv)
     struct cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, 0));
     FILE *csv = NULL, *trace = NULL;
-    /* outputs are written under a temporary name and renamed at the end: no partial file is left */
-    char csv_tmp[4200], trace_tmp[4200];
+    atexit(remove_partial_outputs);
     if (csv_path) {
         snprintf(csv_tmp, sizeof csv_tmp, "%s.tmp", csv_path);
         if (!(csv = fopen(csv_tmp, "w"))) {
@@ -562,12 +592,14 @@ int main(int argc, char **argv)
     }
     if (csv) {
         fclose(csv);
-        rename(csv_tmp, csv_path);
+        if (rename(csv_tmp, csv_path) == 0)
+            csv_tmp[0] = 0;
     }
     if (trace) {
         fprintf(trace, "\n]}\n");
         fclose(trace);
-        rename(trace_tmp, trace_path);
+        if (rename(trace_tmp, trace_path) == 0)
+            trace_tmp[0] = 0;
     }
     ea_cuda_destroy(ctx);
     return 0;

@@ -35,5 +35,23 @@ expect 2 "unknown option" -- "$bin" --cases "$tmp/good.cases" --frobnicate
 expect 2 "missing --cases" -- "$bin"
 expect 2 "unknown backend" -- "$bin" --cases "$tmp/good.cases" --backend tpu
 expect 2 "unknown --only" -- "$bin" --cases "$tmp/good.cases" --only zzz
+# the benchmarks: bad arguments are refused before anything runs (with or without a GPU)
+if [ -x "$1/bin/ea-bench-kernel" ]; then
+  k="$1/bin/ea-bench-kernel"
+  expect 2 "ea-bench-kernel: unknown option" -- "$k" --frobnicate
+  expect 2 "ea-bench-kernel: huge --reps" -- "$k" --cases "$tmp/good.cases" --reps 99999999999999999999
+  expect 2 "ea-bench-kernel: --reps 12abc" -- "$k" --cases "$tmp/good.cases" --reps 12abc
+  expect 2 "ea-bench-kernel: missing file" -- "$k" --cases "$tmp/nope.cases"
+  expect 2 "ea-bench-kernel: empty file" -- "$k" --cases "$tmp/empty.cases"
+fi
+if [ -x "$1/bin/ea-bench-sync" ]; then
+  s="$1/bin/ea-bench-sync"
+  expect 2 "ea-bench-sync: unknown option" -- "$s" --frobnicate
+  expect 2 "ea-bench-sync: huge --repeats" -- "$s" --repeats 99999999999999999999
+  expect 2 "ea-bench-sync: --layers 12abc" -- "$s" --layers 12abc
+  expect 2 "ea-bench-sync: bad --bs" -- "$s" --bs 0,-3
+fi
+expect 2 "ea-compare: huge numbers in a case" -- "$bin" --cases <(printf 'name=a bs=99999999999999999999 extend=1\n')
+ls "$tmp" | grep -q tmp && { echo "FAIL: a partial output file was left"; fails=$((fails + 1)); }
 grep -q "2 passed, 0 failed" <("$bin" --cases "$tmp/good.cases") || { echo "FAIL: summary line"; fails=$((fails + 1)); }
 [ "$fails" = 0 ] && echo "cli_test: all passed" || { echo "cli_test: $fails failed"; exit 1; }

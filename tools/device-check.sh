@@ -12,7 +12,7 @@ step() { # step NAME LOG command...
   local name=$1 log=$2; shift 2
   local t0=$(date +%s)
   "$@" >"$out/$log" 2>&1; local rc=$?
-  summary+=("$(printf '%-22s rc=%-3s %4ss  %s' "$name" "$rc" "$(( $(date +%s) - t0 ))" "$(grep -E 'PASSED|FAILED|SKIPPED|passed, |ERROR SUMMARY|RACECHECK SUMMARY|all passed' "$out/$log" | tr '\n' ' ' | cut -c1-150)")")
+  summary+=("$(printf '%-22s rc=%-3s %4ss  %s' "$name" "$rc" "$(( $(date +%s) - t0 ))" "$(grep -E 'PASSED|FAILED|passed, |ERROR SUMMARY|RACECHECK SUMMARY|all passed' "$out/$log" | tr '\n' ' ' | cut -c1-150)")")
 }
 nvidia-smi -L | tee "$out/device.txt"
 ldd build/tests/test_gpu | grep -E "not found" && echo "missing libraries"
@@ -22,6 +22,8 @@ step ea-compare compare.log build/bin/ea-compare --cases tests/cases/default.cas
 export EA_UNDER_SANITIZER=1
 step memcheck memcheck.log timeout 900 compute-sanitizer --tool memcheck --leak-check full build/tests/test_gpu
 step racecheck racecheck.log timeout 900 compute-sanitizer --tool racecheck build/tests/test_gpu
+step initcheck initcheck.log timeout 900 compute-sanitizer --tool initcheck build/tests/test_gpu
+step synccheck synccheck.log timeout 900 compute-sanitizer --tool synccheck build/tests/test_gpu
 unset EA_UNDER_SANITIZER
 step bench-kernel bench_kernel.log build/bin/ea-bench-kernel --cases tests/cases/default.cases
 # what limits the kernel on the seed shape: one profiled launch
