@@ -5,6 +5,7 @@
 #   make docs      Doxygen HTML into build/docs (warnings are errors)
 #   make bench     benchmarks (GPU parts where there is a GPU), results in bench/results
 #   make fuzz      libFuzzer on the case parser and on validation + references (FUZZ_SECONDS each)
+#   make exercise N   check your solution of workshop exercise N (tutorials/)
 #   make clean
 #
 # The first target a user runs also finds (or installs) the dependencies.
@@ -66,7 +67,7 @@ REPLAY_BINS  := $(FUZZ_TARGETS:%=$(BUILD)/tests/replay_%)
 TOOLS     := $(BUILD)/bin/ea-compare $(if $(NVCC),$(BUILD)/bin/ea-bench-kernel $(BUILD)/bin/ea-bench-sync)
 
 .SECONDARY:
-.PHONY: all deps compare test test-cpu test-asan docs bench fuzz clean
+.PHONY: all deps compare test test-cpu test-asan docs bench fuzz exercise exercises-check clean
 .DEFAULT_GOAL := all
 
 all: $(LIB) $(TOOLS) $(TEST_BINS) $(REPLAY_BINS)
@@ -147,6 +148,21 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 	        2>&1 | grep -E "^#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss|cov:|ERROR|SUMMARY|Test unit written" | tail -6; \
 	    test $${PIPESTATUS[0]} -eq 0 || { echo "fuzz $$t: FAILED (see build/fuzz/$$t-*)"; exit 1; }; done
 	@echo "make fuzz: no crash, sanitizer report or timeout"
+
+# Workshop exercises: `make exercise N` checks tutorials/exercises/NN/ with the real tests;
+# `make exercise N FROM=solutions` checks the reference solution (CI does, for every N).
+FROM ?= exercises
+ifeq ($(firstword $(MAKECMDGOALS)),exercise)
+EXERCISE_ARGS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+$(eval $(EXERCISE_ARGS):;@:)
+endif
+exercise: | deps
+	@test -n "$(EXERCISE_ARGS)" || { echo "usage: make exercise N [FROM=solutions]"; exit 2; }
+	@python3 tutorials/exercise.py run $(EXERCISE_ARGS) --from $(FROM)
+
+exercises-check: | deps
+	@python3 tutorials/exercise.py check-fresh
+	@set -e; for n in 1 2 3 4 5 6 7; do python3 tutorials/exercise.py run $$n --from solutions; done
 
 # Benchmarks: CPU timings everywhere; the GPU ones (and their PyTorch peers) where there is a GPU.
 bench: all

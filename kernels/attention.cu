@@ -260,6 +260,7 @@ __global__ void __launch_bounds__(256, EA_ATTN_MIN_BLOCKS) ea_attention_kernel(c
         __syncwarp();
 
         /* pass 2: rescale the state of every pair that sees this tile, then add keys in increasing u */
+        /* EXERCISE 4 BEGIN: for every pair k that sees a key of this tile: if m[k] is finite, rescale l[k] and acc[k][*][*] by ea_expf(m[k] - m_new[k]); then m[k] = m_new[k] */
 #pragma unroll
         for (int k = 0; k < PPW; k++) {
             if (!(vis_bits[k][0] | vis_bits[k][1]))
@@ -275,6 +276,7 @@ __global__ void __launch_bounds__(256, EA_ATTN_MIN_BLOCKS) ea_attention_kernel(c
             }
             m[k] = m_new[k];
         }
+        /* EXERCISE 4 END */
 #pragma unroll
         for (int h = 0; h < 2; h++) {
             unsigned bits = vis_bits[0][h] | vis_bits[1][h] | vis_bits[2][h] | vis_bits[3][h];

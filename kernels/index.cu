@@ -46,6 +46,7 @@ __global__ void unified_scan_kernel(const int32_t *prefix_kv_indptr, const int32
             prefix_lens[i] = P;
             x = P + extend_seq_lens[i];
         }
+        /* EXERCISE 7 BEGIN: scan 32 requests per step with __shfl_up_sync, write unified_kv_indptr[i + 1] = carry + inclusive sum, and add the step total (lane 31) to carry */
         for (int off = 1; off < 32; off *= 2) { /* inclusive scan across the warp */
             const int32_t y = __shfl_up_sync(0xffffffffu, x, off);
             if (lane >= off)
@@ -54,6 +55,7 @@ __global__ void unified_scan_kernel(const int32_t *prefix_kv_indptr, const int32
         if (i < bs)
             unified_kv_indptr[i + 1] = carry + x;
         carry += __shfl_sync(0xffffffffu, x, 31);
+        /* EXERCISE 7 END */
     }
 }
 

@@ -65,6 +65,7 @@ ea_status ea_reference_blas(const ea_batch *b, const ea_params *p, const ea_inpu
                             Q + (size_t)row0 * Dqk, Dqk, K, Dqk, 0.0f, S, T);
                 for (int32_t k = 0; k < rows; k++) {
                     const int32_t r = (row0 + k) / G, h = g * G + (row0 + k) % G;
+                    /* EXERCISE 1 BEGIN: the masked softmax of row k of S: hide invisible keys, cap, subtract the max, exp, add the sink, normalise */
                     const uint8_t *mask_row = ea_mask_row(b, i, r, P, E);
                     float *s = S + (size_t)k * T;
                     float mx = -INFINITY;
@@ -87,6 +88,7 @@ ea_status ea_reference_blas(const ea_batch *b, const ea_params *p, const ea_inpu
                     const float inv = mx == -INFINITY ? 0.0f : 1.0f / sum;
                     for (int32_t u = 0; u < T; u++)
                         s[u] *= inv;
+                    /* EXERCISE 1 END */
                 }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, Dv, T, 1.0f, S, T, V, Dv, 0.0f, O, Dv);
                 for (int32_t k = 0; k < rows; k++) {

@@ -131,6 +131,7 @@ void ea_canon_keys(ea_canon *c, int32_t i, int32_t g, int32_t u_begin, int32_t u
                 }
 
                 /* pass 2: rescale what was accumulated under the old max, then add the tile */
+                /* EXERCISE 3 BEGIN: the online-softmax update in the canonical order: rescale (l, acc) by ea_expf(m - m_new) unless m is -inf, then add p and p*v for every visible key in increasing u */
                 float l = c->l[row];
                 if (c->m[row] != -INFINITY) {
                     const float a = ea_expf(c->m[row] - m_new);
@@ -147,6 +148,7 @@ void ea_canon_keys(ea_canon *c, int32_t i, int32_t g, int32_t u_begin, int32_t u
                 }
                 c->l[row] = l;
                 c->m[row] = m_new;
+                /* EXERCISE 3 END */
             }
         }
     }

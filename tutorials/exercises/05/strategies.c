@@ -1,0 +1,227 @@
+/* The three ways to build the unified key sequence (DESIGN.md section 3),
+ * the plan/run split, and the per-layer entry point.
+ *
+ * | strategy     | host waits | what the host does                                   |
+ * |--------------|------------|------------------------------------------------------|
+ * | per_request  | 4 * bs     | reads 4 scalars per request, one blocking copy each   |
+ * | batched      | 1          | one pack kernel, one copy of all scalars, host loop   |
+ * | device       | 0          | queues a scan kernel and a copy kernel                |
+ *
+ * Both host strategies end like SGLang's torch.cat: one upload of the offsets
+ * the host loop computed, and ONE gather kernel for all the slices (one
+ * device-to-device copy per slice would cost 4-7 us of host time each).
+ *
+ * A blocking read waits for EVERYTHING queued before it on the stream: in a
+ * server that is the layer's projections and MLP, so each wait costs the time
+ * of that queued work plus the copy, and the GPU idles while the host loop
+ * catches up (the "bubble"). */
+#include "cuda_internal.h"
+
+#include <string.h>
+
+ea_status ea_cuda_plan_create(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan *plan)
+{
+    if (!ctx || !db || !plan)
+        return ea_fail(EA_ERR_NULL, "ctx, db and plan are required");
+    ea_plan pl;
+    memset(&pl, 0, sizeof pl);
+    pl.bs = db->bs;
+    pl.capacity = db->num_prefix_indices + db->num_tokens; /* the host's upper bound of sum(P_i + E_i) */
+    /* the host scratch of the batched strategy (the largest), and its device buffer,
+     * are sized here so that building a plan never allocates (allocation can synchronise) */
+    ea_status st = ea_cuda_pinned_reserve(ctx, 6 * (size_t)pl.bs + 2);
+    if (st == EA_OK && ctx->packed_len < 4 * (size_t)pl.bs) {
+        cudaFree(ctx->d_packed);
+        ctx->d_packed = NULL;
+        ctx->packed_len = 0;
+        if ((st = ea_cuda_malloc(ctx, sizeof(int32_t) * 4 * (size_t)pl.bs, (void **)&ctx->d_packed)) == EA_OK)
+            ctx->packed_len = 4 * (size_t)pl.bs;
+    }
+    if (st != EA_OK)
+        return st;
+    /* indptr [bs+1] and prefix_lens [bs] share one allocation, so the host strategies upload both in one copy */
+    if ((st = ea_cuda_malloc(ctx, sizeof(int32_t) * (2 * (size_t)pl.bs + 1), (void **)&pl.unified_kv_indptr)) != EA_OK ||
+        (st = ea_cuda_malloc(ctx, sizeof(int64_t) * (size_t)pl.capacity, (void **)&pl.unified_kv_indices)) != EA_OK) {
+        ea_cuda_plan_free(&pl);
+        return st;
+    }
+    pl.prefix_lens = pl.unified_kv_indptr + pl.bs + 1;
+    *plan = pl;
+    return EA_OK;
+}
+
+void ea_cuda_plan_free(ea_plan *plan)
+{
+    if (!plan)
+        return;
+    cudaFree(plan->unified_kv_indptr); /* prefix_lens lives in the same allocation */
+    cudaFree(plan->unified_kv_indices);
+    memset(plan, 0, sizeof *plan);
+}
+
+/* One `.item()`: a 4-byte device-to-host copy and a wait for the stream. */
+static ea_status read_scalar(ea_cuda_ctx *ctx, const int32_t *dev, int32_t *value)
+{
+    EA_CUDA_TRY(cudaMemcpyAsync(ctx->pinned, dev, sizeof(int32_t), cudaMemcpyDeviceToHost, ctx->stream));
+    ea_status st = ea_cuda_wait(ctx);
+    *value = ctx->pinned[0];
+    return st;
+}
+
+/* The end of both host strategies, SGLang's `torch.cat(parts)` and the two
+ * `torch.tensor(...)` uploads: one copy of the host-built indptr and prefix
+ * lengths, then one gather kernel that copies every request's two slices.
+ * The host arrays are laid out as the plan's device allocation is (prefix_lens
+ * at indptr + plan->bs + 1, plan->bs >= db->bs), so one copy moves both. */
+static ea_status upload_and_gather(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan *plan, const int32_t *indptr)
+{
+    const int32_t bs = db->bs;
+    if (indptr[bs] > plan->capacity)
+        return ea_fail(EA_ERR_COUNT, "%d unified keys exceed the plan's %lld", indptr[bs], (long long)plan->capacity);
+    EA_CUDA_TRY(cudaMemcpyAsync(plan->unified_kv_indptr, indptr, sizeof(int32_t) * ((size_t)plan->bs + 1 + (size_t)bs),
+                                cudaMemcpyHostToDevice, ctx->stream));
+    EA_CUDA_TRY(ea_launch_unified_copy(db->prefix_kv_indptr, db->prefix_kv_indices, db->extend_start_loc,
+                                       db->extend_kv_indices, plan->unified_kv_indptr, plan->prefix_lens, bs,
+                                       plan->unified_kv_indices, ctx->stream));
+    return EA_OK;
+}
+
+/* Before: SGLang's loop, one scalar at a time.
+ *
+ *   for i in range(bs):
+ *       prefix_start = kv_indptr[i].item()            # wait 1
+ *       prefix_end   = kv_indptr[i + 1].item()        # wait 2
+ *       extend_start = extend_start_loc[i].item()     # wait 3
+ *       extend_len   = extend_seq_lens[i].item()      # wait 4
+ *       parts += [kv_indices[prefix_start:prefix_end], out_cache_loc[extend_start:extend_start + extend_len]]
+ *   unified_kv_indices = torch.cat(parts)
+ */
+static ea_status build_per_request(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan *plan)
+{
+    const int32_t bs = db->bs;
+    ea_status st = ea_cuda_pinned_reserve(ctx, 6 * (size_t)plan->bs + 2); /* no-op: ea_cuda_plan_create sized it */
+    if (st != EA_OK)
+        return st;
+    int32_t *indptr = ctx->pinned + 1, *prefix_lens = indptr + plan->bs + 1; /* pinned[0] receives the scalars */
+    indptr[0] = 0;
+    /* TODO (exercise 5): for each request: read the four scalars with read_scalar (one blocking wait each), then fill prefix_lens[i] and indptr[i + 1].
+       The page tutorials/05-sync-bubble.md explains it; `make exercise 5` checks your code. */
+    }
+    return upload_and_gather(ctx, db, plan, indptr);
+}
+
+/* After: one transfer. A kernel packs every request's four scalars side by
+ * side; ONE copy brings them to the host; the host loop is unchanged but
+ * reads host memory. (SGLang's fix: one .cpu() before the loop.) */
+static ea_status build_batched(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan *plan)
+{
+    const int32_t bs = db->bs;
+    ea_status st = ea_cuda_pinned_reserve(ctx, 6 * (size_t)plan->bs + 2); /* no-op: ea_cuda_plan_create sized it */
+    if (st != EA_OK)
+        return st;
+    if (ctx->packed_len < 4 * (size_t)bs)
+        return ea_fail(EA_ERR_COUNT, "the plan was not created in this context");
+    int32_t *packed = ctx->pinned, *indptr = packed + 4 * bs, *prefix_lens = indptr + plan->bs + 1;
+    /* EXERCISE 6 BEGIN: launch the pack kernel, copy the 4*bs scalars to `packed` with ONE cudaMemcpyAsync, wait once (ea_cuda_wait), then fill prefix_lens and indptr from host memory */
+    EA_CUDA_TRY(ea_launch_pack_scalars(db->prefix_kv_indptr, db->extend_start_loc, db->extend_seq_lens, bs,
+                                       ctx->d_packed, ctx->stream));
+    EA_CUDA_TRY(cudaMemcpyAsync(packed, ctx->d_packed, sizeof(int32_t) * 4 * (size_t)bs, cudaMemcpyDeviceToHost,
+                                ctx->stream));
+    if ((st = ea_cuda_wait(ctx)) != EA_OK) /* the only wait */
+        return st;
+    indptr[0] = 0;
+    for (int32_t i = 0; i < bs; i++) {
+        prefix_lens[i] = packed[4 * i + 1] - packed[4 * i];
+        indptr[i + 1] = indptr[i] + prefix_lens[i] + packed[4 * i + 3];
+    /* EXERCISE 6 END */
+    }
+    return upload_and_gather(ctx, db, plan, indptr);
+}
+
+/* No sync: the indices are built where the metadata lives. The host needs
+ * only what it already knows: bs and an upper bound of the total length
+ * (num_prefix_indices + N), which sized the plan. */
+static ea_status build_device(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan *plan)
+{
+    EA_CUDA_TRY(ea_launch_unified_scan(db->prefix_kv_indptr, db->extend_seq_lens, db->bs, plan->unified_kv_indptr,
+                                       plan->prefix_lens, ctx->stream));
+    EA_CUDA_TRY(ea_launch_unified_copy(db->prefix_kv_indptr, db->prefix_kv_indices, db->extend_start_loc,
+                                       db->extend_kv_indices, plan->unified_kv_indptr, plan->prefix_lens, db->bs,
+                                       plan->unified_kv_indices, ctx->stream));
+    return EA_OK;
+}
+
+ea_status ea_cuda_plan_build(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_sync s, ea_plan *plan)
+{
+    if (!ctx || !db || !plan)
+        return ea_fail(EA_ERR_NULL, "ctx, db and plan are required");
+    if (plan->bs < db->bs || plan->capacity < db->num_prefix_indices + db->num_tokens)
+        return ea_fail(EA_ERR_COUNT, "the plan (bs=%d, %lld keys) is too small for the batch (bs=%d, %lld keys)",
+                       plan->bs, (long long)plan->capacity, db->bs,
+                       (long long)(db->num_prefix_indices + db->num_tokens));
+    switch (s) {
+    case EA_SYNC_PER_REQUEST:
+        return build_per_request(ctx, db, plan);
+    case EA_SYNC_BATCHED:
+        return build_batched(ctx, db, plan);
+    case EA_SYNC_DEVICE:
+        return build_device(ctx, db, plan);
+    default:
+        return ea_fail(EA_ERR_SCALAR, "unknown sync strategy %d", (int)s);
+    }
+}
+
+/* The kernel's arguments from a batch and a plan. */
+static ea_attn_args attn_args(const ea_dev_batch *db, const ea_plan *plan)
+{
+    const ea_params *p = &db->params;
+    ea_attn_args a = {
+        .q = db->q, .k_pool = db->k_pool, .v_pool = db->v_pool, .o = db->o,
+        .qo_indptr = db->qo_indptr, .unified_kv_indptr = plan->unified_kv_indptr,
+        .unified_kv_indices = plan->unified_kv_indices, .prefix_lens = plan->prefix_lens,
+        .custom_mask = db->custom_mask, .mask_indptr = db->mask_indptr, .sinks = p->sinks,
+        .bs = db->bs, .hq = p->hq, .hkv = p->hkv, .dqk = p->dqk, .dv = p->dv,
+        .max_extend_len = db->max_extend_len, .causal = p->causal, .sliding_window = p->sliding_window,
+        .bf16 = p->dtype == EA_BF16, .sm_scale = p->sm_scale, .logit_cap = p->logit_cap,
+    };
+    return a;
+}
+
+ea_status ea_cuda_run(ea_cuda_ctx *ctx, const ea_dev_batch *db, const ea_plan *plan)
+{
+    if (!ctx || !db || !plan)
+        return ea_fail(EA_ERR_NULL, "ctx, db and plan are required");
+    if (plan->bs < db->bs)
+        return ea_fail(EA_ERR_COUNT, "the plan has %d requests, the batch %d", plan->bs, db->bs);
+    const ea_attn_args a = attn_args(db, plan);
+    EA_CUDA_TRY(ea_launch_attention(&a, ctx->stream));
+    return EA_OK;
+}
+
+ea_status ea_cuda_reserve(ea_cuda_ctx *ctx, const ea_dev_batch *db)
+{
+    if (!ctx || !db)
+        return ea_fail(EA_ERR_NULL, "ctx and db are required");
+    ea_plan *pl = &ctx->own_plan;
+    if (pl->bs >= db->bs && pl->capacity >= db->num_prefix_indices + db->num_tokens)
+        return EA_OK;
+    ea_cuda_plan_free(pl);
+    return ea_cuda_plan_create(ctx, db, pl);
+}
+
+ea_status ea_cuda_extend(ea_cuda_ctx *ctx, ea_dev_batch *db, ea_sync s)
+{
+    ea_status st = ea_cuda_reserve(ctx, db); /* a no-op once sized */
+    if (st == EA_OK)
+        st = ea_cuda_plan_build(ctx, db, s, &ctx->own_plan);
+    return st != EA_OK ? st : ea_cuda_run(ctx, db, &ctx->own_plan);
+}
+
+ea_status ea_cuda_test_bad_launch(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan)
+{
+    if (!ctx || !db || !plan)
+        return ea_fail(EA_ERR_NULL, "ctx, db and plan are required");
+    const ea_attn_args a = attn_args(db, plan);
+    EA_CUDA_TRY(ea_launch_attention_bad_smem(&a, ctx->stream));
+    return EA_OK;
+}
