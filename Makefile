@@ -74,7 +74,7 @@ all: $(LIB) $(TOOLS) $(TEST_BINS) $(REPLAY_BINS)
 	@bash tools/bundle-libs.sh $(BUILD)/lib $(TOOLS) $(TEST_BINS)
 
 deps:
-	@bash tools/deps.sh
+	@NVCC="$(NVCC)" bash tools/deps.sh
 
 $(BUILD)/obj/%.o: %.c $(HEADERS) | deps
 	@mkdir -p $(dir $@)

@@ -23,7 +23,7 @@ if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "deps: installing $packages"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null && apt-get install -y -qq $packages >/dev/null || {
+    { apt-get update -qq && apt-get install -y -qq $packages; } >/dev/null 2>&1 || {
       echo "deps: apt-get failed; run: apt-get update && apt-get install -y $packages" >&2; exit 1; }
     check
     [ -z "$missing" ] || { echo "deps: still missing:$missing" >&2; exit 1; }
@@ -34,8 +34,10 @@ if [ -n "$missing" ]; then
   fi
 fi
 echo "deps: openblas $(pkg-config --modversion openblas), cmocka $(pkg-config --modversion cmocka), doxygen $(doxygen --version), $(dot -V 2>&1 | cut -d' ' -f1-5)"
-if command -v nvcc >/dev/null 2>&1; then
-  echo "deps: nvcc $(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p'): CUDA parts will be built"
+# make passes the nvcc it chose (empty: none); run by hand, look on the PATH
+nvcc_path=${NVCC-$(command -v nvcc 2>/dev/null)}
+if [ -n "$nvcc_path" ] && [ -x "$nvcc_path" ]; then
+  echo "deps: nvcc $("$nvcc_path" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p') ($nvcc_path): CUDA parts will be built"
 else
-  echo "deps: nvcc not found: building the CPU parts only"
+  echo "deps: nvcc not found: building the CPU parts only (the CUDA API will answer EA_ERR_NOT_BUILT)"
 fi
