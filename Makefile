@@ -53,18 +53,19 @@ CMOCKA_LIBS   = $(shell pkg-config --libs cmocka)
 LIB_SRC := reference/status.c reference/validate.c reference/unified.c reference/canonical.c \
            reference/two_stage.c reference/blas.c reference/naive64.c reference/cases.c \
            reference/problem.c reference/check.c reference/invariance.c \
+           reference/mma.c reference/mma_inputs.c reference/mma_vectors.c \
            optimized/sync_name.c $(GPU_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GPU_OBJ)
 LIB     := $(BUILD)/lib/libea.a
 HEADERS := $(wildcard include/*.h reference/*.h tests/*.h kernels/*.h optimized/*.h)
 
-TESTS     := test_math test_validate test_cases test_reference test_gpu
+TESTS     := test_math test_validate test_cases test_reference test_mma test_gpu
 TEST_BINS := $(TESTS:%=$(BUILD)/tests/%)
 # The fuzz targets, driven by a replay main: `make test` re-runs the committed corpus and every
 # regression input with the test build's sanitizers.
 FUZZ_TARGETS := cases batch
 REPLAY_BINS  := $(FUZZ_TARGETS:%=$(BUILD)/tests/replay_%)
-TOOLS     := $(BUILD)/bin/ea-compare $(if $(NVCC),$(BUILD)/bin/ea-bench-kernel $(BUILD)/bin/ea-bench-sync)
+TOOLS     := $(BUILD)/bin/ea-compare $(if $(NVCC),$(BUILD)/bin/ea-bench-kernel $(BUILD)/bin/ea-bench-sync $(BUILD)/bin/ea-mma-probe)
 
 .SECONDARY:
 .PHONY: all deps compare test test-cpu test-asan docs bench fuzz exercise exercises-check clean
@@ -101,6 +102,11 @@ $(BUILD)/bin/ea-bench-kernel: $(BUILD)/obj/bench/ea_bench_kernel.o $(LIB)
 $(BUILD)/bin/ea-bench-sync: $(BUILD)/obj/bench/ea_bench_sync.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(RPATH) -Wl,-rpath,$(CUDA_HOME)/lib64 $^ -o $@ $(BLAS_LIBS) -L$(CUDA_HOME)/lib64 -lcublas $(GPU_LIBS) -lm
+
+# The tensor-core probe (needs nvcc): the real mma instruction against the model of ea_mma.h.
+$(BUILD)/bin/ea-mma-probe: $(BUILD)/obj/tools/ea_mma_probe.o $(CUDA_OBJDIR)/mma_probe.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(RPATH) $^ -o $@ $(BLAS_LIBS) $(GPU_LIBS) -lm
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIB)
 	@mkdir -p $(dir $@)

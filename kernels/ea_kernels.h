@@ -67,6 +67,11 @@ cudaError_t ea_launch_fill(void *dst, int64_t n, int elem_bytes, uint32_t patter
 /* A kernel that spins for about `ns` nanoseconds: queued GPU work for tests and benchmarks. */
 cudaError_t ea_launch_spin(int64_t ns, cudaStream_t s);
 
+/* The tensor-core probe (kernels/mma_probe.cu): D = A B + C for `tiles` mma.m16n8k16 tiles, one
+ * real mma.sync each. A [tiles, 16, 16] and Bt [tiles, 8, 16] bf16 bits, C and D [tiles, 16, 8]. */
+cudaError_t ea_launch_mma_probe(const uint16_t *A, const uint16_t *Bt, const float *C, float *D, int64_t tiles,
+                                cudaStream_t s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,16 @@
 #define EA_PRINTF(a, b)
 #endif
 
+/* splitmix64: the project's PRNG for generated data. Tiny, fast and fully specified, so a seed
+ * gives the same data on every machine. */
+static inline uint64_t ea_splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 /* Records the message for ea_last_error() and returns s, so callers write
  * `return ea_fail(EA_ERR_X, "request %d: ...", i);`. */
 ea_status ea_fail(ea_status s, const char *fmt, ...) EA_PRINTF(2, 3);

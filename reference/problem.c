@@ -2,31 +2,23 @@
  * It draws every request's whole sequence (slots, queries and mask rows for
  * prefix AND new positions), so tests can cut it into cached and new tokens
  * at any point, or take any subset of requests, and still ask for the same
- * attention. The PRNG is splitmix64: tiny, fast, and fully specified. */
+ * attention. The PRNG is ea_splitmix64 (ea_internal.h). */
 #include "ea_cases.h"
 #include "ea_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* Uniform float in [lo, hi) from the top 24 bits (exact in fp32). */
 static float uniform(uint64_t *s, float lo, float hi)
 {
-    return lo + (hi - lo) * ((float)(splitmix64(s) >> 40) * 0x1p-24f);
+    return lo + (hi - lo) * ((float)(ea_splitmix64(s) >> 40) * 0x1p-24f);
 }
 
 /* Uniform integer in [lo, hi]. The modulo bias is irrelevant for test data. */
 static int32_t uniform_int(uint64_t *s, int32_t lo, int32_t hi)
 {
-    return lo + (int32_t)(splitmix64(s) % (uint64_t)((int64_t)hi - lo + 1));
+    return lo + (int32_t)(ea_splitmix64(s) % (uint64_t)((int64_t)hi - lo + 1));
 }
 
 static int32_t draw_len(const ea_len_spec *spec, int32_t i, uint64_t *s)
@@ -118,7 +110,7 @@ ea_status ea_problem_make(const ea_case *c, ea_problem *out)
         perm[k] = k;
     if (!c->slots_linear)
         for (int64_t k = pr.pool_size - 1; k > 0; k--) {
-            int64_t j = (int64_t)(splitmix64(&s) % (uint64_t)(k + 1));
+            int64_t j = (int64_t)(ea_splitmix64(&s) % (uint64_t)(k + 1));
             int64_t t = perm[k];
             perm[k] = perm[j];
             perm[j] = t;
@@ -153,9 +145,9 @@ ea_status ea_problem_make(const ea_case *c, ea_problem *out)
             const int32_t T = pr.seq_lens[i];
             for (int32_t t = 0; t < T; t++) {
                 uint8_t *row = pr.mask + pr.mask_start[i] + (int64_t)t * T;
-                const int hidden = (splitmix64(&s) & 7) == 0;
+                const int hidden = (ea_splitmix64(&s) & 7) == 0;
                 for (int32_t u = 0; u < T; u++)
-                    row[u] = hidden ? 0 : (uint8_t)(splitmix64(&s) & 1);
+                    row[u] = hidden ? 0 : (uint8_t)(ea_splitmix64(&s) & 1);
             }
         }
     }
