@@ -58,6 +58,8 @@ typedef struct ea_mma_rules {
     int round_nearest;
     /** 0: a product aligns on `exp(a) + exp(b)` (sm_90); 1: on the exponent of its leading bit. */
     int align_on_leading_bit;
+    /** The grid is never finer than `2^lowest_grid_exp`: -158 on sm_90 (measured). */
+    int lowest_grid_exp;
 } ea_mma_rules;
 
 /** The rules an sm_90 tensor core follows (verified on an H200). */

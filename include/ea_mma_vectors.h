@@ -50,6 +50,7 @@ extern "C" {
     X(CANCEL, "cancel", "products that cancel in pairs, accumulators +-0 or tiny: zero signs")  \
     X(ZEROS, "zeros", "+0 and -0 mixed in, whole rows and columns of zeros")                    \
     X(SUBNORMAL, "subnormal", "subnormal inputs, and products and sums below 2^-126")          \
+    X(UNDERFLOW, "underflow", "products around 2^-180..2^-120: the grid below 2^-149")          \
     X(INF, "inf", "+-inf mixed in, with zeros (inf * 0)")                                       \
     X(NAN, "nan", "NaNs of every payload and sign mixed in, with infinities")                   \
     X(OVERFLOW, "overflow", "sums near and beyond the largest float")                           \

@@ -15,11 +15,11 @@
 #include <stdint.h>
 #include <string.h>
 
-const ea_mma_rules EA_MMA_SM90 = {.kept_bits = 25, .round_nearest = 0, .align_on_leading_bit = 0};
+const ea_mma_rules EA_MMA_SM90 = {.kept_bits = 25, .round_nearest = 0, .align_on_leading_bit = 0,
+                                  .lowest_grid_exp = -158};
 
 /* The canonical NaN every special case produces. */
 #define MMA_NAN 0x7fffffffu
-#define F32_MAX_BITS 0x7f7fffffu
 #define F32_INF_BITS 0x7f800000u
 
 static float f32_from_bits(uint32_t u)
@@ -125,10 +125,12 @@ static uint32_t round_to_f32(int64_t sum, int grid_exp, int round_nearest)
             q >>= 1;
             e++;
         }
-        if (e > 127) /* beyond the range: the largest float toward zero, infinity to nearest */
-            return sign | (round_nearest ? F32_INF_BITS : F32_MAX_BITS);
+        if (e > 127) /* beyond the range: infinity, even toward zero (measured) */
+            return sign | F32_INF_BITS;
         return sign | (uint32_t)(e + 127) << 23 | (uint32_t)(q & 0x7fffffu);
     }
+    if (q == 0)
+        return 0; /* underflow to zero: +0 whatever the sign (measured) */
     return sign | (uint32_t)q; /* subnormal; q == 2^23 is the smallest normal, as it should be */
 }
 
@@ -136,7 +138,7 @@ float ea_mma_elem_with(const uint16_t a[EA_MMA_K], const uint16_t b[EA_MMA_K], f
                        const ea_mma_rules *rules)
 {
     term terms[EA_MMA_K + 1];
-    int n = 0, pos_inf = 0, neg_inf = 0, nan = 0, all_neg_zero = 1;
+    int n = 0, pos_inf = 0, neg_inf = 0, nan = 0;
 
     /* 1. decode: the products exactly (8 x 8 significand bits), then the accumulator. */
     for (int k = 0; k < EA_MMA_K; k++) {
@@ -151,15 +153,12 @@ float ea_mma_elem_with(const uint16_t a[EA_MMA_K], const uint16_t b[EA_MMA_K], f
                 neg_inf = 1;
             else
                 pos_inf = 1;
-        } else if (x.kind == KIND_ZERO || y.kind == KIND_ZERO) {
-            all_neg_zero &= neg;
-        } else {
+        } else if (x.kind != KIND_ZERO && y.kind != KIND_ZERO) {
             term t = {neg, (uint64_t)x.sig * y.sig, x.exp + y.exp - 14, x.exp + y.exp};
             if (rules->align_on_leading_bit)
                 t.align_exp = msb(t.sig) + t.lsb_exp;
             terms[n++] = t;
-            all_neg_zero = 0;
-        }
+        } /* a zero product takes no part */
     }
     const decoded z = decode(f32_bits(c), 23);
     if (z.kind == KIND_NAN)
@@ -168,19 +167,15 @@ float ea_mma_elem_with(const uint16_t a[EA_MMA_K], const uint16_t b[EA_MMA_K], f
         neg_inf = 1;
     else if (z.kind == KIND_INF)
         pos_inf = 1;
-    else if (z.kind == KIND_ZERO)
-        all_neg_zero &= z.neg;
-    else {
+    else if (z.kind == KIND_FINITE)
         terms[n++] = (term){z.neg, z.sig, z.exp - 23, z.exp};
-        all_neg_zero = 0;
-    }
 
     if (nan || (pos_inf && neg_inf))
         return f32_from_bits(MMA_NAN);
     if (pos_inf || neg_inf)
         return f32_from_bits(F32_INF_BITS | (neg_inf ? 0x80000000u : 0));
-    if (n == 0) /* only zeros: IEEE's sign of a sum of zeros */
-        return f32_from_bits(all_neg_zero ? 0x80000000u : 0);
+    if (n == 0) /* only zeros: +0, even when every one of them is -0 (measured) */
+        return 0.0f;
 
     /* 2. align: the largest alignment exponent. */
     int emax = terms[0].align_exp;
@@ -190,7 +185,9 @@ float ea_mma_elem_with(const uint16_t a[EA_MMA_K], const uint16_t b[EA_MMA_K], f
 
     /* 3. truncate every term to the grid 2^(emax - 25) and add exactly: each term is below 2^28
      *    grid units, so 17 of them fit an int64 with room to spare. */
-    const int grid_exp = emax - rules->kept_bits;
+    int grid_exp = emax - rules->kept_bits;
+    if (grid_exp < rules->lowest_grid_exp)
+        grid_exp = rules->lowest_grid_exp;
     int64_t sum = 0;
     for (int i = 0; i < n; i++)
         sum += align_truncate(&terms[i], grid_exp);

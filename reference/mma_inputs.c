@@ -231,6 +231,14 @@ static void draw_subnormal(uint64_t *s, ea_mma_tile *t)
     FILL_C(t, subnormal_acc(s));
 }
 
+/* Every product between 2^-180 and 2^-120: sums in the subnormal range whose terms reach far
+ * below 2^-149, the smallest subnormal. */
+static void draw_underflow(uint64_t *s, ea_mma_tile *t)
+{
+    FILL_AB(t, one_in(s, 16) ? signed_zero16(s) : bf16_at(s, uniform_int(s, -90, -60)));
+    FILL_C(t, one_in(s, 2) ? signed_zero(s) : subnormal_acc(s));
+}
+
 static uint16_t inf_elem(uint64_t *s)
 {
     if (one_in(s, 64))
@@ -297,6 +305,7 @@ void ea_mma_tile_draw(ea_mma_dist d, uint64_t seed, uint64_t index, ea_mma_tile 
     case EA_MMA_DIST_CANCEL: draw_cancel(&s, t); break;
     case EA_MMA_DIST_ZEROS: draw_zeros(&s, t); break;
     case EA_MMA_DIST_SUBNORMAL: draw_subnormal(&s, t); break;
+    case EA_MMA_DIST_UNDERFLOW: draw_underflow(&s, t); break;
     case EA_MMA_DIST_INF: draw_inf(&s, t); break;
     case EA_MMA_DIST_NAN: draw_nan(&s, t); break;
     case EA_MMA_DIST_OVERFLOW: draw_overflow(&s, t); break;

@@ -33,7 +33,7 @@ static uint32_t elem(const float *a, const float *b, int n, float c, const ea_mm
     return ea_f32_bits(rules ? ea_mma_elem_with(ra, rb, c, rules) : ea_mma_m16n8k16_elem(ra, rb, c));
 }
 
-static const ea_mma_rules RN = {25, 1, 0}, LEADING = {25, 0, 1}, BITS24 = {24, 0, 0};
+static const ea_mma_rules RN = {25, 1, 0, -158}, LEADING = {25, 0, 1, -158}, BITS24 = {24, 0, 0, -158};
 
 /* Small integers: every sum is exact, whatever the rules. */
 static void test_exact_integer_sums(void **state)
@@ -86,12 +86,15 @@ static void test_special_values(void **state)
     assert_int_equal(elem(a1, b1, 1, -inf, NULL), 0x7fffffffu);
     assert_int_equal(elem(a1, bz, 1, 1.0f, NULL), 0x7fffffffu);
     assert_int_equal(elem(an, b1, 1, 1.0f, NULL), 0x7fffffffu);
-    /* 2^64 * 2^64 = 2^128 is past the largest float: toward zero, that largest float */
+    /* 2^64 * 2^64 = 2^128 is past the largest float: infinity, although the rounding is toward
+     * zero; the largest float itself stays */
     const float big[1] = {0x1p64f};
-    assert_int_equal(elem(big, big, 1, 0.0f, NULL), 0x7f7fffffu);
+    assert_int_equal(elem(big, big, 1, 0.0f, NULL), 0x7f800000u);
+    const float one[1] = {1.0f};
+    assert_int_equal(elem(one, one, 1, ea_f32_from_bits(0x7f7fffffu), NULL), 0x7f7fffffu);
 }
 
-/* Zeros: a sum of only zero terms has IEEE's sign; a cancellation gives +0. */
+/* Zeros: every zero result is +0, even a sum of seventeen -0 (IEEE would say -0). */
 static void test_zero_signs(void **state)
 {
     (void)state;
@@ -100,7 +103,7 @@ static void test_zero_signs(void **state)
         nz[k] = -0.0f;
         one[k] = 1.0f;
     }
-    assert_int_equal(elem(nz, one, 16, -0.0f, NULL), 0x80000000u); /* 17 zeros, all -0 */
+    assert_int_equal(elem(nz, one, 16, -0.0f, NULL), 0u); /* 17 zeros, all -0 */
     assert_int_equal(elem(nz, one, 16, 0.0f, NULL), 0u);
     assert_int_equal(elem(nz, one, 15, -0.0f, NULL), 0u); /* the 16th product is +0 * +0 */
     const float a[2] = {1.0f, 1.0f}, b[2] = {1.0f, -1.0f};
@@ -213,10 +216,12 @@ static void test_nearly_right_models_fail(void **state)
 {
     (void)state;
     const struct { const char *what; ea_mma_rules rules; } wrong[] = {
-        {"24 kept bits", {24, 0, 0}},
-        {"26 kept bits", {26, 0, 0}},
-        {"round to nearest at the end", {25, 1, 0}},
-        {"align on the product's leading bit", {25, 0, 1}},
+        {"24 kept bits", {24, 0, 0, -158}},
+        {"26 kept bits", {26, 0, 0, -158}},
+        {"round to nearest at the end", {25, 1, 0, -158}},
+        {"align on the product's leading bit", {25, 0, 1, -158}},
+        {"a grid that stops at 2^-149", {25, 0, 0, -149}},
+        {"a grid with no lower limit", {25, 0, 0, -100000}},
     };
     for (size_t w = 0; w < sizeof wrong / sizeof wrong[0]; w++) {
         int64_t bad = 0, first;
