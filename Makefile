@@ -168,7 +168,7 @@ exercise: | deps
 
 exercises-check: | deps
 	@python3 tutorials/exercise.py check-fresh
-	@set -e; for n in 1 2 3 4 5 6 7; do python3 tutorials/exercise.py run $$n --from solutions; done
+	@set -e; for n in 1 2 3 4 5 6 7 8; do python3 tutorials/exercise.py run $$n --from solutions; done
 
 # Benchmarks: CPU timings everywhere; the GPU ones (and their PyTorch peers) where there is a GPU.
 bench: all

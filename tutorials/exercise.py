@@ -33,6 +33,7 @@ EXERCISES = {
     6: dict(path="optimized/strategies.c", page="06-one-batched-transfer.md", gpu=True,
             checks=[["build/tests/test_gpu"]]),
     7: dict(path="kernels/index.cu", page="07-no-sync-and-graphs.md", gpu=True, checks=[["build/tests/test_gpu"]]),
+    8: dict(path="reference/mma.c", page="08-tensor-core-bits.md", gpu=False, checks=[["build/tests/test_mma"]]),
 }
 COPY = ["Makefile", "include", "reference", "kernels", "optimized", "tests", "tools", "bench", "tutorials/exercises"]
 
