@@ -147,8 +147,8 @@ typedef struct ea_mma_vectors {
  * @brief Reads a vector file.
  * @param path the file
  * @param v    filled on success (free with ea_mma_vectors_free()); untouched on failure
- * @return ::EA_OK, ::EA_ERR_IO when the file cannot be read, ::EA_ERR_PARSE when it is malformed
- *         or truncated, ::EA_ERR_NOMEM
+ * @return EA_OK, EA_ERR_IO when the file cannot be read, EA_ERR_PARSE when it is malformed
+ *         or truncated, EA_ERR_NOMEM
  */
 ea_status ea_mma_vectors_read(const char *path, ea_mma_vectors *v);
 
@@ -156,7 +156,7 @@ ea_status ea_mma_vectors_read(const char *path, ea_mma_vectors *v);
  * @brief Writes a vector file (to `path.tmp`, then renamed: never a partial file).
  * @param path the file
  * @param v    the header fields, the blocks and their output bits (`blocks[i].d`)
- * @return ::EA_OK, ::EA_ERR_IO, or ::EA_ERR_COUNT for a block without outputs
+ * @return EA_OK, EA_ERR_IO, or EA_ERR_COUNT for a block without outputs
  */
 ea_status ea_mma_vectors_write(const char *path, const ea_mma_vectors *v);
 
