@@ -18,9 +18,9 @@ SAN     ?=
 # them fmaf is a (correct, exact, slower) library call. Either way the bits agree.
 SIMD    := $(shell grep -qw fma /proc/cpuinfo 2>/dev/null && echo -mfma)
 # -ffp-contract=off: the compiler must never fuse a*b+c on its own (DESIGN 2).
-CFLAGS  := -std=c11 -O3 -g -Wall -Wextra -Wno-unused-parameter -ffp-contract=off $(SIMD) \
+CFLAGS  := -std=c11 -pthread -O3 -g -Wall -Wextra -Wno-unused-parameter -ffp-contract=off $(SIMD) \
            -Iinclude -Ireference -DEA_SOURCE_DIR=\"$(CURDIR)\" $(SAN)
-LDFLAGS := $(SAN)
+LDFLAGS := -pthread $(SAN)
 
 # CUDA: built when nvcc is found (CI has it, with no GPU: the code compiles and
 # the GPU tests skip). -fmad=false: nvcc must not fuse a*b+c either; no fast math.
@@ -53,7 +53,7 @@ CMOCKA_LIBS   = $(shell pkg-config --libs cmocka)
 LIB_SRC := reference/status.c reference/validate.c reference/unified.c reference/canonical.c \
            reference/two_stage.c reference/blas.c reference/naive64.c reference/cases.c \
            reference/problem.c reference/check.c reference/invariance.c \
-           reference/mma.c reference/mma_inputs.c reference/mma_vectors.c \
+           reference/mma.c reference/mma_inputs.c reference/mma_vectors.c reference/tensor_core.c \
            optimized/sync_name.c $(GPU_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GPU_OBJ)
 LIB     := $(BUILD)/lib/libea.a
@@ -137,7 +137,7 @@ test: test-cpu test-asan
 # corpus. A crash, sanitizer report, leak or timeout fails; the input is left in build/fuzz/.
 FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(filter-out reference/blas.c,$(filter reference/%,$(LIB_SRC)))
-FUZZ_FLAGS := -std=c11 -O1 -g -ffp-contract=off -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+FUZZ_FLAGS := -std=c11 -pthread -O1 -g -ffp-contract=off -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
               -Iinclude -Ireference
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $(HEADERS)

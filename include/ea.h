@@ -38,8 +38,10 @@ extern "C" {
 #define EA_MAX_HEADS 256
 /** Largest number of elements of any tensor or index array: indices fit in int32 on the GPU. */
 #define EA_MAX_ELEMENTS ((int64_t)INT32_MAX)
-/** Keys per tile of the canonical order (DESIGN.md section 2). */
+/** Keys per tile of the canonical order (DESIGN.md section 2) and of the tensor-core order (section 6.2). */
 #define EA_TILE 64
+/** (query row, query head) pairs per block of the tensor-core order (DESIGN.md section 6.2). */
+#define EA_TC_BLOCK_PAIRS 64
 
 /**
  * The status table: one line per code, expanded into the enum and into
@@ -211,6 +213,18 @@ ea_status ea_reference_blas(const ea_batch *b, const ea_params *p, const ea_inpu
  * @return EA_OK or an error
  */
 ea_status ea_reference_f64(const ea_batch *b, const ea_params *p, const ea_inputs *in, double *o);
+
+/**
+ * @brief Extend attention in the tensor-core order of DESIGN.md section 6.2: the contract of the
+ * tensor-core kernel, bit for bit.
+ *
+ * q, k and v are rounded to bf16 (nearest even) as they are read; every product-sum is a chain of
+ * `mma.m16n8k16` steps computed by the model of ea_mma.h; the softmax around them is exact IEEE
+ * fp32 with the shared ea_expf() and ea_tanhf(). Blocks of ::EA_TC_BLOCK_PAIRS (query row, query
+ * head) pairs are spread over the host's cores; the result does not depend on how many.
+ * Same arguments and errors as ea_reference_canonical().
+ */
+ea_status ea_reference_tc(const ea_batch *b, const ea_params *p, const ea_inputs *in, void *o);
 
 /**
  * @brief The two-stage design of non-deterministic servers: a prefix pass, an

@@ -200,6 +200,9 @@ typedef ea_status (*ea_runner)(void *ctx, const ea_problem *pr, const ea_host_ba
 /** @brief The runner for ea_reference_canonical() (@p ctx unused). */
 ea_status ea_run_canonical(void *ctx, const ea_problem *pr, const ea_host_batch *hb, void *o);
 
+/** @brief The runner for ea_reference_tc() (@p ctx unused). */
+ea_status ea_run_tc(void *ctx, const ea_problem *pr, const ea_host_batch *hb, void *o);
+
 /**
  * @brief Batch invariance: runs each request of @p full alone and compares its rows bitwise
  * with @p o_full (the whole batch's output). Outputs are sentinel-filled before each run.

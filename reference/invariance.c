@@ -14,6 +14,12 @@ ea_status ea_run_canonical(void *ctx, const ea_problem *pr, const ea_host_batch 
     return ea_reference_canonical(&hb->batch, &pr->params, &hb->in, o);
 }
 
+ea_status ea_run_tc(void *ctx, const ea_problem *pr, const ea_host_batch *hb, void *o)
+{
+    (void)ctx;
+    return ea_reference_tc(&hb->batch, &pr->params, &hb->in, o);
+}
+
 /* Adds d to acc, keeping the first difference of the first call that had one. */
 static void diff_add(ea_diff *acc, const ea_diff *d, int64_t offset)
 {

@@ -19,6 +19,7 @@
 #include "ea.h"
 #include "ea_cases.h"
 #include "ea_cuda.h"
+#include "ea_math.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -29,6 +30,10 @@
 /* Tolerances of DESIGN.md section 2, relative to the row's largest magnitude. */
 #define TOL_BLAS 1e-5
 #define TOL_F64 1e-5
+/* The tensor-core order against float64 on the same bf16-rounded inputs (DESIGN.md section 6.2):
+ * the probabilities are rounded to bf16 (2^-9 relative) and the mma truncates; 2^-7 of the row's
+ * largest magnitude bounds what that can do. */
+#define TOL_TC 0x1p-7
 
 static double now_ms(void)
 {
@@ -139,6 +144,69 @@ done:
     free(o_blas);
     free(o_two);
     free(ref);
+    ea_host_batch_free(&hb);
+    ea_problem_free(&pr);
+    return err ? 2 : fail;
+}
+
+/* A float copy of n elements of a tensor, rounded to bf16 values (what the tensor-core order reads). */
+static float *bf16_values(const void *t, ea_dtype dt, int64_t n)
+{
+    float *out = malloc(sizeof(float) * (size_t)(n + 1));
+    for (int64_t k = 0; out && k < n; k++) {
+        const float x = dt == EA_BF16 ? ea_bf16_to_f32(((const uint16_t *)t)[k]) : ((const float *)t)[k];
+        out[k] = ea_bf16_to_f32(ea_f32_to_bf16(x));
+    }
+    return out;
+}
+
+/* The CPU checks of the tensor-core order for one case; returns 0 pass, 1 fail, 2 error. */
+static int run_case_tc_cpu(const ea_case *c)
+{
+    ea_problem pr;
+    ea_host_batch hb;
+    if (make_case(c, &pr, &hb) != 0)
+        return 2;
+    const ea_params *p = &pr.params;
+    const int64_t n = (int64_t)hb.num_tokens * p->hq * p->dv;
+    const int64_t pool = hb.batch.pool_size * p->hkv;
+    double *ref = malloc(sizeof(double) * (size_t)(n + 1));
+    float *q = bf16_values(hb.in.q, p->dtype, (int64_t)hb.num_tokens * p->hq * p->dqk);
+    float *k = bf16_values(hb.in.k_pool, p->dtype, pool * p->dqk), *v = bf16_values(hb.in.v_pool, p->dtype, pool * p->dv);
+    ea_diff d_f64 = {0}, d_batch = {0}, d_split = {0};
+    int fail = 0, err = 0;
+    double t_tc = 0;
+    ea_status st = ref && q && k && v ? EA_OK : EA_ERR_NOMEM;
+    if (st == EA_OK) {
+        ea_fill_sentinel(hb.o, p->dtype, n);
+        const double t0 = now_ms();
+        st = ea_reference_tc(&hb.batch, p, &hb.in, hb.o);
+        t_tc = now_ms() - t0;
+    }
+    if (st == EA_OK) {
+        ea_params p32 = *p;
+        p32.dtype = EA_F32;
+        const ea_inputs rounded = {q, k, v};
+        st = ea_reference_f64(&hb.batch, &p32, &rounded, ref);
+    }
+    if (st == EA_OK) {
+        d_f64 = ea_compare_tol(hb.o, p->dtype, ref, n, (int64_t)p->hq * p->dv, TOL_TC);
+        st = ea_check_batch_invariance(&pr, ea_run_tc, NULL, &hb, hb.o, &d_batch);
+    }
+    if (st == EA_OK)
+        st = ea_check_split_invariance(&pr, ea_run_tc, NULL, &hb, hb.o, &d_split);
+    if (st != EA_OK) {
+        fprintf(stderr, "ea-compare: %s: %s\n", c->name, ea_last_error());
+        err = 1;
+    } else {
+        fail |= report(c->name, "tensor-core order vs float64", &d_f64);
+        fail |= report(c->name, "tensor-core batch invariance", &d_batch);
+        fail |= report(c->name, "tensor-core prefix-split invariance", &d_split);
+        printf("%-20s %4d %6d %9.1f %9.2e %6s %6s  %s\n", c->name, c->bs, hb.num_tokens, t_tc, d_f64.max_rel,
+               d_batch.differ || d_batch.sentinels ? "FAIL" : "ok", d_split.differ || d_split.sentinels ? "FAIL" : "ok",
+               fail ? "FAIL" : "pass");
+    }
+    free(ref), free(q), free(k), free(v);
     ea_host_batch_free(&hb);
     ea_problem_free(&pr);
     return err ? 2 : fail;
@@ -320,6 +388,15 @@ int main(int argc, char **argv)
             if (only && strcmp(only, cases[k].name))
                 continue;
             int r = run_case_cpu(&cases[k]);
+            fflush(stdout);
+            passed += r == 0, failed += r == 1, errors += r == 2;
+        }
+        printf("CPU tensor-core order (DESIGN 6.2; f64 rel: vs float64 on the same bf16 inputs, limit 2^-7)\n"
+               "%-20s %4s %6s %9s %9s %6s %6s  %s\n", "case", "bs", "N", "tc ms", "f64 rel", "batch", "split", "verdict");
+        for (int k = 0; k < count; k++) {
+            if (only && strcmp(only, cases[k].name))
+                continue;
+            int r = run_case_tc_cpu(&cases[k]);
             fflush(stdout);
             passed += r == 0, failed += r == 1, errors += r == 2;
         }
