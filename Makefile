@@ -32,7 +32,7 @@ NVCCFLAGS := -std=c++17 -O3 -fmad=false -lineinfo $(CUDA_ARCH) -Iinclude -Irefer
 CUDA_OBJDIR := build/cuda
 ifneq ($(NVCC),)
 GPU_SRC   := optimized/context.c optimized/strategies.c optimized/graph.c optimized/runner.c
-GPU_OBJ   := $(CUDA_OBJDIR)/attention.o $(CUDA_OBJDIR)/index.o
+GPU_OBJ   := $(CUDA_OBJDIR)/attention.o $(CUDA_OBJDIR)/attention_tc.o $(CUDA_OBJDIR)/index.o
 GPU_CFLAGS := -I$(CUDA_HOME)/include -Ikernels
 GPU_LIBS  := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lpthread -lrt -lstdc++
 else

@@ -48,6 +48,24 @@ typedef enum {
 /** @brief The name of a strategy ("per_request", "batched", "device"), or "unknown". */
 const char *ea_sync_name(ea_sync s);
 
+/**
+ * Which attention kernel a context runs. Each one is bitwise equal to its own CPU reference.
+ */
+typedef enum {
+    EA_KERNEL_CANONICAL = 0, /**< fp32 on CUDA cores, the canonical order: == ea_reference_canonical() */
+    EA_KERNEL_TC = 1,        /**< bf16 mma.sync tensor cores, the tensor-core order: == ea_reference_tc() */
+    EA_KERNEL_COUNT = 2      /**< number of kernels, not a kernel */
+} ea_kernel;
+
+/** @brief The name of a kernel ("canonical", "tc"), or "unknown". */
+const char *ea_kernel_name(ea_kernel k);
+
+/**
+ * @brief Whether the tensor-core model of ea_mma.h was verified on the current device's
+ *        architecture (see ea-mma-probe); 0 also when there is no device.
+ */
+int ea_cuda_mma_model_verified(void);
+
 /** Owns the stream, scratch buffers and the counter of blocking host waits. */
 typedef struct ea_cuda_ctx ea_cuda_ctx;
 
@@ -119,6 +137,15 @@ int ea_cuda_traced_waits(const ea_cuda_ctx *ctx);
 
 /** @brief Sets the wait counter to 0. */
 void ea_cuda_reset_waits(ea_cuda_ctx *ctx);
+
+/**
+ * @brief Chooses the attention kernel that ea_cuda_run(), ea_cuda_extend() and graph captures
+ *        queue from now on (a new context runs ::EA_KERNEL_CANONICAL).
+ * @param ctx context
+ * @param k the kernel
+ * @return EA_OK, or EA_ERR_SCALAR for an unknown kernel
+ */
+ea_status ea_cuda_set_kernel(ea_cuda_ctx *ctx, ea_kernel k);
 
 /** @brief Waits for all queued work (counted as one host wait). @return EA_OK or the first asynchronous error */
 ea_status ea_cuda_sync(ea_cuda_ctx *ctx);
@@ -236,6 +263,7 @@ typedef struct {
     ea_cuda_ctx *ctx;  /**< the context to run in */
     ea_sync sync;      /**< strategy of the step */
     int use_graph;     /**< 1: capture the device strategy's step as a graph and replay it */
+    ea_kernel kernel;  /**< the attention kernel (::EA_KERNEL_CANONICAL when zero-initialised) */
     int64_t waits;     /**< out: blocking host waits of the last step (not counting upload/download) */
 } ea_cuda_runner;
 

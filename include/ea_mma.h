@@ -69,6 +69,15 @@ typedef struct ea_mma_rules {
 extern const ea_mma_rules EA_MMA_SM90;
 
 /**
+ * @brief Whether the model was verified on GPUs of compute capability `major.minor`
+ *        (by ea-mma-probe: every output of every distribution bit for bit). Only 9.0 so far.
+ * @param major e.g. 9
+ * @param minor e.g. 0
+ * @return 1 when verified, 0 otherwise
+ */
+int ea_mma_verified_cc(int major, int minor);
+
+/**
  * @brief One output element of `mma.m16n8k16.row.col.f32.bf16.bf16.f32`, as an sm_90 tensor core
  *        computes it.
  *

@@ -44,6 +44,10 @@ size_t ea_attn_smem_bytes(int32_t dqk, int32_t dv);
 /* One launch for the whole batch: grid (ceil(max_extend_len*G / EA_ATTN_PAIRS), Hkv, bs). */
 cudaError_t ea_launch_attention(const ea_attn_args *a, cudaStream_t s);
 
+/* The tensor-core kernel (kernels/attention_tc.cu), DESIGN.md section 6.2: blocks of
+ * EA_TC_BLOCK_PAIRS pairs of one KV head, grid (ceil(max_extend_len*G / 64), Hkv, bs). */
+cudaError_t ea_launch_attention_tc(const ea_attn_args *a, cudaStream_t s);
+
 /* Launches with an impossible shared-memory request (for the launch-failure test). */
 cudaError_t ea_launch_attention_bad_smem(const ea_attn_args *a, cudaStream_t s);
 

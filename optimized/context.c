@@ -2,6 +2,7 @@
 /* The CUDA context (stream, scratch, wait counter), errors, and the device
  * batch: upload, poison, download. */
 #include "cuda_internal.h"
+#include "ea_mma.h"
 #include "ea_cases.h"
 
 #include <stdlib.h>
@@ -67,6 +68,26 @@ void ea_cuda_reset_waits(ea_cuda_ctx *ctx)
 {
     if (ctx)
         ctx->waits = 0;
+}
+
+ea_status ea_cuda_set_kernel(ea_cuda_ctx *ctx, ea_kernel k)
+{
+    if (!ctx)
+        return ea_fail(EA_ERR_NULL, "ctx is NULL");
+    if ((unsigned)k >= EA_KERNEL_COUNT)
+        return ea_fail(EA_ERR_SCALAR, "unknown kernel %d", (int)k);
+    ctx->kernel = k;
+    return EA_OK;
+}
+
+int ea_cuda_mma_model_verified(void)
+{
+    int dev, major = 0, minor = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess)
+        return 0;
+    return ea_mma_verified_cc(major, minor);
 }
 
 static int64_t now_ns(void)

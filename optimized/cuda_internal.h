@@ -18,6 +18,7 @@ struct ea_cuda_ctx {
     ea_plan own_plan;   /* the plan ea_cuda_extend() rebuilds every layer */
     int64_t *trace;     /* optional: (begin, end) host ns of each wait, for timelines */
     int trace_cap, trace_n;
+    ea_kernel kernel;   /* the attention kernel ea_cuda_run queues */
 };
 
 struct ea_graph {

@@ -10,6 +10,8 @@ void ea_cuda_destroy(ea_cuda_ctx *ctx) {}
 void *ea_cuda_stream(const ea_cuda_ctx *ctx) { return NULL; }
 int64_t ea_cuda_host_waits(const ea_cuda_ctx *ctx) { return 0; }
 void ea_cuda_reset_waits(ea_cuda_ctx *ctx) {}
+ea_status ea_cuda_set_kernel(ea_cuda_ctx *ctx, ea_kernel k) { return NOT_BUILT; }
+int ea_cuda_mma_model_verified(void) { return 0; }
 void ea_cuda_trace_waits(ea_cuda_ctx *ctx, int64_t *buf, int cap) {}
 int ea_cuda_traced_waits(const ea_cuda_ctx *ctx) { return 0; }
 ea_status ea_cuda_sync(ea_cuda_ctx *ctx) { return NOT_BUILT; }

@@ -15,6 +15,11 @@
 #include <stdint.h>
 #include <string.h>
 
+int ea_mma_verified_cc(int major, int minor)
+{
+    return major == 9 && minor == 0; /* NVIDIA H200, driver 580.159.04: DESIGN.md section 6.1 */
+}
+
 const ea_mma_rules EA_MMA_SM90 = {.kept_bits = 25, .round_nearest = 0, .align_on_leading_bit = 0,
                                   .lowest_grid_exp = -158};
 

@@ -9,9 +9,13 @@
  *   batch   each request alone == in the batch    (bitwise)
  *   split   another cached/new split == original  (bitwise)
  *   2stage  the two-stage design under the same re-split: elements that change (shown, not judged)
- * GPU backend, per case (bitwise unless said otherwise):
- *   per_request, batched, device, graph   each strategy's output == CPU canonical
- *   indices  every strategy's unified indices == the CPU builder's
+ * CPU tensor-core order (DESIGN section 6.2), per case:
+ *   f64     the tensor-core reference vs a float64 loop on the same bf16 inputs (tolerance 2^-7)
+ *   batch, split   its invariances (bitwise)
+ * GPU backend, once per kernel (canonical, tc), per case (bitwise unless said otherwise):
+ *   per_request, batched, device, graph   each strategy's output == the kernel's CPU reference
+ *            (for tc on a card whose architecture the mma model was not verified on: shown, not judged)
+ *   indices  every strategy's unified indices == the CPU builder's (once, with the canonical kernel)
  *   twice    running again gives the same bits
  *   batch, split   the invariances, on the GPU
  *   waits    blocking host waits per step: 4*bs, 1, 0, 0
@@ -255,9 +259,13 @@ static int check_indices(ea_cuda_ctx *ctx, const ea_problem *pr, const ea_host_b
     return st == EA_OK ? 0 : 2;
 }
 
-/* Runs the GPU checks of one case; returns 0 pass, 1 fail, 2 error. */
-static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c)
+/* Runs the GPU checks of one case with one kernel, against that kernel's CPU reference; returns 0
+ * pass, 1 fail, 2 error, 3 passed everything but the bitwise CPU check is unverified on this card
+ * (the tensor-core model was not verified on its architecture). */
+static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c, ea_kernel kernel)
 {
+    const int unverified = kernel == EA_KERNEL_TC && !ea_cuda_mma_model_verified();
+    const char *ref_name = kernel == EA_KERNEL_TC ? "CPU tensor-core order" : "CPU canonical";
     ea_problem pr;
     ea_host_batch hb;
     if (make_case(c, &pr, &hb) != 0)
@@ -272,20 +280,28 @@ static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c)
     ea_status st = want && got && again ? EA_OK : EA_ERR_NOMEM;
     if (st == EA_OK) {
         ea_fill_sentinel(want, p->dtype, n);
-        st = ea_reference_canonical(&hb.batch, p, &hb.in, want);
+        st = kernel == EA_KERNEL_TC ? ea_reference_tc(&hb.batch, p, &hb.in, want)
+                                    : ea_reference_canonical(&hb.batch, p, &hb.in, want);
     }
     for (int s = 0; s <= EA_SYNC_COUNT && st == EA_OK; s++) { /* s == EA_SYNC_COUNT: the graph */
         ea_cuda_runner r = {.ctx = ctx, .sync = s == EA_SYNC_COUNT ? EA_SYNC_DEVICE : (ea_sync)s,
-                            .use_graph = s == EA_SYNC_COUNT};
+                            .use_graph = s == EA_SYNC_COUNT, .kernel = kernel};
         char what[96];
-        snprintf(what, sizeof what, "%s vs CPU canonical", r.use_graph ? "graph" : ea_sync_name(r.sync));
+        snprintf(what, sizeof what, "%s vs %s", r.use_graph ? "graph" : ea_sync_name(r.sync), ref_name);
         ea_fill_sentinel(got, p->dtype, n);
         st = ea_run_cuda(&r, &pr, &hb, got);
         if (st != EA_OK)
             break;
         waits[s] = r.waits;
         ea_diff d = ea_compare_bits(got, want, p->dtype, n);
-        verdict[s] = d.differ || d.sentinels ? "FAIL" : "ok";
+        if (unverified) {
+            verdict[s] = "unver";
+            fprintf(stderr, "  %s: %s: model not verified on this card (%lld outputs differ)\n", c->name, what,
+                    (long long)d.differ);
+            d.differ = 0; /* reported, not judged: the invariance checks below still are */
+        } else {
+            verdict[s] = d.differ || d.sentinels ? "FAIL" : "ok";
+        }
         fail |= report(c->name, what, &d);
         const int64_t expect = r.sync == EA_SYNC_PER_REQUEST ? 4 * (int64_t)c->bs : r.sync == EA_SYNC_BATCHED;
         if (waits[s] != expect) {
@@ -300,13 +316,15 @@ static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c)
         twice_ok &= d.differ == 0 && d.sentinels == 0;
         fail |= report(c->name, "run twice", &d);
     }
-    ea_cuda_runner dev = {.ctx = ctx, .sync = EA_SYNC_DEVICE};
+    /* Invariances against the GPU's own full-batch output (`got`: the graph's, equal to every
+     * strategy's), so they are judged even where the CPU comparison is not. */
+    ea_cuda_runner dev = {.ctx = ctx, .sync = EA_SYNC_DEVICE, .kernel = kernel};
     if (st == EA_OK)
-        st = ea_check_batch_invariance(&pr, ea_run_cuda, &dev, &hb, want, &d_batch);
+        st = ea_check_batch_invariance(&pr, ea_run_cuda, &dev, &hb, got, &d_batch);
     if (st == EA_OK)
-        st = ea_check_split_invariance(&pr, ea_run_cuda, &dev, &hb, want, &d_split);
+        st = ea_check_split_invariance(&pr, ea_run_cuda, &dev, &hb, got, &d_split);
     int err = st != EA_OK;
-    if (!err)
+    if (!err && kernel == EA_KERNEL_CANONICAL)
         err = check_indices(ctx, &pr, &hb, &idx_ok);
     if (err) {
         fprintf(stderr, "ea-compare: %s: %s\n", c->name, ea_last_error());
@@ -318,14 +336,14 @@ static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c)
         snprintf(wbuf, sizeof wbuf, "%lld/%lld/%lld/%lld", (long long)waits[0], (long long)waits[1],
                  (long long)waits[2], (long long)waits[3]);
         printf("%-20s %4d %6d %6s %6s %6s %6s %7s %6s %6s %6s %14s  %s\n", c->name, c->bs, hb.num_tokens, verdict[0],
-               verdict[1], verdict[2], verdict[3], idx_ok ? "ok" : "FAIL", twice_ok ? "ok" : "FAIL",
+               verdict[1], verdict[2], verdict[3], kernel == EA_KERNEL_TC ? "-" : idx_ok ? "ok" : "FAIL", twice_ok ? "ok" : "FAIL",
                d_batch.differ || d_batch.sentinels ? "FAIL" : "ok", d_split.differ || d_split.sentinels ? "FAIL" : "ok",
                wbuf, fail ? "FAIL" : "pass");
     }
     free(want), free(got), free(again);
     ea_host_batch_free(&hb);
     ea_problem_free(&pr);
-    return err ? 2 : fail;
+    return err ? 2 : fail ? 1 : unverified ? 3 : 0;
 }
 
 int main(int argc, char **argv)
@@ -401,23 +419,32 @@ int main(int argc, char **argv)
             passed += r == 0, failed += r == 1, errors += r == 2;
         }
     }
-    if (ctx) {
-        printf("GPU backend (bitwise vs CPU canonical; waits = per_request/batched/device/graph)\n"
+    int unverified = 0;
+    for (int kern = 0; ctx && kern < EA_KERNEL_COUNT; kern++) {
+        printf("GPU backend, %s kernel (bitwise vs %s; waits = per_request/batched/device/graph)\n"
                "%-20s %4s %6s %6s %6s %6s %6s %7s %6s %6s %6s %14s  %s\n",
-               "case", "bs", "N", "per_rq", "batch", "device", "graph", "indices", "twice", "batch", "split", "waits",
-               "verdict");
+               ea_kernel_name((ea_kernel)kern), kern == EA_KERNEL_TC ? "CPU tensor-core order" : "CPU canonical", "case",
+               "bs", "N", "per_rq", "batch", "device", "graph", "indices", "twice", "batch", "split", "waits", "verdict");
+        if (kern == EA_KERNEL_TC && !ea_cuda_mma_model_verified())
+            printf("model not verified on this card: the tensor-core model of ea_mma.h was checked on sm_90 only "
+                   "(run ea-mma-probe); CPU comparisons are shown, not judged\n");
         for (int k = 0; k < count; k++) {
             if (only && strcmp(only, cases[k].name))
                 continue;
-            int r = run_case_gpu(ctx, &cases[k]);
+            int r = run_case_gpu(ctx, &cases[k], (ea_kernel)kern);
             fflush(stdout);
-            passed += r == 0, failed += r == 1, errors += r == 2;
+            passed += r == 0, failed += r == 1, errors += r == 2, unverified += r == 3;
         }
+    }
+    if (ctx) {
         ea_cuda_destroy(ctx);
     } else if (want_gpu) {
         printf("GPU checks skipped: %s\n", gpu_skip);
     }
     free(cases);
-    printf("%d passed, %d failed\n", passed, failed + errors);
+    if (unverified)
+        printf("%d passed, %d failed, %d skipped\n", passed, failed + errors, unverified);
+    else
+        printf("%d passed, %d failed\n", passed, failed + errors);
     return errors ? 2 : failed ? 1 : 0;
 }

@@ -28,9 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The architectures on which the model matched every probed output (compute capability). */
-static const char *const verified[] = {"9.0"};
-
 #define CHUNK_TILES 32768
 #define MAX_EXAMPLES 16
 
@@ -250,9 +247,7 @@ int main(int argc, char **argv)
     char cc[16], driver[64];
     snprintf(cc, sizeof cc, "%d.%d", prop.major, prop.minor);
     driver_version(driver, sizeof driver);
-    int is_verified = 0;
-    for (size_t i = 0; i < sizeof verified / sizeof verified[0]; i++)
-        is_verified |= strcmp(cc, verified[i]) == 0;
+    const int is_verified = ea_mma_verified_cc(prop.major, prop.minor);
     printf("card: %s, compute capability %s, driver %s\n", prop.name, cc, driver);
     printf("instruction: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32\n");
     printf("model: %s\n", is_verified ? "verified on this architecture (include/ea_mma.h)"

@@ -1,0 +1,398 @@
+/* The tensor-core extend-attention kernel: DESIGN.md section 6.2's order on mma.sync, bit for bit
+ * equal to ea_reference_tc() because every product-sum is one of the instructions that
+ * include/ea_mma.h models, and everything else is exactly rounded IEEE fp32.
+ *
+ * One launch for the whole batch. grid = (pair blocks, Hkv, bs); block (x, g, i) owns 64
+ * consecutive (query row, query head) pairs of request i whose heads share KV head g
+ * (pair = r*G + hh): GQA loads K and V once for the whole group. 4 warps, 16 pairs each: one
+ * m16 row block of the mma. For each key tile of 64 unified keys that some pair sees:
+ *   produce_kv:  the tile's K and V rows are gathered from the paged pool through the unified
+ *                indices into shared memory with cp.async, one tile ahead (double buffer);
+ *   compute_qk:  S = Q K^T, 8 n-tiles of 8 keys, a chain of mma steps over d (16 at a time),
+ *                from +0: Q's fragments stay in registers, K's come by ldmatrix;
+ *   logits_mask: scale, logit cap, visibility;
+ *   update_state: the running max (exact, any order), rescale O and l when it grows;
+ *   compute_pv:  P = e^(S - m) rounded to bf16 becomes the A operand directly (the C layout of
+ *                two n-tiles is the A layout of one k-step), and (O, l) += P [V | 1]: V by
+ *                ldmatrix.trans, l as the output of a constant "ones" B operand, so the row sum
+ *                is an mma chain too and needs no order of its own.
+ * Epilogue: o = O / (l + e^(sink - m)) in the output dtype.
+ *
+ * Built with -fmad=false (no contraction of the scale, cap or rescale). Tiles no pair of the
+ * block sees are skipped, exactly as the contract says; all others are computed the same way for
+ * every pair, partly masked or not. */
+#include "ea_kernels.h"
+#include "ea_math.h"
+
+#include <stdint.h>
+
+#define TC_WARPS 4
+#define TC_THREADS (TC_WARPS * 32)
+#define BLOCK_PAIRS EA_TC_BLOCK_PAIRS /* 16 per warp */
+#define BN EA_TILE                    /* keys per tile */
+#define PAD 8                         /* bf16 per smem row of padding: rows 16 B apart mod 128 B */
+#define BF16X2_ONE 0x3f803f80u
+
+static_assert(BLOCK_PAIRS == TC_WARPS * 16, "each warp owns one m16 block of pairs");
+static_assert(BN == 64, "the tile loop is written for 8 n-tiles of 8 keys");
+
+/* ---- PTX wrappers ---- */
+
+__device__ __forceinline__ uint32_t smem_addr(const void *p)
+{
+    return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+/* 16 bytes global -> shared, asynchronously; src_bytes 0 writes zeros. */
+__device__ __forceinline__ void cp_async16(void *dst, const void *src, int src_bytes)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t r[4], const void *p)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(p)));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const void *p)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(p)));
+}
+
+/* d += a b: the one instruction include/ea_mma.h models. */
+__device__ __forceinline__ void mma_bf16(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
+{
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/* Two floats to two bf16 (round to nearest even), the first in the low half. */
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi)
+{
+    uint32_t r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+
+__device__ __forceinline__ uint16_t to_bf16(const void *t, int bf16, int64_t i)
+{
+    return bf16 ? ((const uint16_t *)t)[i] : ea_f32_to_bf16(((const float *)t)[i]);
+}
+
+/* ---- the block's view of its request ---- */
+
+struct tc_block {
+    int32_t i, g, G, P, T;     /* request, KV head, heads per KV head, cached keys, all keys */
+    int32_t pair0, pairs;      /* first pair of the block, pairs of the request (E * G) */
+    int32_t r_lo, r_hi;        /* the block's token rows */
+    int64_t kv_base;           /* offset of the request's keys in unified_kv_indices */
+    const uint8_t *mask;       /* request's mask (T columns per row) or NULL */
+};
+
+/* Is key u visible to token row r? (DESIGN.md section 1) */
+__device__ __forceinline__ bool visible(const ea_attn_args &a, const tc_block &B, int32_t r, int32_t u)
+{
+    if (u >= B.T)
+        return false;
+    const int32_t t = B.P + r;
+    bool v = B.mask ? B.mask[(int64_t)r * B.T + u] != 0 : (!a.causal || u <= t);
+    if (a.sliding_window >= 0 && t - u > a.sliding_window)
+        v = false;
+    return v;
+}
+
+/* The next tile after j that some pair of the block sees, or -1 (uniform across the block). */
+__device__ int32_t next_tile(const ea_attn_args &a, const tc_block &B, int32_t j, int32_t j_last)
+{
+    for (j = j + 1; j <= j_last; j++) {
+        if (!B.mask)
+            return j; /* without a mask every tile of [j_first, j_last] is seen (contiguous union) */
+        int any = 0;
+        const int32_t rows = B.r_hi - B.r_lo + 1;
+        for (int32_t e = threadIdx.x; e < rows * BN && !any; e += TC_THREADS)
+            any = visible(a, B, B.r_lo + e / BN, j * BN + e % BN);
+        if (__syncthreads_or(any))
+            return j;
+    }
+    return -1;
+}
+
+/* produce_kv: gathers the 64 keys of tile j into Ks/Vs ([64][D + PAD] bf16, zeros past the last
+ * key and past dqk/dv). 16-byte cp.async when rows are whole 16-byte chunks of bf16; element
+ * loads with rounding otherwise (f32 pools, odd head dims). */
+template <int DQK, int DV>
+__device__ void produce_kv(const ea_attn_args &a, const tc_block &B, int32_t j, uint16_t *Ks, uint16_t *Vs, bool vec)
+{
+    const int32_t lo = j * BN;
+    if (vec) {
+        constexpr int KC = DQK / 8, VC = DV / 8; /* 16-byte chunks per padded row */
+        for (int e = threadIdx.x; e < BN * (KC + VC); e += TC_THREADS) {
+            const bool is_k = e < BN * KC;
+            const int e2 = is_k ? e : e - BN * KC, C = is_k ? KC : VC;
+            const int key = e2 / C, c = e2 % C, dim = is_k ? a.dqk : a.dv;
+            const bool in = lo + key < B.T && c * 8 < dim;
+            const int64_t slot = in ? a.unified_kv_indices[B.kv_base + lo + key] : 0;
+            const uint16_t *src = (const uint16_t *)(is_k ? a.k_pool : a.v_pool) + (slot * a.hkv + B.g) * dim + c * 8;
+            uint16_t *dst = (is_k ? Ks + key * (DQK + PAD) : Vs + key * (DV + PAD)) + c * 8;
+            cp_async16(dst, in ? (const void *)src : (const void *)(is_k ? a.k_pool : a.v_pool), in ? 16 : 0);
+        }
+    } else {
+        for (int e = threadIdx.x; e < BN * (DQK + DV); e += TC_THREADS) {
+            const bool is_k = e < BN * DQK;
+            const int e2 = is_k ? e : e - BN * DQK, W = is_k ? DQK : DV;
+            const int key = e2 / W, d = e2 % W, dim = is_k ? a.dqk : a.dv;
+            uint16_t x = 0;
+            if (lo + key < B.T && d < dim) {
+                const int64_t slot = a.unified_kv_indices[B.kv_base + lo + key];
+                x = to_bf16(is_k ? a.k_pool : a.v_pool, a.bf16, (slot * a.hkv + B.g) * dim + d);
+            }
+            (is_k ? Ks + key * (DQK + PAD) : Vs + key * (DV + PAD))[d] = x;
+        }
+    }
+    cp_async_commit(); /* an empty group when nothing was issued: keeps the wait counts simple */
+}
+
+template <int DQK, int DV>
+__global__ void __launch_bounds__(TC_THREADS) ea_attention_tc_kernel(const ea_attn_args a)
+{
+    extern __shared__ __align__(16) uint16_t smem[];
+    uint16_t *Qs = smem;                                 /* [64][DQK + PAD] */
+    uint16_t *Ks0 = Qs + BLOCK_PAIRS * (DQK + PAD);      /* [2][64][DQK + PAD] */
+    uint16_t *Vs0 = Ks0 + 2 * BN * (DQK + PAD);          /* [2][64][DV + PAD] */
+
+    tc_block B;
+    B.i = blockIdx.z;
+    B.g = blockIdx.y;
+    B.G = a.hq / a.hkv;
+    const int32_t E = a.qo_indptr[B.i + 1] - a.qo_indptr[B.i];
+    B.pairs = E * B.G;
+    B.pair0 = blockIdx.x * BLOCK_PAIRS;
+    if (B.pair0 >= B.pairs)
+        return;
+    B.P = a.prefix_lens[B.i];
+    B.T = B.P + E;
+    B.kv_base = a.unified_kv_indptr[B.i];
+    B.mask = a.custom_mask ? a.custom_mask + a.mask_indptr[B.i] : nullptr;
+    B.r_lo = B.pair0 / B.G;
+    B.r_hi = (min(B.pair0 + BLOCK_PAIRS, B.pairs) - 1) / B.G;
+
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane / 4, tq = lane % 4;
+    const bool vec = a.bf16 && a.dqk % 8 == 0 && a.dv % 8 == 0;
+
+    /* Q of the block's pairs, bf16, zeros past dqk and past the last pair. */
+    for (int e = threadIdx.x; e < BLOCK_PAIRS * DQK; e += TC_THREADS) {
+        const int pr = e / DQK, d = e % DQK, pair = B.pair0 + pr;
+        uint16_t x = 0;
+        if (pair < B.pairs && d < a.dqk) {
+            const int32_t r = pair / B.G, h = B.g * B.G + pair % B.G;
+            x = to_bf16(a.q, a.bf16, ((int64_t)(a.qo_indptr[B.i] + r) * a.hq + h) * a.dqk + d);
+        }
+        Qs[pr * (DQK + PAD) + d] = x;
+    }
+
+    /* The key tiles some pair of the block sees: [j_first, j_last], every one of them without a
+     * mask (the union of the rows' visible ranges is one interval), the checked ones with it. */
+    const int32_t t_lo = B.P + B.r_lo, t_hi = B.P + B.r_hi;
+    int32_t k_lo = a.sliding_window >= 0 ? max(0, t_lo - a.sliding_window) : 0;
+    int32_t k_hi = (B.mask || !a.causal) ? B.T - 1 : min(t_hi, B.T - 1);
+    const int32_t j_last = k_lo <= k_hi ? k_hi / BN : -1;
+    int32_t j = next_tile(a, B, k_lo / BN - 1, j_last);
+
+    if (j >= 0)
+        produce_kv<DQK, DV>(a, B, j, Ks0, Vs0, vec);
+    __syncthreads(); /* Q is in shared memory */
+
+    /* Q's A fragments for this warp's 16 pairs, every k-step of d. */
+    uint32_t qf[DQK / 16][4];
+#pragma unroll
+    for (int ks = 0; ks < DQK / 16; ks++) {
+        const int mi = lane / 8, ri = lane % 8;
+        ldmatrix_x4(qf[ks], Qs + (warp * 16 + (mi & 1) * 8 + ri) * (DQK + PAD) + ks * 16 + (mi >> 1) * 8);
+    }
+
+    /* This thread's two pair rows: gq and gq + 8 of the warp's 16. */
+    int32_t row_r[2];
+    bool row_ok[2];
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int32_t pair = B.pair0 + warp * 16 + gq + 8 * h;
+        row_ok[h] = pair < B.pairs;
+        row_r[h] = row_ok[h] ? pair / B.G : 0;
+    }
+
+    float o[DV / 8][4];
+    float l[4] = {0.f, 0.f, 0.f, 0.f}; /* the "ones" n-tile: every column holds the row's l */
+    float m[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int n = 0; n < DV / 8; n++)
+        o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
+
+    int buf = 0;
+    while (j >= 0) {
+        const int32_t j_next = next_tile(a, B, j, j_last);
+        cp_async_wait<0>();
+        __syncthreads(); /* tile j is in buffer `buf`; everyone is done with the other buffer */
+        if (j_next >= 0)
+            produce_kv<DQK, DV>(a, B, j_next, Ks0 + (buf ^ 1) * BN * (DQK + PAD), Vs0 + (buf ^ 1) * BN * (DV + PAD), vec);
+        const uint16_t *Ks = Ks0 + buf * BN * (DQK + PAD), *Vs = Vs0 + buf * BN * (DV + PAD);
+
+        /* compute_qk: s[n] holds keys 8n + 2tq, +1 of rows gq (s[n][0..1]) and gq+8 (s[n][2..3]). */
+        float s[BN / 8][4];
+#pragma unroll
+        for (int n = 0; n < BN / 8; n++)
+            s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
+#pragma unroll
+        for (int ks = 0; ks < DQK / 16; ks++) {
+#pragma unroll
+            for (int n = 0; n < BN / 8; n += 2) {
+                uint32_t kf[4];
+                const int mi = lane / 8, ri = lane % 8;
+                ldmatrix_x4(kf, Ks + (n * 8 + (mi >> 1) * 8 + ri) * (DQK + PAD) + ks * 16 + (mi & 1) * 8);
+                mma_bf16(s[n], qf[ks], kf[0], kf[1]);
+                mma_bf16(s[n + 1], qf[ks], kf[2], kf[3]);
+            }
+        }
+
+        /* logits_mask and update_state, per row h (gq, gq+8); bit 2n+c of seen[h] says whether the
+         * row sees key 8n + 2tq + c (a seen score may be -inf too, so the bit is kept apart) */
+        float alpha[2];
+        bool grow[2];
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            uint32_t seen = 0;
+            float mx = m[h];
+#pragma unroll
+            for (int n = 0; n < BN / 8; n++)
+#pragma unroll
+                for (int c = 0; c < 2; c++) {
+                    float x = s[n][2 * h + c] * a.sm_scale;
+                    if (a.logit_cap > 0.f)
+                        x = a.logit_cap * ea_tanhf(x / a.logit_cap);
+                    s[n][2 * h + c] = x;
+                    if (row_ok[h] && visible(a, B, row_r[h], j * BN + n * 8 + 2 * tq + c)) {
+                        seen |= 1u << (2 * n + c);
+                        mx = fmaxf(mx, x); /* NaN ignored; exact, so the order is free */
+                    }
+                }
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+            grow[h] = mx > m[h];
+            alpha[h] = grow[h] ? ea_expf(m[h] - mx) : 1.f;
+#pragma unroll
+            for (int n = 0; n < BN / 8; n++)
+#pragma unroll
+                for (int c = 0; c < 2; c++)
+                    s[n][2 * h + c] = (seen >> (2 * n + c) & 1u) ? ea_expf(s[n][2 * h + c] - mx) : 0.f;
+            m[h] = mx;
+        }
+#pragma unroll
+        for (int h = 0; h < 2; h++)
+            if (grow[h]) {
+#pragma unroll
+                for (int n = 0; n < DV / 8; n++) {
+                    o[n][2 * h] = o[n][2 * h] * alpha[h];
+                    o[n][2 * h + 1] = o[n][2 * h + 1] * alpha[h];
+                }
+                l[2 * h] = l[2 * h] * alpha[h];
+                l[2 * h + 1] = l[2 * h + 1] * alpha[h];
+            }
+
+        /* compute_pv: k-step kk covers keys 16kk..16kk+15 = n-tiles 2kk and 2kk+1 of S. */
+#pragma unroll
+        for (int kk = 0; kk < BN / 16; kk++) {
+            const uint32_t pf[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
+                                    pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                                    pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+            for (int n = 0; n < DV / 8; n += 2) {
+                uint32_t vf[4];
+                const int mi = lane / 8, ri = lane % 8;
+                ldmatrix_x4_trans(vf, Vs + (kk * 16 + (mi & 1) * 8 + ri) * (DV + PAD) + (n + (mi >> 1)) * 8);
+                mma_bf16(o[n], pf, vf[0], vf[1]);
+                mma_bf16(o[n + 1], pf, vf[2], vf[3]);
+            }
+            mma_bf16(l, pf, BF16X2_ONE, BF16X2_ONE);
+        }
+        j = j_next;
+        buf ^= 1;
+    }
+
+    /* Epilogue: the sink joins the denominator; no visible key gives zeros. */
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        if (!row_ok[h])
+            continue;
+        const int32_t pair = B.pair0 + warp * 16 + gq + 8 * h;
+        const int32_t r = pair / B.G, head = B.g * B.G + pair % B.G;
+        const bool empty = m[h] == -INFINITY;
+        float den = l[2 * h];
+        if (!empty && a.sinks)
+            den = den + ea_expf(a.sinks[head] - m[h]);
+        const int64_t obase = ((int64_t)(a.qo_indptr[B.i] + r) * a.hq + head) * a.dv;
+#pragma unroll
+        for (int n = 0; n < DV / 8; n++)
+#pragma unroll
+            for (int c = 0; c < 2; c++) {
+                const int d = n * 8 + 2 * tq + c;
+                if (d < a.dv) {
+                    const float x = empty ? 0.f : o[n][2 * h + c] / den;
+                    if (a.bf16)
+                        ((uint16_t *)a.o)[obase + d] = ea_f32_to_bf16(x);
+                    else
+                        ((float *)a.o)[obase + d] = x;
+                }
+            }
+    }
+}
+
+template <int DQK, int DV>
+static size_t tc_smem_bytes()
+{
+    return sizeof(uint16_t) * ((size_t)BLOCK_PAIRS * (DQK + PAD) + 2 * BN * (DQK + PAD) + 2 * BN * (DV + PAD));
+}
+
+template <int DQK, int DV>
+static cudaError_t launch(const ea_attn_args *a, cudaStream_t s)
+{
+    const size_t smem = tc_smem_bytes<DQK, DV>();
+    cudaError_t e = cudaFuncSetAttribute(ea_attention_tc_kernel<DQK, DV>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         (int)smem);
+    if (e != cudaSuccess)
+        return e;
+    const int G = a->hq / a->hkv;
+    const dim3 grid((unsigned)(((int64_t)a->max_extend_len * G + BLOCK_PAIRS - 1) / BLOCK_PAIRS), (unsigned)a->hkv,
+                    (unsigned)a->bs);
+    if (grid.x == 0)
+        return cudaSuccess; /* no query at all */
+    ea_attention_tc_kernel<DQK, DV><<<grid, TC_THREADS, smem, s>>>(*a);
+    return cudaGetLastError();
+}
+
+/* Head dimensions are padded up to 64, 128 or 256: padding with zeros changes no bit (a chain
+ * step whose 16 products are all zero returns its accumulator unchanged). */
+static int padded(int d)
+{
+    return d <= 64 ? 64 : d <= 128 ? 128 : 256;
+}
+
+extern "C" cudaError_t ea_launch_attention_tc(const ea_attn_args *a, cudaStream_t s)
+{
+    if (a->dqk > 256 || a->dv > 256)
+        return cudaErrorInvalidValue;
+    const int q = padded(a->dqk), v = padded(a->dv);
+#define EA_TC_CASE(Q, V)                                                                            \
+    if (q == Q && v == V)                                                                           \
+        return launch<Q, V>(a, s);
+    EA_TC_CASE(64, 64) EA_TC_CASE(64, 128) EA_TC_CASE(64, 256)
+    EA_TC_CASE(128, 64) EA_TC_CASE(128, 128) EA_TC_CASE(128, 256)
+    EA_TC_CASE(256, 64) EA_TC_CASE(256, 128) EA_TC_CASE(256, 256)
+#undef EA_TC_CASE
+    return cudaErrorInvalidValue;
+}
