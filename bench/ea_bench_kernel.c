@@ -1,14 +1,14 @@
-/* ea-bench-kernel: the attention kernel alone, per case of a case file.
+/* ea-bench-kernel: the attention kernels alone, per case of a case file.
  *
- *   build/bin/ea-bench-kernel --cases FILE [--only NAME] [--reps N]
+ *   build/bin/ea-bench-kernel --cases FILE [--only NAME] [--reps N] [--kernel canonical|tc|both] [--dump DIR]
  *
- * For each case: check the GPU output against the CPU canonical reference
- * (bitwise) BEFORE timing; build the plan once; then time ea_cuda_run with
- * CUDA events, L2 flushed (a 256 MB memset) before every repeat. Prints the
- * median and min/max in microseconds, TFLOP/s counted as (2*Dqk + 2*Dv) per
- * visible (query head, query row, key) triple, the fraction of the card's fp32
- * FMA peak (SMs x 128 lanes x 2 x clock), and GB/s over the fewest bytes the
- * step must move (q, o, and each request's K/V rows once). */
+ * For each case and kernel: check the GPU output against that kernel's CPU reference (bitwise:
+ * ea_reference_canonical or ea_reference_tc) BEFORE timing; build the plan once; then time
+ * ea_cuda_run with CUDA events, L2 flushed (a 256 MB memset) before every repeat. Prints, per
+ * kernel, the median and min/max in microseconds and TFLOP/s counted as (2*Dqk + 2*Dv) per
+ * visible (query head, query row, key) triple; for the canonical kernel also the fraction of the
+ * card's fp32 FMA peak (SMs x 128 lanes x 2 x clock); then tc's speed-up over canonical.
+ * --dump writes each case for the PyTorch peers (bench/peers/), with both kernels' times. */
 #define _POSIX_C_SOURCE 200809L
 #include "ea.h"
 #include "ea_cases.h"
@@ -94,7 +94,7 @@ static int write_file(const char *name, const void *data, size_t bytes)
 /* Writes a case for the PyTorch peer: DIR/NAME.json (shapes, per-request unified slots, our time)
  * and the raw q, k_pool, v_pool and our output o as DIR/NAME.{q,k,v,o}.bin. */
 static int dump_case(const char *dir, const ea_problem *pr, const ea_host_batch *hb, const void *o, double us,
-                     double flops)
+                     double canon_us, double flops)
 {
     const ea_params *p = &pr->params;
     const ea_batch *b = &hb->batch;
@@ -119,10 +119,10 @@ static int dump_case(const char *dir, const ea_problem *pr, const ea_host_batch 
     }
     fprintf(f, "{\"name\":\"%s\",\"dtype\":\"%s\",\"hq\":%d,\"hkv\":%d,\"dqk\":%d,\"dv\":%d,\"causal\":%d,"
                "\"window\":%d,\"cap\":%g,\"sinks\":%d,\"mask\":%d,\"sm_scale\":%.9g,\"pool\":%lld,\"ours_us\":%.3f,"
-               "\"flops\":%.6g,\"requests\":[",
+               "\"canonical_us\":%.3f,\"flops\":%.6g,\"requests\":[",
             pr->spec.name, p->dtype == EA_BF16 ? "bf16" : "f32", p->hq, p->hkv, p->dqk, p->dv, p->causal,
             p->sliding_window, p->logit_cap, p->sinks != NULL, b->custom_mask != NULL, p->sm_scale,
-            (long long)pr->pool_size, us, flops);
+            (long long)pr->pool_size, us, canon_us, flops);
     for (int32_t i = 0; i < b->bs; i++) {
         const int32_t P = b->prefix_kv_indptr[i + 1] - b->prefix_kv_indptr[i];
         const int32_t E = b->qo_indptr[i + 1] - b->qo_indptr[i];
@@ -142,9 +142,64 @@ static int dump_case(const char *dir, const ea_problem *pr, const ea_host_batch 
     return 0;
 }
 
+/* Validates kernel k on a case (bitwise vs its CPU reference), then times it: the median in *med_us
+ * (and min, max); returns 0, 1 when the GPU differs from the CPU (not timed), 2 on error. */
+static int time_kernel(ea_cuda_ctx *ctx, ea_kernel k, const ea_problem *pr, const ea_host_batch *hb,
+                       ea_dev_batch *db, const ea_plan *plan, void *flush, size_t flush_bytes, float *ms, int reps,
+                       void *got, double out[3])
+{
+    const int64_t n = (int64_t)hb->num_tokens * pr->params.hq * pr->params.dv;
+    void *want = malloc(hb->o_bytes + 1);
+    if (!want)
+        return 2;
+    ea_fill_sentinel(want, pr->params.dtype, n);
+    ea_status st = k == EA_KERNEL_TC ? ea_reference_tc(&hb->batch, &pr->params, &hb->in, want)
+                                     : ea_reference_canonical(&hb->batch, &pr->params, &hb->in, want);
+    if (st == EA_OK)
+        st = ea_cuda_set_kernel(ctx, k);
+    if (st == EA_OK)
+        st = ea_cuda_poison_output(ctx, db);
+    if (st == EA_OK)
+        st = ea_cuda_run(ctx, db, plan);
+    if (st == EA_OK)
+        st = ea_cuda_download_output(ctx, db, got);
+    if (st != EA_OK) {
+        fprintf(stderr, "ea-bench-kernel: %s: %s\n", pr->spec.name, ea_last_error());
+        free(want);
+        return 2;
+    }
+    const ea_diff d = ea_compare_bits(got, want, pr->params.dtype, n);
+    free(want);
+    if (d.differ || d.sentinels) {
+        printf("%-20s %s NOT TIMED: GPU != CPU (%lld differ, %lld unwritten)\n", pr->spec.name, ea_kernel_name(k),
+               (long long)d.differ, (long long)d.sentinels);
+        return 1;
+    }
+    cudaStream_t stream = (cudaStream_t)ea_cuda_stream(ctx);
+    cudaEvent_t e0, e1;
+    CHECK(cudaEventCreate(&e0));
+    CHECK(cudaEventCreate(&e1));
+    for (int r = 0; r < reps; r++) {
+        CHECK(cudaMemsetAsync(flush, r & 0xff, flush_bytes, stream)); /* evicts the inputs from L2 */
+        CHECK(cudaEventRecord(e0, stream));
+        if (ea_cuda_run(ctx, db, plan) != EA_OK) {
+            fprintf(stderr, "ea-bench-kernel: %s\n", ea_last_error());
+            return 2;
+        }
+        CHECK(cudaEventRecord(e1, stream));
+        CHECK(cudaEventSynchronize(e1));
+        CHECK(cudaEventElapsedTime(&ms[r], e0, e1));
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    qsort(ms, (size_t)reps, sizeof *ms, cmp_float);
+    out[0] = ms[reps / 2] * 1e3, out[1] = ms[0] * 1e3, out[2] = ms[reps - 1] * 1e3;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    const char *path = NULL, *only = NULL, *dump = NULL;
+    const char *path = NULL, *only = NULL, *dump = NULL, *which = "both";
     int reps = 30;
     for (int k = 1; k < argc; k++) {
         if (!strcmp(argv[k], "--cases") && k + 1 < argc)
@@ -153,10 +208,14 @@ int main(int argc, char **argv)
             only = argv[++k];
         else if (!strcmp(argv[k], "--dump") && k + 1 < argc)
             dump = argv[++k];
+        else if (!strcmp(argv[k], "--kernel") && k + 1 < argc &&
+                 (!strcmp(argv[k + 1], "canonical") || !strcmp(argv[k + 1], "tc") || !strcmp(argv[k + 1], "both")))
+            which = argv[++k];
         else if (!strcmp(argv[k], "--reps") && k + 1 < argc && parse_reps(argv[k + 1], &reps))
             k++;
         else {
-            fprintf(stderr, "ea-bench-kernel: unknown or incomplete option '%s' (usage: --cases FILE [--only NAME] [--reps 3..10000] [--dump DIR])\n", argv[k]);
+            fprintf(stderr, "ea-bench-kernel: unknown or incomplete option '%s' (usage: --cases FILE [--only NAME] "
+                            "[--reps 3..10000] [--kernel canonical|tc|both] [--dump DIR])\n", argv[k]);
             return 2;
         }
     }
@@ -164,6 +223,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "ea-bench-kernel: --cases FILE is required\n");
         return 2;
     }
+    const int want_canon = strcmp(which, "tc") != 0, want_tc = strcmp(which, "canonical") != 0;
     ea_case *cases;
     int count;
     if (ea_cases_load(path, &cases, &count) != EA_OK) {
@@ -183,17 +243,15 @@ int main(int argc, char **argv)
     CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
     CHECK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, dev));
     const double peak = sms * 128.0 * 2.0 * clock_khz * 1e3; /* fp32 FMA lanes per SM on Hopper: 128 */
-    printf("device: %s, %d SMs, %.0f MHz, fp32 FMA peak %.1f TFLOP/s; %d repeats, L2 flushed\n", prop.name, sms,
-           clock_khz / 1e3, peak / 1e12, reps);
-    printf("%-20s %10s %10s %10s %9s %7s %8s\n", "case", "median us", "min us", "max us", "TFLOP/s", "%peak", "GB/s");
+    printf("device: %s, %d SMs, %.0f MHz, fp32 FMA peak %.1f TFLOP/s; %d repeats, L2 flushed; mma model %s here\n",
+           prop.name, sms, clock_khz / 1e3, peak / 1e12, reps,
+           ea_cuda_mma_model_verified() ? "verified" : "NOT verified (tc checked against a model unproven here)");
+    printf("%-20s %10s %8s %7s %10s %10s %10s %8s %8s\n", "case", "canon us", "TFLOP/s", "%fp32", "tc us",
+           "tc min", "tc max", "TFLOP/s", "canon/tc");
 
     void *flush;
     const size_t flush_bytes = (size_t)256 << 20;
     CHECK(cudaMalloc(&flush, flush_bytes));
-    cudaStream_t stream = (cudaStream_t)ea_cuda_stream(ctx);
-    cudaEvent_t e0, e1;
-    CHECK(cudaEventCreate(&e0));
-    CHECK(cudaEventCreate(&e1));
     float *ms = malloc(sizeof(float) * (size_t)reps);
     int rc = 0;
     for (int c = 0; c < count; c++) {
@@ -209,44 +267,38 @@ int main(int argc, char **argv)
             fprintf(stderr, "ea-bench-kernel: %s: %s\n", cases[c].name, ea_last_error());
             return 2;
         }
-        /* validate before timing */
-        const int64_t n = (int64_t)hb.num_tokens * pr.params.hq * pr.params.dv;
-        void *want = malloc(hb.o_bytes + 1), *got = malloc(hb.o_bytes + 1);
-        ea_fill_sentinel(want, pr.params.dtype, n);
-        if (ea_reference_canonical(&hb.batch, &pr.params, &hb.in, want) != EA_OK ||
-            ea_cuda_poison_output(ctx, db) != EA_OK || ea_cuda_run(ctx, db, &plan) != EA_OK ||
-            ea_cuda_download_output(ctx, db, got) != EA_OK) {
-            fprintf(stderr, "ea-bench-kernel: %s: %s\n", cases[c].name, ea_last_error());
+        void *got = malloc(hb.o_bytes + 1);
+        double canon[3] = {0}, tc[3] = {0};
+        int r_canon = -1, r_tc = -1;
+        if (want_canon)
+            r_canon = time_kernel(ctx, EA_KERNEL_CANONICAL, &pr, &hb, db, &plan, flush, flush_bytes, ms, reps, got, canon);
+        if (want_tc) /* last, so `got` holds the tc output for --dump */
+            r_tc = time_kernel(ctx, EA_KERNEL_TC, &pr, &hb, db, &plan, flush, flush_bytes, ms, reps, got, tc);
+        if (r_canon == 2 || r_tc == 2)
             return 2;
+        rc |= r_canon == 1 || r_tc == 1;
+        double flops, bytes;
+        count_work(&pr, &hb, &flops, &bytes);
+        char cbuf[64] = "-", ctf[16] = "-", cpk[16] = "-", tbuf[3][16] = {"-", "-", "-"}, ttf[16] = "-", ratio[16] = "-";
+        if (r_canon == 0) {
+            snprintf(cbuf, sizeof cbuf, "%.1f", canon[0]);
+            snprintf(ctf, sizeof ctf, "%.2f", flops / canon[0] / 1e6);
+            snprintf(cpk, sizeof cpk, "%.1f%%", 100.0 * flops / (canon[0] * 1e-6) / peak);
         }
-        ea_diff d = ea_compare_bits(got, want, pr.params.dtype, n);
-        if (d.differ || d.sentinels) {
-            printf("%-20s NOT TIMED: GPU != CPU (%lld differ, %lld unwritten)\n", cases[c].name, (long long)d.differ,
-                   (long long)d.sentinels);
-            rc = 1;
-        } else {
-            for (int r = 0; r < reps; r++) {
-                CHECK(cudaMemsetAsync(flush, r & 0xff, flush_bytes, stream)); /* evicts the inputs from L2 */
-                CHECK(cudaEventRecord(e0, stream));
-                if (ea_cuda_run(ctx, db, &plan) != EA_OK) {
-                    fprintf(stderr, "ea-bench-kernel: %s\n", ea_last_error());
-                    return 2;
-                }
-                CHECK(cudaEventRecord(e1, stream));
-                CHECK(cudaEventSynchronize(e1));
-                CHECK(cudaEventElapsedTime(&ms[r], e0, e1));
-            }
-            qsort(ms, (size_t)reps, sizeof *ms, cmp_float);
-            double flops, bytes;
-            count_work(&pr, &hb, &flops, &bytes);
-            const double med = ms[reps / 2] * 1e-3;
-            printf("%-20s %10.1f %10.1f %10.1f %9.2f %6.1f%% %8.0f\n", cases[c].name, med * 1e6, ms[0] * 1e3,
-                   ms[reps - 1] * 1e3, flops / med / 1e12, 100.0 * flops / med / peak, bytes / med / 1e9);
-            if (dump && dump_case(dump, &pr, &hb, got, med * 1e6, flops) != 0)
-                rc = 2;
+        if (r_tc == 0) {
+            for (int t = 0; t < 3; t++)
+                snprintf(tbuf[t], sizeof tbuf[t], "%.1f", tc[t]);
+            snprintf(ttf, sizeof ttf, "%.2f", flops / tc[0] / 1e6);
         }
+        if (r_canon == 0 && r_tc == 0)
+            snprintf(ratio, sizeof ratio, "%.2f", canon[0] / tc[0]);
+        printf("%-20s %10s %8s %7s %10s %10s %10s %8s %8s\n", cases[c].name, cbuf, ctf, cpk, tbuf[0], tbuf[1], tbuf[2],
+               ttf, ratio);
+        if (dump && (r_tc == 0 || (!want_tc && r_canon == 0)) &&
+            dump_case(dump, &pr, &hb, got, want_tc ? tc[0] : canon[0], canon[0], flops) != 0)
+            rc = 2;
         fflush(stdout);
-        free(want), free(got);
+        free(got);
         ea_cuda_plan_free(&plan);
         ea_cuda_batch_free(db);
         ea_host_batch_free(&hb);

@@ -108,10 +108,11 @@ __device__ __forceinline__ bool visible(const ea_attn_args &a, const tc_block &B
     return v;
 }
 
-/* The next tile after j that some pair of the block sees, or -1 (uniform across the block). */
-__device__ int32_t next_tile(const ea_attn_args &a, const tc_block &B, int32_t j, int32_t j_last)
+/* The first tile from `from` on that some pair of the block sees, or -1 (uniform across the block:
+ * every thread must call it). */
+__device__ int32_t first_seen_tile(const ea_attn_args &a, const tc_block &B, int32_t from, int32_t j_last)
 {
-    for (j = j + 1; j <= j_last; j++) {
+    for (int32_t j = from; j <= j_last; j++) {
         if (!B.mask)
             return j; /* without a mask every tile of [j_first, j_last] is seen (contiguous union) */
         int any = 0;
@@ -124,37 +125,40 @@ __device__ int32_t next_tile(const ea_attn_args &a, const tc_block &B, int32_t j
     return -1;
 }
 
-/* produce_kv: gathers the 64 keys of tile j into Ks/Vs ([64][D + PAD] bf16, zeros past the last
- * key and past dqk/dv). 16-byte cp.async when rows are whole 16-byte chunks of bf16; element
- * loads with rounding otherwise (f32 pools, odd head dims). */
-template <int DQK, int DV>
-__device__ void produce_kv(const ea_attn_args &a, const tc_block &B, int32_t j, uint16_t *Ks, uint16_t *Vs, bool vec)
+/* The pool slot of key `tq2 = threadIdx.x / 2` of tile j (every thread pair gathers one key), or
+ * -1 past the last key. Loaded one tile ahead, so its latency hides behind a tile's compute. */
+__device__ __forceinline__ int64_t tile_slot(const ea_attn_args &a, const tc_block &B, int32_t j)
 {
-    const int32_t lo = j * BN;
+    const int32_t u = j * BN + (int32_t)threadIdx.x / 2;
+    return j >= 0 && u < B.T ? a.unified_kv_indices[B.kv_base + u] : -1;
+}
+
+/* produce_kv: gathers the 64 keys of tile j into Ks/Vs ([64][D + PAD] bf16, zeros past the last
+ * key and past dqk/dv). Threads 2k and 2k+1 gather key k (its pool slot given), taking turns
+ * over its 16-byte chunks: cp.async when rows are whole chunks of bf16, element loads with
+ * rounding otherwise (f32 pools, odd head dims). */
+template <int DQK, int DV>
+__device__ void produce_kv(const ea_attn_args &a, const tc_block &B, int64_t slot, uint16_t *Ks, uint16_t *Vs, bool vec)
+{
+    const int key = threadIdx.x / 2, half = threadIdx.x % 2;
+    uint16_t *krow = Ks + key * (DQK + PAD), *vrow = Vs + key * (DV + PAD);
+    const int64_t kbase = (slot * a.hkv + B.g) * a.dqk, vbase = (slot * a.hkv + B.g) * a.dv;
     if (vec) {
-        constexpr int KC = DQK / 8, VC = DV / 8; /* 16-byte chunks per padded row */
-        for (int e = threadIdx.x; e < BN * (KC + VC); e += TC_THREADS) {
-            const bool is_k = e < BN * KC;
-            const int e2 = is_k ? e : e - BN * KC, C = is_k ? KC : VC;
-            const int key = e2 / C, c = e2 % C, dim = is_k ? a.dqk : a.dv;
-            const bool in = lo + key < B.T && c * 8 < dim;
-            const int64_t slot = in ? a.unified_kv_indices[B.kv_base + lo + key] : 0;
-            const uint16_t *src = (const uint16_t *)(is_k ? a.k_pool : a.v_pool) + (slot * a.hkv + B.g) * dim + c * 8;
-            uint16_t *dst = (is_k ? Ks + key * (DQK + PAD) : Vs + key * (DV + PAD)) + c * 8;
-            cp_async16(dst, in ? (const void *)src : (const void *)(is_k ? a.k_pool : a.v_pool), in ? 16 : 0);
-        }
+        const uint16_t *k = (const uint16_t *)a.k_pool + (slot >= 0 ? kbase : 0);
+        const uint16_t *v = (const uint16_t *)a.v_pool + (slot >= 0 ? vbase : 0);
+#pragma unroll
+        for (int c = half; c < DQK / 8; c += 2)
+            cp_async16(krow + c * 8, k + (c * 8 < a.dqk ? c * 8 : 0), slot >= 0 && c * 8 < a.dqk ? 16 : 0);
+#pragma unroll
+        for (int c = half; c < DV / 8; c += 2)
+            cp_async16(vrow + c * 8, v + (c * 8 < a.dv ? c * 8 : 0), slot >= 0 && c * 8 < a.dv ? 16 : 0);
     } else {
-        for (int e = threadIdx.x; e < BN * (DQK + DV); e += TC_THREADS) {
-            const bool is_k = e < BN * DQK;
-            const int e2 = is_k ? e : e - BN * DQK, W = is_k ? DQK : DV;
-            const int key = e2 / W, d = e2 % W, dim = is_k ? a.dqk : a.dv;
-            uint16_t x = 0;
-            if (lo + key < B.T && d < dim) {
-                const int64_t slot = a.unified_kv_indices[B.kv_base + lo + key];
-                x = to_bf16(is_k ? a.k_pool : a.v_pool, a.bf16, (slot * a.hkv + B.g) * dim + d);
-            }
-            (is_k ? Ks + key * (DQK + PAD) : Vs + key * (DV + PAD))[d] = x;
-        }
+#pragma unroll 8
+        for (int d = half; d < DQK; d += 2)
+            krow[d] = slot >= 0 && d < a.dqk ? to_bf16(a.k_pool, a.bf16, kbase + d) : 0;
+#pragma unroll 8
+        for (int d = half; d < DV; d += 2)
+            vrow[d] = slot >= 0 && d < a.dv ? to_bf16(a.v_pool, a.bf16, vbase + d) : 0;
     }
     cp_async_commit(); /* an empty group when nothing was issued: keeps the wait counts simple */
 }
@@ -186,15 +190,24 @@ __global__ void __launch_bounds__(TC_THREADS) ea_attention_tc_kernel(const ea_at
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane / 4, tq = lane % 4;
     const bool vec = a.bf16 && a.dqk % 8 == 0 && a.dv % 8 == 0;
 
-    /* Q of the block's pairs, bf16, zeros past dqk and past the last pair. */
-    for (int e = threadIdx.x; e < BLOCK_PAIRS * DQK; e += TC_THREADS) {
-        const int pr = e / DQK, d = e % DQK, pair = B.pair0 + pr;
-        uint16_t x = 0;
-        if (pair < B.pairs && d < a.dqk) {
-            const int32_t r = pair / B.G, h = B.g * B.G + pair % B.G;
-            x = to_bf16(a.q, a.bf16, ((int64_t)(a.qo_indptr[B.i] + r) * a.hq + h) * a.dqk + d);
+    /* Q of the block's pairs, bf16, zeros past dqk and past the last pair: threads 2k and 2k+1
+     * load pair k's row, taking turns over its 16-byte chunks (cp.async) or elements. */
+    {
+        const int pr = threadIdx.x / 2, half = threadIdx.x % 2, pair = B.pair0 + pr;
+        const bool in = pair < B.pairs;
+        const int64_t src = in ? ((int64_t)(a.qo_indptr[B.i] + pair / B.G) * a.hq + B.g * B.G + pair % B.G) * a.dqk : 0;
+        uint16_t *row = Qs + pr * (DQK + PAD);
+        if (vec) {
+#pragma unroll
+            for (int c = half; c < DQK / 8; c += 2)
+                cp_async16(row + c * 8, (const uint16_t *)a.q + src + (c * 8 < a.dqk ? c * 8 : 0),
+                           in && c * 8 < a.dqk ? 16 : 0);
+            cp_async_commit();
+        } else {
+#pragma unroll 8
+            for (int d = half; d < DQK; d += 2)
+                row[d] = in && d < a.dqk ? to_bf16(a.q, a.bf16, src + d) : 0;
         }
-        Qs[pr * (DQK + PAD) + d] = x;
     }
 
     /* The key tiles some pair of the block sees: [j_first, j_last], every one of them without a
@@ -203,11 +216,17 @@ __global__ void __launch_bounds__(TC_THREADS) ea_attention_tc_kernel(const ea_at
     int32_t k_lo = a.sliding_window >= 0 ? max(0, t_lo - a.sliding_window) : 0;
     int32_t k_hi = (B.mask || !a.causal) ? B.T - 1 : min(t_hi, B.T - 1);
     const int32_t j_last = k_lo <= k_hi ? k_hi / BN : -1;
-    int32_t j = next_tile(a, B, k_lo / BN - 1, j_last);
+    int32_t j = first_seen_tile(a, B, k_lo / BN, j_last);
 
     if (j >= 0)
-        produce_kv<DQK, DV>(a, B, j, Ks0, Vs0, vec);
-    __syncthreads(); /* Q is in shared memory */
+        produce_kv<DQK, DV>(a, B, tile_slot(a, B, j), Ks0, Vs0, vec);
+    int32_t j_next = j >= 0 ? first_seen_tile(a, B, j + 1, j_last) : -1;
+    int64_t slot_next = tile_slot(a, B, j_next); /* in flight while Q is read */
+    if (j >= 0)
+        cp_async_wait<1>(); /* Q (the older group) has landed; tile j may still be coming */
+    else
+        cp_async_wait<0>();
+    __syncthreads();
 
     /* Q's A fragments for this warp's 16 pairs, every k-step of d. */
     uint32_t qf[DQK / 16][4];
@@ -236,11 +255,13 @@ __global__ void __launch_bounds__(TC_THREADS) ea_attention_tc_kernel(const ea_at
 
     int buf = 0;
     while (j >= 0) {
-        const int32_t j_next = next_tile(a, B, j, j_last);
         cp_async_wait<0>();
         __syncthreads(); /* tile j is in buffer `buf`; everyone is done with the other buffer */
         if (j_next >= 0)
-            produce_kv<DQK, DV>(a, B, j_next, Ks0 + (buf ^ 1) * BN * (DQK + PAD), Vs0 + (buf ^ 1) * BN * (DV + PAD), vec);
+            produce_kv<DQK, DV>(a, B, slot_next, Ks0 + (buf ^ 1) * BN * (DQK + PAD), Vs0 + (buf ^ 1) * BN * (DV + PAD),
+                                vec);
+        const int32_t j_after = j_next >= 0 ? first_seen_tile(a, B, j_next + 1, j_last) : -1;
+        slot_next = tile_slot(a, B, j_after); /* used next iteration: its latency hides behind this tile */
         const uint16_t *Ks = Ks0 + buf * BN * (DQK + PAD), *Vs = Vs0 + buf * BN * (DV + PAD);
 
         /* compute_qk: s[n] holds keys 8n + 2tq, +1 of rows gq (s[n][0..1]) and gq+8 (s[n][2..3]). */
@@ -321,6 +342,7 @@ __global__ void __launch_bounds__(TC_THREADS) ea_attention_tc_kernel(const ea_at
             mma_bf16(l, pf, BF16X2_ONE, BF16X2_ONE);
         }
         j = j_next;
+        j_next = j_after;
         buf ^= 1;
     }
 
