@@ -86,16 +86,16 @@ EA_HD float ea_expf(float x)
     const float ln2_hi = 0x1.62e430p-1f;
     const float ln2_lo = -0x1.05c610p-29f;
     const float round_magic = 0x1.8p23f; /* adding it rounds a small float to an integer */
+    const float hi = 0x1.62e430p+6f;     /* ln(FLT_MAX): from here on, +inf (also for +inf) */
+    const float lo = -0x1.9fe368p+6f;    /* ln(2^-150): below it, 0 (also for -inf) */
 
-    if (x != x)
-        return x + x; /* NaN in, quiet NaN out */
-    if (x >= 0x1.62e430p+6f)
-        return ea_f32_from_bits(0x7f800000u); /* above ln(FLT_MAX): +inf (also for +inf) */
-    if (x < -0x1.9fe368p+6f)
-        return 0.0f; /* below ln(2^-150): rounds to 0 (also for -inf) */
-
-    float n = EA_FMAF(x, log2e, round_magic) - round_magic;
-    float r = EA_FMAF(-n, ln2_hi, x);
+    /* Written without branches, so that a GPU warp (or a compiler) can run many of these side by
+     * side: every input takes the same path, and the special cases are chosen at the end. Inputs
+     * outside [lo, hi) and NaN compute with 0 instead, so no conversion below is out of range. */
+    const int in_range = x >= lo && x < hi;
+    const float xr = in_range ? x : 0.0f;
+    float n = EA_FMAF(xr, log2e, round_magic) - round_magic;
+    float r = EA_FMAF(-n, ln2_hi, xr);
     r = EA_FMAF(-n, ln2_lo, r);
 
     float p = 0x1.a01a02p-13f; /* 1/7! */
@@ -107,12 +107,17 @@ EA_HD float ea_expf(float x)
     p = EA_FMAF(p, r, 1.0f);
     p = EA_FMAF(p, r, 1.0f);
 
-    int ni = (int)n;
-    if (ni > 127)
-        return (p * 2.0f) * ea_pow2i(ni - 1);
-    if (ni < -126)
-        return (p * ea_pow2i(ni + 100)) * 0x1p-100f; /* first product exact, second rounds once */
-    return p * ea_pow2i(ni);
+    /* 2^n in at most two exact steps: n = 128 as 2 * 2^127; n < -126 (a subnormal result) as
+     * 2^(n+100) then 2^-100, so that only the last product rounds. Multiplying by 1 is exact. */
+    const int ni = (int)n; /* -150 .. 128 */
+    const float pre = ni > 127 ? 2.0f : 1.0f;
+    const float post = ni < -126 ? 0x1p-100f : 1.0f;
+    const int e = ni > 127 ? ni - 1 : ni < -126 ? ni + 100 : ni;
+    const float y = ((p * pre) * ea_pow2i(e)) * post;
+
+    if (x != x)
+        return x + x; /* NaN in, quiet NaN out */
+    return in_range ? y : x < lo ? 0.0f : ea_f32_from_bits(0x7f800000u);
 }
 
 /**

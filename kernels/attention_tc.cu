@@ -35,6 +35,7 @@
 
 static_assert(BLOCK_PAIRS == TC_WARPS * 16, "each warp owns one m16 block of pairs");
 static_assert(BN == 64, "the tile loop is written for 8 n-tiles of 8 keys");
+static_assert(BLOCK_PAIRS == BN, "Q borrows the second K buffer, so it has as many rows");
 
 /* ---- PTX wrappers ---- */
 
@@ -163,13 +164,22 @@ __device__ void produce_kv(const ea_attn_args &a, const tc_block &B, int64_t slo
     cp_async_commit(); /* an empty group when nothing was issued: keeps the wait counts simple */
 }
 
+/* Blocks per SM the registers must allow: for head dims up to 128, 3 blocks of 4 warps (their
+ * shared memory fits too) hide the latency of the softmax's dependent chains; larger accumulators
+ * need the registers of 2 blocks, or of 1. */
+constexpr int tc_min_blocks(int dqk, int dv)
+{
+    return dqk + dv <= 256 ? 3 : dqk + dv <= 384 ? 2 : 1;
+}
+
 template <int DQK, int DV>
-__global__ void __launch_bounds__(TC_THREADS) ea_attention_tc_kernel(const ea_attn_args a)
+__global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attention_tc_kernel(const ea_attn_args a)
 {
     extern __shared__ __align__(16) uint16_t smem[];
-    uint16_t *Qs = smem;                                 /* [64][DQK + PAD] */
-    uint16_t *Ks0 = Qs + BLOCK_PAIRS * (DQK + PAD);      /* [2][64][DQK + PAD] */
+    uint16_t *Ks0 = smem;                                /* [2][64][DQK + PAD] */
     uint16_t *Vs0 = Ks0 + 2 * BN * (DQK + PAD);          /* [2][64][DV + PAD] */
+    uint16_t *Qs = Ks0 + BN * (DQK + PAD);               /* [64][DQK + PAD]: K's second buffer, free until
+                                                            the first prefetch, after Q went to registers */
 
     tc_block B;
     B.i = blockIdx.z;
@@ -377,7 +387,7 @@ __global__ void __launch_bounds__(TC_THREADS) ea_attention_tc_kernel(const ea_at
 template <int DQK, int DV>
 static size_t tc_smem_bytes()
 {
-    return sizeof(uint16_t) * ((size_t)BLOCK_PAIRS * (DQK + PAD) + 2 * BN * (DQK + PAD) + 2 * BN * (DV + PAD));
+    return sizeof(uint16_t) * (2 * BN * (DQK + PAD) + 2 * BN * (DV + PAD));
 }
 
 template <int DQK, int DV>
