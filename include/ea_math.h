@@ -94,7 +94,8 @@ EA_HD float ea_expf(float x)
      * outside [lo, hi) and NaN compute with 0 instead, so no conversion below is out of range. */
     const int in_range = x >= lo && x < hi;
     const float xr = in_range ? x : 0.0f;
-    float n = EA_FMAF(xr, log2e, round_magic) - round_magic;
+    const float shifted = EA_FMAF(xr, log2e, round_magic); /* 1.5 * 2^23 + n, exactly */
+    float n = shifted - round_magic;
     float r = EA_FMAF(-n, ln2_hi, xr);
     r = EA_FMAF(-n, ln2_lo, r);
 
@@ -109,7 +110,9 @@ EA_HD float ea_expf(float x)
 
     /* 2^n in at most two exact steps: n = 128 as 2 * 2^127; n < -126 (a subnormal result) as
      * 2^(n+100) then 2^-100, so that only the last product rounds. Multiplying by 1 is exact. */
-    const int ni = (int)n; /* -150 .. 128 */
+    /* n as an int: the low bits of `shifted` hold it (no float-to-int conversion, which is slow on
+     * GPUs): -150 .. 128 */
+    const int ni = (int)ea_f32_bits(shifted) - (int)ea_f32_bits(round_magic);
     const float pre = ni > 127 ? 2.0f : 1.0f;
     const float post = ni < -126 ? 0x1p-100f : 1.0f;
     const int e = ni > 127 ? ni - 1 : ni < -126 ? ni + 100 : ni;

@@ -6,10 +6,12 @@
  * consecutive (query row, query head) pairs of request i whose heads share KV head g
  * (pair = r*G + hh): GQA loads K and V once for the whole group. 4 warps, 16 pairs each: one
  * m16 row block of the mma. For each key tile of 64 unified keys that some pair sees:
- *   produce_kv:  the tile's K and V rows are gathered from the paged pool through the unified
- *                indices into shared memory with cp.async, one tile ahead (double buffer);
+ *   produce:     the tile's K and V rows are gathered from the paged pool through the unified
+ *                indices into shared memory with cp.async; K and V have one buffer each, and each
+ *                one's load hides behind the other's compute (V(j) behind Q K(j)^T and the
+ *                softmax, K(j+1) behind P V(j)); pool slots are read a tile ahead;
  *   compute_qk:  S = Q K^T, 8 n-tiles of 8 keys, a chain of mma steps over d (16 at a time),
- *                from +0: Q's fragments stay in registers, K's come by ldmatrix;
+ *                from +0, with Q's and K's fragments from shared memory by ldmatrix;
  *   logits_mask: scale, logit cap, visibility;
  *   update_state: the running max (exact, any order), rescale O and l when it grows;
  *   compute_pv:  P = e^(S - m) rounded to bf16 becomes the A operand directly (the C layout of
@@ -35,7 +37,7 @@
 
 static_assert(BLOCK_PAIRS == TC_WARPS * 16, "each warp owns one m16 block of pairs");
 static_assert(BN == 64, "the tile loop is written for 8 n-tiles of 8 keys");
-static_assert(BLOCK_PAIRS == BN, "Q borrows the second K buffer, so it has as many rows");
+static_assert(BLOCK_PAIRS == TC_THREADS / 2 && BN == TC_THREADS / 2, "two threads gather each row of Q, K and V");
 
 /* ---- PTX wrappers ---- */
 
@@ -126,47 +128,40 @@ __device__ int32_t first_seen_tile(const ea_attn_args &a, const tc_block &B, int
     return -1;
 }
 
-/* The pool slot of key `tq2 = threadIdx.x / 2` of tile j (every thread pair gathers one key), or
- * -1 past the last key. Loaded one tile ahead, so its latency hides behind a tile's compute. */
+/* The pool slot of key threadIdx.x / 2 of tile j (every thread pair gathers one key), or -1 past
+ * the last key. Loaded well before it is needed, so its latency hides behind compute. */
 __device__ __forceinline__ int64_t tile_slot(const ea_attn_args &a, const tc_block &B, int32_t j)
 {
     const int32_t u = j * BN + (int32_t)threadIdx.x / 2;
     return j >= 0 && u < B.T ? a.unified_kv_indices[B.kv_base + u] : -1;
 }
 
-/* produce_kv: gathers the 64 keys of tile j into Ks/Vs ([64][D + PAD] bf16, zeros past the last
- * key and past dqk/dv). Threads 2k and 2k+1 gather key k (its pool slot given), taking turns
- * over its 16-byte chunks: cp.async when rows are whole chunks of bf16, element loads with
+/* produce_kv: gathers one key row of K (or V) of a tile into smem ([64][D + PAD] bf16, zeros past
+ * the last key and past dim). Threads 2k and 2k+1 gather key k (its pool slot given), taking
+ * turns over its 16-byte chunks: cp.async when rows are whole chunks of bf16, element loads with
  * rounding otherwise (f32 pools, odd head dims). */
-template <int DQK, int DV>
-__device__ void produce_kv(const ea_attn_args &a, const tc_block &B, int64_t slot, uint16_t *Ks, uint16_t *Vs, bool vec)
+template <int D>
+__device__ __forceinline__ void produce_rows(const ea_attn_args &a, const tc_block &B, const void *pool, int dim,
+                                             int64_t slot, uint16_t *tile, bool vec)
 {
     const int key = threadIdx.x / 2, half = threadIdx.x % 2;
-    uint16_t *krow = Ks + key * (DQK + PAD), *vrow = Vs + key * (DV + PAD);
-    const int64_t kbase = (slot * a.hkv + B.g) * a.dqk, vbase = (slot * a.hkv + B.g) * a.dv;
+    uint16_t *row = tile + key * (D + PAD);
+    const int64_t base = slot >= 0 ? (slot * a.hkv + B.g) * dim : 0;
     if (vec) {
-        const uint16_t *k = (const uint16_t *)a.k_pool + (slot >= 0 ? kbase : 0);
-        const uint16_t *v = (const uint16_t *)a.v_pool + (slot >= 0 ? vbase : 0);
+        const uint16_t *src = (const uint16_t *)pool + base;
 #pragma unroll
-        for (int c = half; c < DQK / 8; c += 2)
-            cp_async16(krow + c * 8, k + (c * 8 < a.dqk ? c * 8 : 0), slot >= 0 && c * 8 < a.dqk ? 16 : 0);
-#pragma unroll
-        for (int c = half; c < DV / 8; c += 2)
-            cp_async16(vrow + c * 8, v + (c * 8 < a.dv ? c * 8 : 0), slot >= 0 && c * 8 < a.dv ? 16 : 0);
+        for (int c = half; c < D / 8; c += 2)
+            cp_async16(row + c * 8, src + (c * 8 < dim ? c * 8 : 0), slot >= 0 && c * 8 < dim ? 16 : 0);
     } else {
 #pragma unroll 8
-        for (int d = half; d < DQK; d += 2)
-            krow[d] = slot >= 0 && d < a.dqk ? to_bf16(a.k_pool, a.bf16, kbase + d) : 0;
-#pragma unroll 8
-        for (int d = half; d < DV; d += 2)
-            vrow[d] = slot >= 0 && d < a.dv ? to_bf16(a.v_pool, a.bf16, vbase + d) : 0;
+        for (int d = half; d < D; d += 2)
+            row[d] = slot >= 0 && d < dim ? to_bf16(pool, a.bf16, base + d) : 0;
     }
     cp_async_commit(); /* an empty group when nothing was issued: keeps the wait counts simple */
 }
 
-/* Blocks per SM the registers must allow: for head dims up to 128, 3 blocks of 4 warps (their
- * shared memory fits too) hide the latency of the softmax's dependent chains; larger accumulators
- * need the registers of 2 blocks, or of 1. */
+/* Blocks per SM the registers must allow: for head dims up to 128, 3 blocks of 4 warps hide the
+ * latency of the softmax's dependent chains; larger accumulators need the registers of 2 or 1. */
 constexpr int tc_min_blocks(int dqk, int dv)
 {
     return dqk + dv <= 256 ? 3 : dqk + dv <= 384 ? 2 : 1;
@@ -176,10 +171,9 @@ template <int DQK, int DV>
 __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attention_tc_kernel(const ea_attn_args a)
 {
     extern __shared__ __align__(16) uint16_t smem[];
-    uint16_t *Ks0 = smem;                                /* [2][64][DQK + PAD] */
-    uint16_t *Vs0 = Ks0 + 2 * BN * (DQK + PAD);          /* [2][64][DV + PAD] */
-    uint16_t *Qs = Ks0 + BN * (DQK + PAD);               /* [64][DQK + PAD]: K's second buffer, free until
-                                                            the first prefetch, after Q went to registers */
+    uint16_t *Qs = smem;                        /* [64][DQK + PAD] */
+    uint16_t *Ks = Qs + BLOCK_PAIRS * (DQK + PAD); /* [64][DQK + PAD] */
+    uint16_t *Vs = Ks + BN * (DQK + PAD);       /* [64][DV + PAD] */
 
     tc_block B;
     B.i = blockIdx.z;
@@ -201,59 +195,49 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
     const bool vec = a.bf16 && a.dqk % 8 == 0 && a.dv % 8 == 0;
 
     /* Q of the block's pairs, bf16, zeros past dqk and past the last pair: threads 2k and 2k+1
-     * load pair k's row, taking turns over its 16-byte chunks (cp.async) or elements. */
+     * load pair k's row (cp.async or element loads, as for K). */
     {
-        const int pr = threadIdx.x / 2, half = threadIdx.x % 2, pair = B.pair0 + pr;
-        const bool in = pair < B.pairs;
-        const int64_t src = in ? ((int64_t)(a.qo_indptr[B.i] + pair / B.G) * a.hq + B.g * B.G + pair % B.G) * a.dqk : 0;
-        uint16_t *row = Qs + pr * (DQK + PAD);
+        const int pair = B.pair0 + threadIdx.x / 2;
+        const int32_t r = pair / B.G, h = B.g * B.G + pair % B.G;
+        const int64_t qrow = pair < B.pairs ? (int64_t)(a.qo_indptr[B.i] + r) * a.hq + h : -1;
+        const int key = threadIdx.x / 2, half = threadIdx.x % 2;
+        uint16_t *row = Qs + key * (DQK + PAD);
         if (vec) {
 #pragma unroll
             for (int c = half; c < DQK / 8; c += 2)
-                cp_async16(row + c * 8, (const uint16_t *)a.q + src + (c * 8 < a.dqk ? c * 8 : 0),
-                           in && c * 8 < a.dqk ? 16 : 0);
-            cp_async_commit();
+                cp_async16(row + c * 8, (const uint16_t *)a.q + (qrow >= 0 ? qrow * a.dqk : 0) + (c * 8 < a.dqk ? c * 8 : 0),
+                           qrow >= 0 && c * 8 < a.dqk ? 16 : 0);
         } else {
 #pragma unroll 8
             for (int d = half; d < DQK; d += 2)
-                row[d] = in && d < a.dqk ? to_bf16(a.q, a.bf16, src + d) : 0;
+                row[d] = qrow >= 0 && d < a.dqk ? to_bf16(a.q, a.bf16, qrow * a.dqk + d) : 0;
         }
+        cp_async_commit();
     }
 
     /* The key tiles some pair of the block sees: [j_first, j_last], every one of them without a
      * mask (the union of the rows' visible ranges is one interval), the checked ones with it. */
     const int32_t t_lo = B.P + B.r_lo, t_hi = B.P + B.r_hi;
-    int32_t k_lo = a.sliding_window >= 0 ? max(0, t_lo - a.sliding_window) : 0;
-    int32_t k_hi = (B.mask || !a.causal) ? B.T - 1 : min(t_hi, B.T - 1);
+    const int32_t k_lo = a.sliding_window >= 0 ? max(0, t_lo - a.sliding_window) : 0;
+    const int32_t k_hi = (B.mask || !a.causal) ? B.T - 1 : min(t_hi, B.T - 1);
     const int32_t j_last = k_lo <= k_hi ? k_hi / BN : -1;
     int32_t j = first_seen_tile(a, B, k_lo / BN, j_last);
-
+    int64_t slot = tile_slot(a, B, j);
     if (j >= 0)
-        produce_kv<DQK, DV>(a, B, tile_slot(a, B, j), Ks0, Vs0, vec);
-    int32_t j_next = j >= 0 ? first_seen_tile(a, B, j + 1, j_last) : -1;
-    int64_t slot_next = tile_slot(a, B, j_next); /* in flight while Q is read */
-    if (j >= 0)
-        cp_async_wait<1>(); /* Q (the older group) has landed; tile j may still be coming */
-    else
-        cp_async_wait<0>();
-    __syncthreads();
+        produce_rows<DQK>(a, B, a.k_pool, a.dqk, slot, Ks, vec);
 
-    /* Q's A fragments for this warp's 16 pairs, every k-step of d. */
-    uint32_t qf[DQK / 16][4];
-#pragma unroll
-    for (int ks = 0; ks < DQK / 16; ks++) {
-        const int mi = lane / 8, ri = lane % 8;
-        ldmatrix_x4(qf[ks], Qs + (warp * 16 + (mi & 1) * 8 + ri) * (DQK + PAD) + ks * 16 + (mi >> 1) * 8);
-    }
-
-    /* This thread's two pair rows: gq and gq + 8 of the warp's 16. */
-    int32_t row_r[2];
-    bool row_ok[2];
+    /* This thread's two pair rows (gq and gq + 8 of the warp's 16) and the keys each sees without
+     * a mask: the interval [vlo, vhi] (empty for a pair past the last). */
+    int32_t vlo[2], vhi[2];
+    const uint8_t *mrow[2];
 #pragma unroll
     for (int h = 0; h < 2; h++) {
         const int32_t pair = B.pair0 + warp * 16 + gq + 8 * h;
-        row_ok[h] = pair < B.pairs;
-        row_r[h] = row_ok[h] ? pair / B.G : 0;
+        const int32_t r = pair / B.G, t = B.P + r;
+        const bool ok = pair < B.pairs;
+        vlo[h] = !ok ? 1 : a.sliding_window >= 0 ? max(0, t - a.sliding_window) : 0;
+        vhi[h] = !ok ? 0 : (B.mask || !a.causal) ? B.T - 1 : t;
+        mrow[h] = B.mask && ok ? B.mask + (int64_t)r * B.T : nullptr;
     }
 
     float o[DV / 8][4];
@@ -263,16 +247,14 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
     for (int n = 0; n < DV / 8; n++)
         o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
 
-    int buf = 0;
+    /* The schedule of each tile (K and V single-buffered, each load hidden behind the other's
+     * compute): V(j) is loaded while S = Q K(j)^T and the softmax run; K(j_next) while P V(j) runs. */
     while (j >= 0) {
-        cp_async_wait<0>();
-        __syncthreads(); /* tile j is in buffer `buf`; everyone is done with the other buffer */
-        if (j_next >= 0)
-            produce_kv<DQK, DV>(a, B, slot_next, Ks0 + (buf ^ 1) * BN * (DQK + PAD), Vs0 + (buf ^ 1) * BN * (DV + PAD),
-                                vec);
-        const int32_t j_after = j_next >= 0 ? first_seen_tile(a, B, j_next + 1, j_last) : -1;
-        slot_next = tile_slot(a, B, j_after); /* used next iteration: its latency hides behind this tile */
-        const uint16_t *Ks = Ks0 + buf * BN * (DQK + PAD), *Vs = Vs0 + buf * BN * (DV + PAD);
+        produce_rows<DV>(a, B, a.v_pool, a.dv, slot, Vs, vec);
+        const int32_t j_next = j < j_last ? first_seen_tile(a, B, j + 1, j_last) : -1;
+        const int64_t slot_next = tile_slot(a, B, j_next); /* in flight during this tile */
+        cp_async_wait<1>();
+        __syncthreads(); /* Q and K(j) are in shared memory */
 
         /* compute_qk: s[n] holds keys 8n + 2tq, +1 of rows gq (s[n][0..1]) and gq+8 (s[n][2..3]). */
         float s[BN / 8][4];
@@ -281,33 +263,41 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
             s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
 #pragma unroll
         for (int ks = 0; ks < DQK / 16; ks++) {
+            uint32_t qf[4];
+            const int mi = lane / 8, ri = lane % 8;
+            ldmatrix_x4(qf, Qs + (warp * 16 + (mi & 1) * 8 + ri) * (DQK + PAD) + ks * 16 + (mi >> 1) * 8);
 #pragma unroll
             for (int n = 0; n < BN / 8; n += 2) {
                 uint32_t kf[4];
-                const int mi = lane / 8, ri = lane % 8;
                 ldmatrix_x4(kf, Ks + (n * 8 + (mi >> 1) * 8 + ri) * (DQK + PAD) + ks * 16 + (mi & 1) * 8);
-                mma_bf16(s[n], qf[ks], kf[0], kf[1]);
-                mma_bf16(s[n + 1], qf[ks], kf[2], kf[3]);
+                mma_bf16(s[n], qf, kf[0], kf[1]);
+                mma_bf16(s[n + 1], qf, kf[2], kf[3]);
             }
         }
 
-        /* logits_mask and update_state, per row h (gq, gq+8); bit 2n+c of seen[h] says whether the
-         * row sees key 8n + 2tq + c (a seen score may be -inf too, so the bit is kept apart) */
+        /* logits_mask and update_state, per row h (gq, gq+8): bit 2n+c of `seen` says whether the
+         * row sees key 8n + 2tq + c (a seen score may be -inf too, so the bit is kept apart). */
+        const int32_t kbase = j * BN + 2 * tq;
         float alpha[2];
         bool grow[2];
 #pragma unroll
         for (int h = 0; h < 2; h++) {
             uint32_t seen = 0;
             float mx = m[h];
+            const int32_t lo = vlo[h] - kbase, hi = vhi[h] - kbase;
 #pragma unroll
             for (int n = 0; n < BN / 8; n++)
 #pragma unroll
                 for (int c = 0; c < 2; c++) {
+                    const int off = n * 8 + c;
                     float x = s[n][2 * h + c] * a.sm_scale;
                     if (a.logit_cap > 0.f)
                         x = a.logit_cap * ea_tanhf(x / a.logit_cap);
                     s[n][2 * h + c] = x;
-                    if (row_ok[h] && visible(a, B, row_r[h], j * BN + n * 8 + 2 * tq + c)) {
+                    bool vis = off >= lo && off <= hi;
+                    if (mrow[h])
+                        vis = vis && mrow[h][kbase + off] != 0;
+                    if (vis) {
                         seen |= 1u << (2 * n + c);
                         mx = fmaxf(mx, x); /* NaN ignored; exact, so the order is free */
                     }
@@ -335,6 +325,11 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
                 l[2 * h + 1] = l[2 * h + 1] * alpha[h];
             }
 
+        cp_async_wait<0>();
+        __syncthreads(); /* V(j) is in shared memory; every warp is done with K(j) */
+        if (j_next >= 0)
+            produce_rows<DQK>(a, B, a.k_pool, a.dqk, slot_next, Ks, vec);
+
         /* compute_pv: k-step kk covers keys 16kk..16kk+15 = n-tiles 2kk and 2kk+1 of S. */
 #pragma unroll
         for (int kk = 0; kk < BN / 16; kk++) {
@@ -351,17 +346,18 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
             }
             mma_bf16(l, pf, BF16X2_ONE, BF16X2_ONE);
         }
+        __syncthreads(); /* every warp is done with V(j) before the next tile's V lands there */
         j = j_next;
-        j_next = j_after;
-        buf ^= 1;
+        slot = slot_next;
     }
+    cp_async_wait<0>(); /* nothing may still be landing in shared memory when the block ends */
 
     /* Epilogue: the sink joins the denominator; no visible key gives zeros. */
 #pragma unroll
     for (int h = 0; h < 2; h++) {
-        if (!row_ok[h])
-            continue;
         const int32_t pair = B.pair0 + warp * 16 + gq + 8 * h;
+        if (pair >= B.pairs)
+            continue;
         const int32_t r = pair / B.G, head = B.g * B.G + pair % B.G;
         const bool empty = m[h] == -INFINITY;
         float den = l[2 * h];
@@ -387,7 +383,7 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
 template <int DQK, int DV>
 static size_t tc_smem_bytes()
 {
-    return sizeof(uint16_t) * (2 * BN * (DQK + PAD) + 2 * BN * (DV + PAD));
+    return sizeof(uint16_t) * ((size_t)BLOCK_PAIRS * (DQK + PAD) + BN * (DQK + PAD) + BN * (DV + PAD));
 }
 
 template <int DQK, int DV>
