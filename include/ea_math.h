@@ -118,9 +118,9 @@ EA_HD float ea_expf(float x)
     const int e = ni > 127 ? ni - 1 : ni < -126 ? ni + 100 : ni;
     const float y = ((p * pre) * ea_pow2i(e)) * post;
 
-    if (x != x)
-        return x + x; /* NaN in, quiet NaN out */
-    return in_range ? y : x < lo ? 0.0f : ea_f32_from_bits(0x7f800000u);
+    /* NaN in, quiet NaN out; below lo 0; from hi on +inf */
+    const float special = x != x ? x + x : x < lo ? 0.0f : ea_f32_from_bits(0x7f800000u);
+    return in_range ? y : special;
 }
 
 /**

@@ -237,7 +237,7 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
         const bool ok = pair < B.pairs;
         vlo[h] = !ok ? 1 : a.sliding_window >= 0 ? max(0, t - a.sliding_window) : 0;
         vhi[h] = !ok ? 0 : (B.mask || !a.causal) ? B.T - 1 : t;
-        mrow[h] = B.mask && ok ? B.mask + (int64_t)r * B.T : nullptr;
+        mrow[h] = B.mask && ok ? B.mask + (int64_t)r * B.T : B.mask; /* never read for a pair past the last */
     }
 
     float o[DV / 8][4];
@@ -275,42 +275,67 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
             }
         }
 
-        /* logits_mask and update_state, per row h (gq, gq+8): bit 2n+c of `seen` says whether the
-         * row sees key 8n + 2tq + c (a seen score may be -inf too, so the bit is kept apart). */
+        /* logits_mask: scale and cap every score (the uniform branches outside the loops, so each
+         * loop is straight-line code the warp schedulers can interleave) */
+        if (a.logit_cap > 0.f) {
+#pragma unroll
+            for (int n = 0; n < BN / 8; n++)
+#pragma unroll
+                for (int e = 0; e < 4; e++)
+                    s[n][e] = a.logit_cap * ea_tanhf(s[n][e] * a.sm_scale / a.logit_cap);
+        } else {
+#pragma unroll
+            for (int n = 0; n < BN / 8; n++)
+#pragma unroll
+                for (int e = 0; e < 4; e++)
+                    s[n][e] = s[n][e] * a.sm_scale;
+        }
+        /* which keys each row sees: bit 2n+c of seen[h] is key 8n + 2tq + c of row h (gq, gq+8);
+         * a seen score may be -inf too, so the bit is kept apart from the score */
         const int32_t kbase = j * BN + 2 * tq;
-        float alpha[2];
-        bool grow[2];
+        uint32_t seen[2] = {0, 0};
 #pragma unroll
         for (int h = 0; h < 2; h++) {
-            uint32_t seen = 0;
-            float mx = m[h];
             const int32_t lo = vlo[h] - kbase, hi = vhi[h] - kbase;
 #pragma unroll
             for (int n = 0; n < BN / 8; n++)
 #pragma unroll
-                for (int c = 0; c < 2; c++) {
-                    const int off = n * 8 + c;
-                    float x = s[n][2 * h + c] * a.sm_scale;
-                    if (a.logit_cap > 0.f)
-                        x = a.logit_cap * ea_tanhf(x / a.logit_cap);
-                    s[n][2 * h + c] = x;
-                    bool vis = off >= lo && off <= hi;
-                    if (mrow[h])
-                        vis = vis && mrow[h][kbase + off] != 0;
-                    if (vis) {
-                        seen |= 1u << (2 * n + c);
-                        mx = fmaxf(mx, x); /* NaN ignored; exact, so the order is free */
-                    }
-                }
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-            grow[h] = mx > m[h];
-            alpha[h] = grow[h] ? ea_expf(m[h] - mx) : 1.f;
+                for (int c = 0; c < 2; c++)
+                    seen[h] |= (uint32_t)(n * 8 + c >= lo && n * 8 + c <= hi) << (2 * n + c);
+        }
+        if (B.mask) { /* the custom mask, read only inside the interval (which ends at the last key) */
+#pragma unroll
+            for (int h = 0; h < 2; h++)
+#pragma unroll
+                for (int n = 0; n < BN / 8; n++)
+#pragma unroll
+                    for (int c = 0; c < 2; c++)
+                        if ((seen[h] >> (2 * n + c) & 1u) && mrow[h][kbase + n * 8 + c] == 0)
+                            seen[h] &= ~(1u << (2 * n + c));
+        }
+
+        /* update_state: the running max (NaN ignored, exact, so any order), then P = e^(S - m) */
+        float alpha[2];
+        bool grow[2];
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            float mx = m[h];
 #pragma unroll
             for (int n = 0; n < BN / 8; n++)
 #pragma unroll
                 for (int c = 0; c < 2; c++)
-                    s[n][2 * h + c] = (seen >> (2 * n + c) & 1u) ? ea_expf(s[n][2 * h + c] - mx) : 0.f;
+                    mx = (seen[h] >> (2 * n + c) & 1u) ? fmaxf(mx, s[n][2 * h + c]) : mx;
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+            grow[h] = mx > m[h];
+            alpha[h] = ea_expf(m[h] - mx); /* used only when the max grew */
+#pragma unroll
+            for (int n = 0; n < BN / 8; n++)
+#pragma unroll
+                for (int c = 0; c < 2; c++) {
+                    const float pr = ea_expf(s[n][2 * h + c] - mx);
+                    s[n][2 * h + c] = (seen[h] >> (2 * n + c) & 1u) ? pr : 0.f;
+                }
             m[h] = mx;
         }
 #pragma unroll
