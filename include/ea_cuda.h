@@ -247,6 +247,15 @@ void ea_cuda_free(void *ptr);
 ea_status ea_cuda_test_bad_launch(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan);
 
 /**
+ * @brief Test hook: runs the proof of the tc kernel's fast probabilities over all 2^32 floats
+ * (see kernels/attention_tc.cu) and waits for it.
+ * @param ctx context
+ * @param bad receives how many inputs round to another bf16 than ea_expf() would give (must be 0)
+ * @param exact receives how many inputs take the exact path
+ */
+ea_status ea_cuda_check_tc_probabilities(ea_cuda_ctx *ctx, uint64_t *bad, uint64_t *exact);
+
+/**
  * @brief Copies a plan's unified indices to the host (waits; counted).
  * @param ctx context
  * @param plan a built plan

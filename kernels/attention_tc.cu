@@ -128,6 +128,54 @@ __device__ int32_t first_seen_tile(const ea_attn_args &a, const tc_block &B, int
     return -1;
 }
 
+/* P = bf16(ea_expf(x)), fast. Only the bf16 rounding of ea_expf(x) is needed, and that depends
+ * on ea_expf(x) only near a rounding midpoint. So: y = 2^(x log2 e) from the hardware's ex2.approx
+ * (one instruction), with the argument's rounding error put back by one fma; where y lies within
+ * TC_PROB_MARGIN fp32 ulps of a bf16 midpoint, or x is outside [-80, 0] (ex2.approx flushes
+ * subnormals), *exact is set and the caller computes ea_expf(x) itself. test_gpu checks, for all
+ * 2^32 inputs, that bf16(y) == bf16(ea_expf(x)) wherever *exact is not set: the bits are the
+ * contract's, only cheaper. */
+#define TC_PROB_MARGIN 64u
+
+__device__ __forceinline__ float tc_prob_fast(float x, bool &exact)
+{
+    const float l2e_hi = 0x1.715476p+0f, l2e_lo = 0x1.4ae0c0p-26f, ln2 = 0x1.62e430p-1f;
+    const float t = x * l2e_hi;
+    const float err = fmaf(x, l2e_lo, fmaf(x, l2e_hi, -t)); /* x log2(e) - t, to ~2^-48 */
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(t));
+    y = fmaf(y, err * ln2, y); /* 2^err = 1 + err ln2 + O(2^-70) */
+    const uint32_t low = __float_as_uint(y) & 0xffffu;
+    exact = !(x >= -80.f && x <= 0.f) || (low > 0x8000u - TC_PROB_MARGIN && low < 0x8000u + TC_PROB_MARGIN);
+    return y;
+}
+
+/* The proof of tc_prob_fast, run by the GPU suite: every float x, in chunks of 2^28 per launch.
+ * Counts inputs where the fast value is used (not exact) but rounds to another bf16 than
+ * ea_expf(x), and how many take the exact path. */
+__global__ void tc_prob_check_kernel(uint32_t first_hi, unsigned long long *bad, unsigned long long *slow)
+{
+    const uint32_t u = (first_hi << 28) | (blockIdx.x * blockDim.x + threadIdx.x);
+    const float x = __uint_as_float(u);
+    bool exact;
+    const float y = tc_prob_fast(x, exact);
+    if (exact)
+        atomicAdd(slow, 1ull);
+    else if (ea_f32_to_bf16(y) != ea_f32_to_bf16(ea_expf(x)))
+        atomicAdd(bad, 1ull);
+}
+
+extern "C" cudaError_t ea_launch_tc_prob_check(unsigned long long *bad, unsigned long long *slow, cudaStream_t s)
+{
+    for (uint32_t hi = 0; hi < 16; hi++) {
+        tc_prob_check_kernel<<<(1u << 28) / 256, 256, 0, s>>>(hi, bad, slow);
+        const cudaError_t e = cudaGetLastError();
+        if (e != cudaSuccess)
+            return e;
+    }
+    return cudaSuccess;
+}
+
 /* The pool slot of key threadIdx.x / 2 of tile j (every thread pair gathers one key), or -1 past
  * the last key. Loaded well before it is needed, so its latency hides behind compute. */
 __device__ __forceinline__ int64_t tile_slot(const ea_attn_args &a, const tc_block &B, int32_t j)
@@ -293,15 +341,19 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
         /* which keys each row sees: bit 2n+c of seen[h] is key 8n + 2tq + c of row h (gq, gq+8);
          * a seen score may be -inf too, so the bit is kept apart from the score */
         const int32_t kbase = j * BN + 2 * tq;
-        uint32_t seen[2] = {0, 0};
+        uint32_t seen[2] = {0xffffffffu, 0xffffffffu};
+        const bool whole = vlo[0] <= j * BN && vhi[0] >= j * BN + BN - 1 && vlo[1] <= j * BN && vhi[1] >= j * BN + BN - 1;
+        if (!__all_sync(0xffffffffu, whole)) { /* the warp's rows do not all see the whole tile */
 #pragma unroll
-        for (int h = 0; h < 2; h++) {
-            const int32_t lo = vlo[h] - kbase, hi = vhi[h] - kbase;
+            for (int h = 0; h < 2; h++) {
+                const int32_t lo = vlo[h] - kbase, hi = vhi[h] - kbase;
+                seen[h] = 0;
 #pragma unroll
-            for (int n = 0; n < BN / 8; n++)
+                for (int n = 0; n < BN / 8; n++)
 #pragma unroll
-                for (int c = 0; c < 2; c++)
-                    seen[h] |= (uint32_t)(n * 8 + c >= lo && n * 8 + c <= hi) << (2 * n + c);
+                    for (int c = 0; c < 2; c++)
+                        seen[h] |= (uint32_t)(n * 8 + c >= lo && n * 8 + c <= hi) << (2 * n + c);
+            }
         }
         if (B.mask) { /* the custom mask, read only inside the interval (which ends at the last key) */
 #pragma unroll
@@ -329,13 +381,31 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
             grow[h] = mx > m[h];
             alpha[h] = ea_expf(m[h] - mx); /* used only when the max grew */
+            uint32_t exact_bits = 0;
 #pragma unroll
             for (int n = 0; n < BN / 8; n++)
 #pragma unroll
                 for (int c = 0; c < 2; c++) {
-                    const float pr = ea_expf(s[n][2 * h + c] - mx);
-                    s[n][2 * h + c] = (seen[h] >> (2 * n + c) & 1u) ? pr : 0.f;
+                    bool exact;
+                    const float x = s[n][2 * h + c] - mx;
+                    s[n][2 * h + c] = tc_prob_fast(x, exact);
+                    exact_bits |= (uint32_t)(exact && (seen[h] >> (2 * n + c) & 1u)) << (2 * n + c);
+                    if (exact) /* keep x where the exact path will need it (the fast value is discarded) */
+                        s[n][2 * h + c] = x;
                 }
+            if (__any_sync(0xffffffffu, exact_bits != 0)) { /* rare: near a bf16 midpoint, or far below */
+#pragma unroll
+                for (int n = 0; n < BN / 8; n++)
+#pragma unroll
+                    for (int c = 0; c < 2; c++)
+                        if (exact_bits >> (2 * n + c) & 1u)
+                            s[n][2 * h + c] = ea_expf(s[n][2 * h + c]);
+            }
+#pragma unroll
+            for (int n = 0; n < BN / 8; n++)
+#pragma unroll
+                for (int c = 0; c < 2; c++)
+                    s[n][2 * h + c] = (seen[h] >> (2 * n + c) & 1u) ? s[n][2 * h + c] : 0.f;
             m[h] = mx;
         }
 #pragma unroll

@@ -50,3 +50,24 @@ ea_status ea_run_cuda(void *runner, const ea_problem *pr, const ea_host_batch *h
     ea_cuda_batch_free(db);
     return st;
 }
+
+ea_status ea_cuda_check_tc_probabilities(ea_cuda_ctx *ctx, uint64_t *bad, uint64_t *exact)
+{
+    if (!ctx || !bad || !exact)
+        return ea_fail(EA_ERR_NULL, "ctx, bad and exact are required");
+    unsigned long long *d = NULL, h[2];
+    EA_CUDA_TRY(cudaMalloc((void **)&d, sizeof h));
+    cudaError_t e = cudaMemsetAsync(d, 0, sizeof h, ctx->stream);
+    if (e == cudaSuccess)
+        e = ea_launch_tc_prob_check(&d[0], &d[1], ctx->stream);
+    if (e == cudaSuccess)
+        e = cudaMemcpyAsync(h, d, sizeof h, cudaMemcpyDeviceToHost, ctx->stream);
+    if (e == cudaSuccess)
+        e = cudaStreamSynchronize(ctx->stream);
+    cudaFree(d);
+    if (e != cudaSuccess)
+        return ea_cuda_fail(e, "the tc probability check", __FILE__, __LINE__);
+    *bad = h[0];
+    *exact = h[1];
+    return EA_OK;
+}

@@ -1,7 +1,10 @@
 /* The GPU suite: every bitwise claim of the CUDA path on fresh random inputs
- * with poisoned outputs, the host-wait counts of each strategy, and the error
+ * with poisoned outputs, for both kernels (canonical == ea_reference_canonical,
+ * tc == ea_reference_tc), the host-wait counts of each strategy, and the error
  * paths. Without a CUDA device (or without nvcc at build time) every test is
- * skipped visibly. */
+ * skipped visibly. On a card whose architecture the tensor-core model was not
+ * verified on, the tc kernel's CPU comparisons are reported and skipped; its
+ * invariances are still checked. */
 #include "ea_cuda.h"
 #include "ea_math.h"
 #include "test_util.h"
@@ -58,46 +61,80 @@ static int group_teardown(void **state)
         }                                                                          \
     } while (0)
 
-/* CPU canonical output of a host batch (sentinel-checked). */
-static void *cpu_output(const ea_problem *pr, const ea_host_batch *hb)
+/* The CPU reference output of a kernel for a host batch (sentinel-filled first). */
+static void *cpu_output_of(const ea_problem *pr, const ea_host_batch *hb, ea_kernel k)
 {
     void *o = malloc(hb->o_bytes + 1);
     ea_fill_sentinel(o, pr->params.dtype, ea_test_out_elems(pr, hb));
-    EA_ASSERT_OK(ea_reference_canonical(&hb->batch, &pr->params, &hb->in, o));
+    if (k == EA_KERNEL_TC)
+        EA_ASSERT_OK(ea_reference_tc(&hb->batch, &pr->params, &hb->in, o));
+    else
+        EA_ASSERT_OK(ea_reference_canonical(&hb->batch, &pr->params, &hb->in, o));
     return o;
 }
 
-/* Every strategy and the graph: GPU == CPU bit for bit, waits 4*bs / 1 / 0 / 0, twice. */
+static void *cpu_output(const ea_problem *pr, const ea_host_batch *hb)
+{
+    return cpu_output_of(pr, hb, EA_KERNEL_CANONICAL);
+}
+
+/* Whether the kernel's output can be held to its CPU reference on this card. */
+static int cpu_comparable(ea_kernel k)
+{
+    static int said;
+    if (k != EA_KERNEL_TC || ea_cuda_mma_model_verified())
+        return 1;
+    if (!said++)
+        print_message("model not verified on this card: tc vs CPU comparisons skipped (run ea-mma-probe)\n");
+    return 0;
+}
+
+/* Every strategy and the graph, both kernels: GPU == CPU bit for bit, waits 4*bs / 1 / 0 / 0, twice. */
 static void test_strategies_match_cpu(void **state)
 {
     (void)state;
     NEED_GPU();
-    for (int c = 0; c < NCASES; c++) {
-        ea_problem pr;
-        ea_host_batch hb;
-        ea_test_batch(CASES[c], &pr, &hb);
-        const int64_t n = ea_test_out_elems(&pr, &hb);
-        void *want = cpu_output(&pr, &hb), *got = malloc(hb.o_bytes + 1), *again = malloc(hb.o_bytes + 1);
-        for (int s = 0; s <= EA_SYNC_COUNT; s++) { /* EA_SYNC_COUNT stands for the graph */
-            ea_cuda_runner r = {.ctx = ctx, .sync = s == EA_SYNC_COUNT ? EA_SYNC_DEVICE : (ea_sync)s,
-                                .use_graph = s == EA_SYNC_COUNT};
-            const char *name = r.use_graph ? "graph" : ea_sync_name(r.sync);
-            char what[160];
-            snprintf(what, sizeof what, "%s, %s: GPU vs CPU", CASES[c], name);
-            ea_fill_sentinel(got, pr.params.dtype, n);
-            EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, got));
-            ea_assert_bits(got, want, pr.params.dtype, n, what);
-            const int64_t want_waits = r.sync == EA_SYNC_PER_REQUEST ? 4 * hb.batch.bs : r.sync == EA_SYNC_BATCHED;
-            if (r.waits != want_waits)
-                fail_msg("%s: %lld host waits, expected %lld", what, (long long)r.waits, (long long)want_waits);
-            ea_fill_sentinel(again, pr.params.dtype, n);
-            EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, again));
-            snprintf(what, sizeof what, "%s, %s: run twice", CASES[c], name);
-            ea_assert_bits(again, got, pr.params.dtype, n, what);
+    for (int k = 0; k < EA_KERNEL_COUNT; k++)
+        for (int c = 0; c < NCASES; c++) {
+            ea_problem pr;
+            ea_host_batch hb;
+            ea_test_batch(CASES[c], &pr, &hb);
+            const int64_t n = ea_test_out_elems(&pr, &hb);
+            void *want = cpu_output_of(&pr, &hb, (ea_kernel)k), *got = malloc(hb.o_bytes + 1);
+            void *again = malloc(hb.o_bytes + 1);
+            for (int s = 0; s <= EA_SYNC_COUNT; s++) { /* EA_SYNC_COUNT stands for the graph */
+                ea_cuda_runner r = {.ctx = ctx, .sync = s == EA_SYNC_COUNT ? EA_SYNC_DEVICE : (ea_sync)s,
+                                    .use_graph = s == EA_SYNC_COUNT, .kernel = (ea_kernel)k};
+                const char *name = r.use_graph ? "graph" : ea_sync_name(r.sync);
+                char what[200];
+                snprintf(what, sizeof what, "%s, %s kernel, %s: GPU vs CPU", CASES[c], ea_kernel_name(r.kernel), name);
+                ea_fill_sentinel(got, pr.params.dtype, n);
+                EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, got));
+                if (cpu_comparable(r.kernel))
+                    ea_assert_bits(got, want, pr.params.dtype, n, what);
+                const int64_t want_waits = r.sync == EA_SYNC_PER_REQUEST ? 4 * hb.batch.bs : r.sync == EA_SYNC_BATCHED;
+                if (r.waits != want_waits)
+                    fail_msg("%s: %lld host waits, expected %lld", what, (long long)r.waits, (long long)want_waits);
+                ea_fill_sentinel(again, pr.params.dtype, n);
+                EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, again));
+                snprintf(what, sizeof what, "%s, %s kernel, %s: run twice", CASES[c], ea_kernel_name(r.kernel), name);
+                ea_assert_bits(again, got, pr.params.dtype, n, what);
+            }
+            free(want), free(got), free(again);
+            ea_test_batch_free(&pr, &hb);
         }
-        free(want), free(got), free(again);
-        ea_test_batch_free(&pr, &hb);
-    }
+}
+
+/* The tc kernel's fast probabilities round like ea_expf on every one of the 2^32 floats. */
+static void test_tc_fast_probabilities(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    uint64_t bad = 1, exact = 0;
+    EA_ASSERT_OK(ea_cuda_check_tc_probabilities(ctx, &bad, &exact));
+    print_message("tc probabilities: %llu of 2^32 inputs take the exact path, %llu differ\n",
+                  (unsigned long long)exact, (unsigned long long)bad);
+    assert_int_equal(bad, 0);
 }
 
 /* The three strategies build the same unified indices as the CPU builder. */
@@ -167,28 +204,28 @@ static void test_gpu_invariances(void **state)
 {
     (void)state;
     NEED_GPU();
-    for (int c = 0; c < NCASES; c++) {
+    for (int c = 0; c < 2 * NCASES; c++) {
         ea_problem pr;
         ea_host_batch hb;
-        ea_test_batch(CASES[c], &pr, &hb);
-        ea_cuda_runner r = {.ctx = ctx, .sync = EA_SYNC_DEVICE};
+        ea_test_batch(CASES[c % NCASES], &pr, &hb);
+        ea_cuda_runner r = {.ctx = ctx, .sync = EA_SYNC_DEVICE, .kernel = c < NCASES ? EA_KERNEL_CANONICAL : EA_KERNEL_TC};
         void *o = malloc(hb.o_bytes + 1);
         EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, o));
         ea_diff d;
         EA_ASSERT_OK(ea_check_batch_invariance(&pr, ea_run_cuda, &r, &hb, o, &d));
         if (d.differ || d.sentinels)
-            fail_msg("%s: GPU batch invariance: %lld differ, %lld sentinels", CASES[c], (long long)d.differ,
-                     (long long)d.sentinels);
+            fail_msg("%s, %s kernel: GPU batch invariance: %lld differ, %lld sentinels", CASES[c % NCASES],
+                     ea_kernel_name(r.kernel), (long long)d.differ, (long long)d.sentinels);
         EA_ASSERT_OK(ea_check_split_invariance(&pr, ea_run_cuda, &r, &hb, o, &d));
         if (d.differ || d.sentinels)
-            fail_msg("%s: GPU split invariance: %lld differ, %lld sentinels", CASES[c], (long long)d.differ,
-                     (long long)d.sentinels);
+            fail_msg("%s, %s kernel: GPU split invariance: %lld differ, %lld sentinels", CASES[c % NCASES],
+                     ea_kernel_name(r.kernel), (long long)d.differ, (long long)d.sentinels);
         free(o);
         ea_test_batch_free(&pr, &hb);
     }
 }
 
-/* NaN and infinities in q/k/v are data: GPU and CPU treat them identically. */
+/* NaN and infinities in q/k/v are data: GPU and CPU treat them identically, in both kernels. */
 static void test_nonfinite_inputs(void **state)
 {
     (void)state;
@@ -201,11 +238,17 @@ static void test_nonfinite_inputs(void **state)
     EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
     ((float *)hb.in.q)[3] = INFINITY;
     ((float *)hb.in.q)[77] = NAN;
-    void *want = cpu_output(&pr, &hb), *got = malloc(hb.o_bytes + 1);
-    ea_cuda_runner r = {.ctx = ctx, .sync = EA_SYNC_BATCHED};
-    EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, got));
-    ea_assert_bits(got, want, EA_F32, ea_test_out_elems(&pr, &hb), "non-finite inputs");
-    free(want), free(got);
+    for (int k = 0; k < EA_KERNEL_COUNT; k++) {
+        if (!cpu_comparable((ea_kernel)k))
+            continue;
+        void *want = cpu_output_of(&pr, &hb, (ea_kernel)k), *got = malloc(hb.o_bytes + 1);
+        ea_cuda_runner r = {.ctx = ctx, .sync = EA_SYNC_BATCHED, .kernel = (ea_kernel)k};
+        ea_fill_sentinel(got, EA_F32, ea_test_out_elems(&pr, &hb));
+        EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, got));
+        ea_assert_bits(got, want, EA_F32, ea_test_out_elems(&pr, &hb),
+                       k == EA_KERNEL_TC ? "non-finite inputs, tc kernel" : "non-finite inputs, canonical kernel");
+        free(want), free(got);
+    }
     ea_test_batch_free(&pr, &hb);
 }
 
@@ -273,7 +316,7 @@ int main(void)
         cmocka_unit_test(test_no_device_is_a_status), cmocka_unit_test(test_strategies_match_cpu),
         cmocka_unit_test(test_indices_match),         cmocka_unit_test(test_plan_once_run_many),
         cmocka_unit_test(test_gpu_invariances),       cmocka_unit_test(test_nonfinite_inputs),
-        cmocka_unit_test(test_error_paths),
+        cmocka_unit_test(test_error_paths),           cmocka_unit_test(test_tc_fast_probabilities),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
