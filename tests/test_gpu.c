@@ -181,6 +181,7 @@ static void test_plan_once_run_many(void **state)
     void *want = cpu_output(&pr, &hb), *got = malloc(hb.o_bytes + 1);
     ea_dev_batch *db;
     ea_plan plan;
+    EA_ASSERT_OK(ea_cuda_set_kernel(ctx, EA_KERNEL_CANONICAL)); /* the context keeps the last runner's kernel */
     EA_ASSERT_OK(ea_cuda_batch_upload(ctx, &hb.batch, &pr.params, &hb.in, &db));
     EA_ASSERT_OK(ea_cuda_plan_create(ctx, db, &plan));
     EA_ASSERT_OK(ea_cuda_plan_build(ctx, db, EA_SYNC_BATCHED, &plan));
@@ -276,6 +277,8 @@ static void test_error_paths(void **state)
     assert_null(huge);
 
     /* an impossible shared-memory request: a status, the output untouched, the context still usable */
+    EA_ASSERT_OK(ea_cuda_set_kernel(ctx, EA_KERNEL_CANONICAL));
+    EA_ASSERT_ERR(ea_cuda_set_kernel(ctx, (ea_kernel)5), EA_ERR_SCALAR, "unknown kernel 5");
     EA_ASSERT_OK(ea_cuda_batch_upload(ctx, &hb.batch, &pr.params, &hb.in, &db));
     ea_plan plan;
     EA_ASSERT_OK(ea_cuda_plan_create(ctx, db, &plan));
