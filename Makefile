@@ -15,8 +15,10 @@ CC      ?= cc
 BUILD   ?= build
 SAN     ?=
 # FMA instructions make the reference's fmaf a single instruction; without
-# them fmaf is a (correct, exact, slower) library call. Either way the bits agree.
-SIMD    := $(shell grep -qw fma /proc/cpuinfo 2>/dev/null && echo -mfma)
+# them fmaf is a (correct, exact, slower) library call. AVX2 lets the tensor-core
+# model's integer loops run 8 lanes wide. Either way the bits agree.
+SIMD    := $(shell grep -qw fma /proc/cpuinfo 2>/dev/null && echo -mfma) \
+           $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && echo -mavx2)
 # -ffp-contract=off: the compiler must never fuse a*b+c on its own (DESIGN 2).
 CFLAGS  := -std=c11 -pthread -O3 -g -Wall -Wextra -Wno-unused-parameter -ffp-contract=off $(SIMD) \
            -Iinclude -Ireference -DEA_SOURCE_DIR=\"$(CURDIR)\" $(SAN)

@@ -127,6 +127,36 @@ float ea_mma_elem_with(const uint16_t a[EA_MMA_K], const uint16_t b[EA_MMA_K], f
 void ea_mma_m16n8k16(const uint16_t A[EA_MMA_M * EA_MMA_K], const uint16_t Bt[EA_MMA_N * EA_MMA_K],
                      const float C[EA_MMA_M * EA_MMA_N], float D[EA_MMA_M * EA_MMA_N]);
 
+/**
+ * @brief Sixteen bf16 values taken apart once, one array per field, for callers that feed the same
+ *        values to many mma elements (the tensor-core reference): the model then neither decodes
+ *        them again nor branches per value, and its loops run as SIMD.
+ */
+typedef struct ea_bf16x16 {
+    int32_t exp[EA_MMA_K];  /**< floor(log2 |x|), -126 for a subnormal (the alignment exponent's share) */
+    int32_t sig[EA_MMA_K];  /**< significand with its leading 1 (none for a subnormal), 0 for a zero */
+    int32_t neg[EA_MMA_K];  /**< 1 for a negative sign, else 0 */
+    int32_t zero[EA_MMA_K]; /**< 1 for +0 or -0, else 0 */
+    int32_t special;        /**< 1 when one of the values is an infinity or a NaN */
+    uint16_t bits[EA_MMA_K]; /**< the bit patterns themselves */
+} ea_bf16x16;
+
+/**
+ * @brief Takes 16 bf16 values apart for ea_mma_dot16x16().
+ * @param x   16 bit patterns
+ * @param out receives them taken apart
+ */
+void ea_mma_bf16x16(const uint16_t x[EA_MMA_K], ea_bf16x16 *out);
+
+/**
+ * @brief ea_mma_m16n8k16_elem() on taken-apart operands: the same bits, faster.
+ * @param a row of A, taken apart
+ * @param b column of B, taken apart
+ * @param c the accumulator
+ * @return the output element, bit for bit ea_mma_m16n8k16_elem() of the same values
+ */
+float ea_mma_dot16x16(const ea_bf16x16 *a, const ea_bf16x16 *b, float c);
+
 #ifdef __cplusplus
 }
 #endif

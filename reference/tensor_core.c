@@ -31,16 +31,19 @@ typedef struct {
     const ea_inputs *in;
     void *o;
     int32_t G, dqk16; /* query heads per KV head; Dqk padded with zeros to a multiple of 16 */
+    ea_bf16x16 ones;  /* 16 bf16 ones: the column that makes l */
 } tc_call;
 
-/* One thread's scratch, for one block of pairs and one key tile. */
+/* One thread's scratch, for one block of pairs and one key tile. Operands are kept taken apart in
+ * groups of 16 (ea_bf16x16: the k-step of one mma), so each is decoded once, not once per mma
+ * element it feeds. */
 typedef struct {
-    uint16_t *q;  /* [64 pairs][dqk16] bf16 */
-    uint16_t *k;  /* [64 keys][dqk16] bf16 */
-    uint16_t *vT; /* [Dv][64 keys] bf16: V transposed, a column of V per output dimension */
-    uint16_t *pb; /* [64 keys] bf16: one pair's probabilities */
-    float *acc;   /* [64 pairs][Dv] */
-    float *m, *l; /* [64 pairs] */
+    ea_bf16x16 *q;  /* [64 pairs][dqk16 / 16] */
+    ea_bf16x16 *k;  /* [64 keys][dqk16 / 16] */
+    ea_bf16x16 *vT; /* [Dv][64 keys / 16]: V transposed, a column of V per output dimension */
+    ea_bf16x16 *pb; /* [64 keys / 16]: one pair's probabilities */
+    float *acc;     /* [64 pairs][Dv] */
+    float *m, *l;   /* [64 pairs] */
 } tc_scratch;
 
 /* Loads element i of a tensor as bf16 bits: bf16 as it is, f32 rounded to nearest even. */
@@ -69,11 +72,16 @@ static void tc_block(const tc_call *c, tc_scratch *w, int32_t i, int32_t g, int3
     const int32_t G = c->G, D16 = c->dqk16, Dv = p->dv, n_pairs = p1 - p0;
     const int32_t r_first = p0 / G, r_last = (p1 - 1) / G;
 
+    const int32_t S16 = D16 / EA_MMA_K; /* k-steps of 16 over d */
     for (int32_t k = 0; k < n_pairs; k++) {
         const int32_t r = (p0 + k) / G, h = g * G + (p0 + k) % G;
         const int64_t src = ((int64_t)(b->qo_indptr[i] + r) * p->hq + h) * p->dqk;
-        for (int32_t d = 0; d < D16; d++)
-            w->q[k * D16 + d] = d < p->dqk ? load_bf16(c->in->q, p->dtype, src + d) : 0;
+        for (int32_t st = 0; st < S16; st++) {
+            uint16_t x[EA_MMA_K];
+            for (int32_t d = 0; d < EA_MMA_K; d++)
+                x[d] = st * EA_MMA_K + d < p->dqk ? load_bf16(c->in->q, p->dtype, src + st * EA_MMA_K + d) : 0;
+            ea_mma_bf16x16(x, &w->q[k * S16 + st]);
+        }
         w->m[k] = -INFINITY;
         w->l[k] = 0.0f;
     }
@@ -89,19 +97,34 @@ static void tc_block(const tc_call *c, tc_scratch *w, int32_t i, int32_t g, int3
             continue;
 
         /* Gather the tile: K rows and V columns as bf16, zeros past the last key. */
+        int64_t slot[EA_TILE];
+        for (int32_t j = 0; j < EA_TILE; j++)
+            slot[j] = lo + j < hi ? ea_key_slot(b, i, P, lo + j) : -1;
         for (int32_t j = 0; j < EA_TILE; j++) {
-            const int64_t slot = lo + j < hi ? ea_key_slot(b, i, P, lo + j) : -1;
-            const int64_t kb = (slot * p->hkv + g) * p->dqk, vb = (slot * p->hkv + g) * p->dv;
-            for (int32_t d = 0; d < D16; d++)
-                w->k[j * D16 + d] = slot >= 0 && d < p->dqk ? load_bf16(c->in->k_pool, p->dtype, kb + d) : 0;
-            for (int32_t d = 0; d < Dv; d++)
-                w->vT[d * EA_TILE + j] = slot >= 0 ? load_bf16(c->in->v_pool, p->dtype, vb + d) : 0;
+            const int64_t kb = (slot[j] * p->hkv + g) * p->dqk;
+            for (int32_t st = 0; st < S16; st++) {
+                uint16_t x[EA_MMA_K];
+                for (int32_t d = 0; d < EA_MMA_K; d++) {
+                    const int32_t dd = st * EA_MMA_K + d;
+                    x[d] = slot[j] >= 0 && dd < p->dqk ? load_bf16(c->in->k_pool, p->dtype, kb + dd) : 0;
+                }
+                ea_mma_bf16x16(x, &w->k[j * S16 + st]);
+            }
         }
+        for (int32_t d = 0; d < Dv; d++)
+            for (int32_t st = 0; st < EA_TILE / EA_MMA_K; st++) {
+                uint16_t x[EA_MMA_K];
+                for (int32_t jj = 0; jj < EA_MMA_K; jj++) {
+                    const int64_t sl = slot[st * EA_MMA_K + jj];
+                    x[jj] = sl >= 0 ? load_bf16(c->in->v_pool, p->dtype, (sl * p->hkv + g) * p->dv + d) : 0;
+                }
+                ea_mma_bf16x16(x, &w->vT[d * (EA_TILE / EA_MMA_K) + st]);
+            }
 
         for (int32_t k = 0; k < n_pairs; k++) {
             const int32_t r = (p0 + k) / G, t = P + r;
             const uint8_t *mask_row = ea_mask_row(b, i, r, P, E);
-            const uint16_t *q = w->q + k * D16;
+            const ea_bf16x16 *q = w->q + k * S16;
             float s[EA_TILE];
             int vis[EA_TILE];
             float m_new = w->m[k];
@@ -109,8 +132,8 @@ static void tc_block(const tc_call *c, tc_scratch *w, int32_t i, int32_t g, int3
             /* S = Q K^T: each score a chain of mma steps over d, 16 products a step, from +0. */
             for (int32_t j = 0; j < EA_TILE; j++) {
                 float x = 0.0f;
-                for (int32_t d = 0; d < D16; d += EA_MMA_K)
-                    x = ea_mma_m16n8k16_elem(q + d, w->k + j * D16 + d, x);
+                for (int32_t st = 0; st < S16; st++)
+                    x = ea_mma_dot16x16(&q[st], &w->k[j * S16 + st], x);
                 x = x * p->sm_scale;
                 if (p->logit_cap > 0.0f)
                     x = p->logit_cap * ea_tanhf(x / p->logit_cap);
@@ -131,17 +154,20 @@ static void tc_block(const tc_call *c, tc_scratch *w, int32_t i, int32_t g, int3
             }
 
             /* P = e^(S - m) as bf16, +0 for keys the pair does not see. */
-            for (int32_t j = 0; j < EA_TILE; j++)
-                w->pb[j] = vis[j] ? ea_f32_to_bf16(ea_expf(s[j] - m_new)) : 0;
+            for (int32_t st = 0; st < EA_TILE / EA_MMA_K; st++) {
+                uint16_t x[EA_MMA_K];
+                for (int32_t jj = 0; jj < EA_MMA_K; jj++) {
+                    const int32_t j = st * EA_MMA_K + jj;
+                    x[jj] = vis[j] ? ea_f32_to_bf16(ea_expf(s[j] - m_new)) : 0;
+                }
+                ea_mma_bf16x16(x, &w->pb[st]);
+            }
 
             /* (O, l) += P [V | 1]: chains of mma steps over the tile's keys, 16 a step. */
-            static const uint16_t ones[EA_MMA_K] = {BF16_ONE, BF16_ONE, BF16_ONE, BF16_ONE, BF16_ONE, BF16_ONE,
-                                                    BF16_ONE, BF16_ONE, BF16_ONE, BF16_ONE, BF16_ONE, BF16_ONE,
-                                                    BF16_ONE, BF16_ONE, BF16_ONE, BF16_ONE};
-            for (int32_t j = 0; j < EA_TILE; j += EA_MMA_K) {
+            for (int32_t st = 0; st < EA_TILE / EA_MMA_K; st++) {
                 for (int32_t d = 0; d < Dv; d++)
-                    acc[d] = ea_mma_m16n8k16_elem(w->pb + j, w->vT + d * EA_TILE + j, acc[d]);
-                l = ea_mma_m16n8k16_elem(w->pb + j, ones, l);
+                    acc[d] = ea_mma_dot16x16(&w->pb[st], &w->vT[d * (EA_TILE / EA_MMA_K) + st], acc[d]);
+                l = ea_mma_dot16x16(&w->pb[st], &c->ones, l);
             }
             w->l[k] = l;
             w->m[k] = m_new;
@@ -210,10 +236,10 @@ static void scratch_free(tc_scratch *w)
 static int scratch_alloc(tc_scratch *w, const tc_call *c)
 {
     const size_t np = EA_TC_BLOCK_PAIRS, dv = (size_t)c->p->dv;
-    w->q = malloc(sizeof(uint16_t) * np * (size_t)c->dqk16);
-    w->k = malloc(sizeof(uint16_t) * EA_TILE * (size_t)c->dqk16);
-    w->vT = malloc(sizeof(uint16_t) * EA_TILE * dv);
-    w->pb = malloc(sizeof(uint16_t) * EA_TILE);
+    w->q = malloc(sizeof *w->q * np * (size_t)c->dqk16 / EA_MMA_K);
+    w->k = malloc(sizeof *w->k * EA_TILE * (size_t)c->dqk16 / EA_MMA_K);
+    w->vT = malloc(sizeof *w->vT * EA_TILE * dv / EA_MMA_K);
+    w->pb = malloc(sizeof *w->pb * EA_TILE / EA_MMA_K);
     w->acc = malloc(sizeof(float) * np * dv);
     w->m = malloc(sizeof(float) * np);
     w->l = malloc(sizeof(float) * np);
@@ -225,7 +251,14 @@ ea_status ea_reference_tc(const ea_batch *b, const ea_params *p, const ea_inputs
     ea_status st = ea_check_call(b, p, in, o);
     if (st != EA_OK)
         return st;
-    const tc_call c = {b, p, in, o, p->hq / p->hkv, (p->dqk + EA_MMA_K - 1) / EA_MMA_K * EA_MMA_K};
+    tc_call c;
+    memset(&c, 0, sizeof c);
+    c.b = b, c.p = p, c.in = in, c.o = o;
+    c.G = p->hq / p->hkv;
+    c.dqk16 = (p->dqk + EA_MMA_K - 1) / EA_MMA_K * EA_MMA_K;
+    const uint16_t ones[EA_MMA_K] = {BF16_ONE, BF16_ONE, BF16_ONE, BF16_ONE, BF16_ONE, BF16_ONE, BF16_ONE, BF16_ONE,
+                                     BF16_ONE, BF16_ONE, BF16_ONE, BF16_ONE, BF16_ONE, BF16_ONE, BF16_ONE, BF16_ONE};
+    ea_mma_bf16x16(ones, &c.ones);
     int64_t total = 0;
     for (int32_t i = 0; i < b->bs; i++) {
         const int64_t pairs = (int64_t)(b->qo_indptr[i + 1] - b->qo_indptr[i]) * c.G;

@@ -211,6 +211,31 @@ static void test_model_reproduces_every_captured_output(void **state)
                  (long long)vectors.outputs);
 }
 
+/* The fast entry point (operands taken apart once) gives the same bits on every captured input. */
+static void test_parts_entry_point_matches(void **state)
+{
+    (void)state;
+    int64_t bad = 0;
+    ea_mma_tile t;
+    ea_bf16x16 A[EA_MMA_M], Bt[EA_MMA_N];
+    for (int b = 0; b < vectors.nblocks; b++) {
+        const ea_mma_vector_block *blk = &vectors.blocks[b];
+        for (int64_t i = 0; i < blk->tiles; i++) {
+            ea_mma_tile_draw(blk->dist, blk->seed, (uint64_t)i, &t);
+            for (int m = 0; m < EA_MMA_M; m++)
+                ea_mma_bf16x16(&t.A[m * EA_MMA_K], &A[m]);
+            for (int n = 0; n < EA_MMA_N; n++)
+                ea_mma_bf16x16(&t.Bt[n * EA_MMA_K], &Bt[n]);
+            for (int o = 0; o < EA_MMA_TILE_OUTPUTS; o++) {
+                const uint32_t fast = ea_f32_bits(ea_mma_dot16x16(&A[o / EA_MMA_N], &Bt[o % EA_MMA_N], t.C[o]));
+                bad += fast != blk->d[i * EA_MMA_TILE_OUTPUTS + o];
+            }
+        }
+    }
+    if (bad)
+        fail_msg("ea_mma_dot16x16 differs from the GPU in %lld outputs", (long long)bad);
+}
+
 /* A model that is nearly right must fail: otherwise the vectors prove nothing. */
 static void test_nearly_right_models_fail(void **state)
 {
@@ -311,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_vectors_cover_every_distribution),
         cmocka_unit_test(test_vectors_inputs_are_the_captured_ones),
         cmocka_unit_test(test_model_reproduces_every_captured_output),
+        cmocka_unit_test(test_parts_entry_point_matches),
         cmocka_unit_test(test_nearly_right_models_fail),
     };
     const int failed = cmocka_run_group_tests_name("mma rules", rules, NULL, NULL);
