@@ -1,6 +1,13 @@
 /* ea-bench-kernel: the attention kernels alone, per case of a case file.
  *
  *   build/bin/ea-bench-kernel --cases FILE [--only NAME] [--reps N] [--kernel canonical|tc|both] [--dump DIR]
+ *   build/bin/ea-bench-kernel --scaling [--reps N]
+ *
+ * --scaling times both kernels on the grid bs {1, 8, 32, 128} x cached prefix {0, 512, 4096} x new
+ * tokens {16, 256, 2048} (hq 8, hkv 2, d 128, bf16, causal: the seed's layer). There each tc output
+ * is checked against the canonical kernel's (within 2^-7 of the token row's largest output, the
+ * tensor-core order's bound) and, where the CPU can do it in seconds, bitwise against
+ * ea_reference_tc.
  *
  * For each case and kernel: check the GPU output against that kernel's CPU reference (bitwise:
  * ea_reference_canonical or ea_reference_tc) BEFORE timing; build the plan once; then time
@@ -197,10 +204,100 @@ static int time_kernel(ea_cuda_ctx *ctx, ea_kernel k, const ea_problem *pr, cons
     return 0;
 }
 
+/* The scaling grid: one line per shape, both kernels, tc checked as the header comment says. */
+static int run_scaling(ea_cuda_ctx *ctx, int reps, void *flush, size_t flush_bytes)
+{
+    static const int BS[] = {1, 8, 32, 128}, PREFIX[] = {0, 512, 4096}, EXTEND[] = {16, 256, 2048};
+    float *ms = malloc(sizeof(float) * (size_t)reps);
+    int rc = 0;
+    printf("%4s %6s %6s %10s %10s %9s %9s %8s  %s\n", "bs", "prefix", "extend", "canon us", "tc us", "canon TF/s",
+           "tc TF/s", "canon/tc", "tc checked");
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 3; b++)
+            for (int c = 0; c < 3; c++) {
+                char line[256];
+                snprintf(line, sizeof line, "name=scale bs=%d extend=%d prefix=%d hq=8 hkv=2 d=128 dtype=bf16 seed=7",
+                         BS[a], EXTEND[c], PREFIX[b]);
+                ea_case *cs;
+                int nc;
+                ea_problem pr;
+                ea_host_batch hb;
+                ea_dev_batch *db;
+                ea_plan plan;
+                if (ea_cases_parse(line, &cs, &nc) != EA_OK || ea_problem_make(&cs[0], &pr) != EA_OK ||
+                    ea_host_batch_make(&pr, NULL, 0, NULL, &hb) != EA_OK ||
+                    ea_cuda_batch_upload(ctx, &hb.batch, &pr.params, &hb.in, &db) != EA_OK ||
+                    ea_cuda_plan_create(ctx, db, &plan) != EA_OK ||
+                    ea_cuda_plan_build(ctx, db, EA_SYNC_DEVICE, &plan) != EA_OK) {
+                    fprintf(stderr, "ea-bench-kernel: %s: %s\n", line, ea_last_error());
+                    return 2;
+                }
+                free(cs);
+                double flops, bytes;
+                count_work(&pr, &hb, &flops, &bytes);
+                const int64_t n = (int64_t)hb.num_tokens * pr.params.hq * pr.params.dv;
+                void *canon_o = malloc(hb.o_bytes + 1), *tc_o = malloc(hb.o_bytes + 1);
+                double t[2][3];
+                const int small = flops < 2e10; /* the CPU reference takes seconds, not minutes */
+                for (int k = 0; k < 2; k++) {
+                    /* validation against the CPU happens inside time_kernel: only where it is cheap */
+                    const ea_kernel kern = k ? EA_KERNEL_TC : EA_KERNEL_CANONICAL;
+                    void *o = k ? tc_o : canon_o;
+                    if (small && kern == EA_KERNEL_TC) {
+                        const int r = time_kernel(ctx, kern, &pr, &hb, db, &plan, flush, flush_bytes, ms, reps, o, t[k]);
+                        if (r)
+                            return r == 1 ? (rc = 1, rc) : 2;
+                    } else {
+                        cudaStream_t stream = (cudaStream_t)ea_cuda_stream(ctx);
+                        cudaEvent_t e0, e1;
+                        CHECK(cudaEventCreate(&e0));
+                        CHECK(cudaEventCreate(&e1));
+                        if (ea_cuda_set_kernel(ctx, kern) != EA_OK || ea_cuda_poison_output(ctx, db) != EA_OK ||
+                            ea_cuda_run(ctx, db, &plan) != EA_OK || ea_cuda_download_output(ctx, db, o) != EA_OK) {
+                            fprintf(stderr, "ea-bench-kernel: %s\n", ea_last_error());
+                            return 2;
+                        }
+                        for (int r = 0; r < reps; r++) {
+                            CHECK(cudaMemsetAsync(flush, r & 0xff, flush_bytes, stream));
+                            CHECK(cudaEventRecord(e0, stream));
+                            if (ea_cuda_run(ctx, db, &plan) != EA_OK)
+                                return 2;
+                            CHECK(cudaEventRecord(e1, stream));
+                            CHECK(cudaEventSynchronize(e1));
+                            CHECK(cudaEventElapsedTime(&ms[r], e0, e1));
+                        }
+                        qsort(ms, (size_t)reps, sizeof *ms, cmp_float);
+                        t[k][0] = ms[reps / 2] * 1e3, t[k][1] = ms[0] * 1e3, t[k][2] = ms[reps - 1] * 1e3;
+                        cudaEventDestroy(e0);
+                        cudaEventDestroy(e1);
+                    }
+                }
+                /* tc against the canonical kernel (itself bitwise equal to its CPU reference) */
+                double *ref = malloc(sizeof(double) * (size_t)n);
+                ea_to_double(canon_o, pr.params.dtype, n, ref);
+                const ea_diff d = ea_compare_tol(tc_o, pr.params.dtype, ref, n, (int64_t)pr.params.hq * pr.params.dv,
+                                                 0x1p-7);
+                char checked[64];
+                snprintf(checked, sizeof checked, "%s%s (max %.1e)", small ? "bitwise vs CPU, " : "",
+                         d.differ ? "FAILS 2^-7 vs canonical" : "within 2^-7 of canonical", d.max_rel);
+                rc |= d.differ != 0;
+                printf("%4d %6d %6d %10.1f %10.1f %9.2f %9.2f %8.2f  %s\n", BS[a], PREFIX[b], EXTEND[c], t[0][0],
+                       t[1][0], flops / t[0][0] / 1e6, flops / t[1][0] / 1e6, t[0][0] / t[1][0], checked);
+                fflush(stdout);
+                free(ref), free(canon_o), free(tc_o);
+                ea_cuda_plan_free(&plan);
+                ea_cuda_batch_free(db);
+                ea_host_batch_free(&hb);
+                ea_problem_free(&pr);
+            }
+    free(ms);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *path = NULL, *only = NULL, *dump = NULL, *which = "both";
-    int reps = 30;
+    int reps = 30, scaling = 0;
     for (int k = 1; k < argc; k++) {
         if (!strcmp(argv[k], "--cases") && k + 1 < argc)
             path = argv[++k];
@@ -213,20 +310,23 @@ int main(int argc, char **argv)
             which = argv[++k];
         else if (!strcmp(argv[k], "--reps") && k + 1 < argc && parse_reps(argv[k + 1], &reps))
             k++;
+        else if (!strcmp(argv[k], "--scaling"))
+            scaling = 1;
         else {
             fprintf(stderr, "ea-bench-kernel: unknown or incomplete option '%s' (usage: --cases FILE [--only NAME] "
-                            "[--reps 3..10000] [--kernel canonical|tc|both] [--dump DIR])\n", argv[k]);
+                            "[--reps 3..10000] [--kernel canonical|tc|both] [--dump DIR], or --scaling [--reps N])\n",
+                    argv[k]);
             return 2;
         }
     }
-    if (!path) {
-        fprintf(stderr, "ea-bench-kernel: --cases FILE is required\n");
+    if (!path && !scaling) {
+        fprintf(stderr, "ea-bench-kernel: --cases FILE (or --scaling) is required\n");
         return 2;
     }
     const int want_canon = strcmp(which, "tc") != 0, want_tc = strcmp(which, "canonical") != 0;
-    ea_case *cases;
-    int count;
-    if (ea_cases_load(path, &cases, &count) != EA_OK) {
+    ea_case *cases = NULL;
+    int count = 0;
+    if (path && ea_cases_load(path, &cases, &count) != EA_OK) {
         fprintf(stderr, "ea-bench-kernel: %s\n", ea_last_error());
         return 2;
     }
@@ -246,12 +346,18 @@ int main(int argc, char **argv)
     printf("device: %s, %d SMs, %.0f MHz, fp32 FMA peak %.1f TFLOP/s; %d repeats, L2 flushed; mma model %s here\n",
            prop.name, sms, clock_khz / 1e3, peak / 1e12, reps,
            ea_cuda_mma_model_verified() ? "verified" : "NOT verified (tc checked against a model unproven here)");
-    printf("%-20s %10s %8s %7s %10s %10s %10s %8s %8s\n", "case", "canon us", "TFLOP/s", "%fp32", "tc us",
-           "tc min", "tc max", "TFLOP/s", "canon/tc");
 
     void *flush;
     const size_t flush_bytes = (size_t)256 << 20;
     CHECK(cudaMalloc(&flush, flush_bytes));
+    if (scaling) {
+        const int rc = run_scaling(ctx, reps, flush, flush_bytes);
+        cudaFree(flush);
+        ea_cuda_destroy(ctx);
+        return rc;
+    }
+    printf("%-20s %10s %8s %7s %10s %10s %10s %8s %8s\n", "case", "canon us", "TFLOP/s", "%fp32", "tc us",
+           "tc min", "tc max", "TFLOP/s", "canon/tc");
     float *ms = malloc(sizeof(float) * (size_t)reps);
     int rc = 0;
     for (int c = 0; c < count; c++) {

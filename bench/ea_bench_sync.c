@@ -1,7 +1,10 @@
 /* ea-bench-sync: the sync bubble, measured where it exists -- inside a forward pass.
  *
  *   build/bin/ea-bench-sync [--bs 1,8,32,64,128] [--prefix both|0|rand] [--layers 36] [--repeats 10]
- *                           [--csv FILE] [--trace FILE]
+ *                           [--kernel tc|canonical] [--csv FILE] [--trace FILE]
+ *
+ * --kernel picks the attention kernel every strategy runs (default tc, the tensor-core kernel;
+ * canonical is the fp32 CUDA-core one). Each is validated bitwise against its CPU reference.
  *
  * A model of a prefill forward of one TP4 shard of Qwen3-8B: for each of L
  * layers, first queue the layer's other GPU work (cuBLAS bf16 GEMMs of the QKV
@@ -22,7 +25,10 @@
  *                 step, minus the attention kernel's own time (CUDA events)
  *   overhead      per layer: (end-to-end - plan_once end-to-end) / L
  *   GPU over.     per layer: bubble - plan_once bubble (the same difference, from events: less noisy)
- * A blocking read waits for the queued GEMMs: that is what makes per-request reads expensive. */
+ * A blocking read waits for the queued GEMMs: that is what makes per-request reads expensive.
+ * The bubble model: per_request / batched host latency = (W + (4 bs - 1) r) / W, with W the batched
+ * strategy's host latency (its one wait covers the queued work) and r one round trip on an idle
+ * stream (a 4-byte device-to-host read), measured on its own; both ratios are printed. */
 #define _POSIX_C_SOURCE 200809L
 #include "ea.h"
 #include "ea_cases.h"
@@ -284,14 +290,17 @@ static void trace_forward(bench *b, int s, double attn_us, FILE *f, int *first)
 #undef EV
 }
 
-/* Validate before timing: every strategy's step gives the same bits as the CPU canonical reference. */
-static void validate_strategies(bench *b)
+/* Validate before timing: every strategy's step gives the same bits as the kernel's CPU reference. */
+static void validate_strategies(bench *b, ea_kernel kernel)
 {
     const ea_params *p = &b->pr.params;
     const int64_t n = (int64_t)b->hb.num_tokens * p->hq * p->dv;
     void *want = malloc(b->hb.o_bytes + 1), *got = malloc(b->hb.o_bytes + 1);
     ea_fill_sentinel(want, p->dtype, n);
-    EA(ea_reference_canonical(&b->hb.batch, p, &b->hb.in, want));
+    if (kernel == EA_KERNEL_TC)
+        EA(ea_reference_tc(&b->hb.batch, p, &b->hb.in, want));
+    else
+        EA(ea_reference_canonical(&b->hb.batch, p, &b->hb.in, want));
     for (int s = 0; s < S_COUNT; s++) {
         EA(ea_cuda_poison_output(b->ctx, b->db));
         attention_step(b, s);
@@ -305,6 +314,31 @@ static void validate_strategies(bench *b)
     }
     free(want);
     free(got);
+}
+
+/* One round trip: a 4-byte device-to-host read on an idle stream, waited for (median of 201). */
+static double round_trip_us(cudaStream_t stream)
+{
+    int *d, h;
+    double v[201];
+    CK(cudaMalloc((void **)&d, sizeof *d));
+    CK(cudaMemsetAsync(d, 0, sizeof *d, stream));
+    CK(cudaStreamSynchronize(stream));
+    for (int r = 0; r < 201; r++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        CK(cudaMemcpyAsync(&h, d, sizeof h, cudaMemcpyDeviceToHost, stream));
+        CK(cudaStreamSynchronize(stream));
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        v[r] = (t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) * 1e-3;
+    }
+    cudaFree(d);
+    for (int i = 1; i < 201; i++) /* insertion sort: 201 values */
+        for (int k = i; k > 0 && v[k] < v[k - 1]; k--) {
+            const double t = v[k];
+            v[k] = v[k - 1], v[k - 1] = t;
+        }
+    return v[100];
 }
 
 /* Median time of the attention kernel alone on the prebuilt plan. */
@@ -430,6 +464,7 @@ int main(int argc, char **argv)
 {
     int bs_list[16] = {1, 8, 32, 64, 128}, nbs = 5, layers = 36, repeats = 10;
     const char *prefix_mode = "both", *csv_path = NULL, *trace_path = NULL, *dump_path = NULL;
+    ea_kernel kernel = EA_KERNEL_TC;
     for (int k = 1; k < argc; k++) {
         const char *a = argv[k], *v = k + 1 < argc ? argv[k + 1] : NULL;
         if (!strcmp(a, "--bs") && v && (nbs = parse_list(v, bs_list, 16)) > 0)
@@ -446,9 +481,12 @@ int main(int argc, char **argv)
             trace_path = v, k++;
         else if (!strcmp(a, "--dump") && v)
             dump_path = v, k++;
+        else if (!strcmp(a, "--kernel") && v && (!strcmp(v, "tc") || !strcmp(v, "canonical")))
+            kernel = !strcmp(v, "tc") ? EA_KERNEL_TC : EA_KERNEL_CANONICAL, k++;
         else {
             fprintf(stderr, "ea-bench-sync: bad or incomplete option '%s' (usage: [--bs 1,8,32] [--prefix both|0|rand] "
-                            "[--layers 1..64] [--repeats 3..1000] [--csv FILE] [--trace FILE] [--dump FILE])\n", a);
+                            "[--layers 1..64] [--repeats 3..1000] [--kernel tc|canonical] [--csv FILE] [--trace FILE] "
+                            "[--dump FILE])\n", a);
             return 2;
         }
     }
@@ -457,8 +495,10 @@ int main(int argc, char **argv)
         printf("ea-bench-sync: skipped: %s\n", ea_last_error());
         return 0;
     }
+    EA(ea_cuda_set_kernel(ctx, kernel));
     struct cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, 0));
+    const double r_us = round_trip_us((cudaStream_t)ea_cuda_stream(ctx));
     FILE *csv = NULL, *trace = NULL;
     atexit(remove_partial_outputs);
     if (csv_path) {
@@ -470,7 +510,7 @@ int main(int argc, char **argv)
         fprintf(csv, "card,bs,prefix,strategy,layers,host_lat_us_med,host_lat_us_min,host_lat_us_max,e2e_ms_med,"
                      "e2e_ms_min,e2e_ms_max,bubble_us_per_layer,overhead_us_per_layer,gpu_overhead_us_per_layer,"
                      "waits_per_layer,floor_ms,"
-                     "attn_kernel_us\n");
+                     "attn_kernel_us,kernel,round_trip_us\n");
     }
     if (trace_path) {
         snprintf(trace_tmp, sizeof trace_tmp, "%s.tmp", trace_path);
@@ -480,8 +520,8 @@ int main(int argc, char **argv)
         }
         fprintf(trace, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"card\":\"%s\"},\"traceEvents\":[\n", prop.name);
     }
-    printf("device: %s; %d layers, %d repeats; Qwen3-8B TP4 shard GEMMs queued before each attention step\n",
-           prop.name, layers, repeats);
+    printf("device: %s; %s attention kernel; %d layers, %d repeats; Qwen3-8B TP4 shard GEMMs queued before each "
+           "attention step; one idle round trip r = %.1f us\n", prop.name, ea_kernel_name(kernel), layers, repeats, r_us);
     printf("%4s %-6s %-13s %22s %26s %10s %10s %9s %7s\n", "bs", "prefix", "strategy", "host us/layer med [min,max]",
            "end-to-end ms med [min,max]", "bubble us", "over. us", "GPU over.", "waits");
     int first_event = 1;
@@ -519,7 +559,7 @@ int main(int argc, char **argv)
                 CK(cudaEventCreate(&b.e1[l]));
             }
             CK(cudaEventCreate(&b.ref));
-            validate_strategies(&b);
+            validate_strategies(&b, kernel);
             const double attn_us = time_attention(&b);
             const stats floor = time_floor(&b, repeats);
 
@@ -556,18 +596,21 @@ int main(int argc, char **argv)
                        res_e2e[s].med / 1e3, res_e2e[s].min / 1e3, res_e2e[s].max / 1e3, res_bub[s], over,
                        res_bub[s] - res_bub[S_PLAN_ONCE], res_waits[s]);
                 if (csv)
-                    fprintf(csv, "%s,%d,%s,%s,%d,%.2f,%.2f,%.2f,%.4f,%.4f,%.4f,%.2f,%.2f,%.2f,%.1f,%.4f,%.2f\n",
+                    fprintf(csv, "%s,%d,%s,%s,%d,%.2f,%.2f,%.2f,%.4f,%.4f,%.4f,%.2f,%.2f,%.2f,%.1f,%.4f,%.2f,%s,%.2f\n",
                             prop.name, bs_list[bi], pfx, STRAT[s], layers, res_lat[s].med, res_lat[s].min,
                             res_lat[s].max, res_e2e[s].med / 1e3, res_e2e[s].min / 1e3, res_e2e[s].max / 1e3,
                             res_bub[s], over, res_bub[s] - res_bub[S_PLAN_ONCE], res_waits[s], floor.med / 1e3,
-                            attn_us);
+                            attn_us, ea_kernel_name(kernel), r_us);
             }
             printf("     %-6s %-13s floor %.2f ms [%.2f,%.2f]; attention kernel %.1f us/layer\n", pi ? "rand" : "0",
                    "(one graph)", floor.med / 1e3, floor.min / 1e3, floor.max / 1e3, attn_us);
-            printf("     ratios: host latency per_request/batched %.2fx, per_request/device %.1fx; "
-                   "end-to-end plan_once/floor %.3fx, per_request/floor %.2fx\n",
-                   res_lat[S_PER_REQUEST].med / res_lat[S_BATCHED].med, res_lat[S_PER_REQUEST].med / res_lat[S_DEVICE].med,
-                   res_e2e[S_PLAN_ONCE].med / floor.med, res_e2e[S_PER_REQUEST].med / floor.med);
+            const double W = res_lat[S_BATCHED].med;
+            printf("     ratios: host latency per_request/batched %.2fx (model (W + (4bs-1) r) / W with W = %.1f us, "
+                   "r = %.1f us: %.2fx), per_request/device %.1fx; end-to-end plan_once/floor %.3fx, "
+                   "per_request/floor %.2fx\n",
+                   res_lat[S_PER_REQUEST].med / W, W, r_us, (W + (4.0 * bs_list[bi] - 1) * r_us) / W,
+                   res_lat[S_PER_REQUEST].med / res_lat[S_DEVICE].med, res_e2e[S_PLAN_ONCE].med / floor.med,
+                   res_e2e[S_PER_REQUEST].med / floor.med);
             fflush(stdout);
             if (dump_path && bs_list[bi] == 32 && pi == 1)
                 dump_batch(&b, dump_path);

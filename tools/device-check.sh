@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# Runs on the GPU machine (the device tool), from the repository root, over a
-# build folder made elsewhere: the GPU suite, ea-compare on the default cases,
-# compute-sanitizer, and the kernel benchmark. Logs go to $OUT; a summary
-# ends the output.
+# Runs on the GPU machine (the device tool), from the repository root, over a build folder made
+# elsewhere. Two phases, each well inside one 10-minute call:
+#
+#   tools/device-check.sh check   the CMocka suites, the CLI tests, ea-compare --backend all,
+#                                 ea-mma-probe, compute-sanitizer memcheck and racecheck on the GPU
+#                                 suite (add `full` for initcheck and synccheck too)
+#   tools/device-check.sh bench   ea-bench-kernel (both kernels) and the tensor-core peers, the
+#                                 scaling grid, ea-bench-sync with its PyTorch peer and timeline
+#
+# Results go to $OUT (the bench phase names them after the card, ready for bench/results/); the
+# check phase packs its logs into one logs.tgz. A summary ends the output.
 set -u
+phase=${1:-check}
 out=${OUT:-/tmp/ea-device}
 mkdir -p "$out"
 export OPENBLAS_NUM_THREADS=8
@@ -11,26 +19,44 @@ summary=()
 step() { # step NAME LOG command...
   local name=$1 log=$2; shift 2
   local t0=$(date +%s)
-  "$@" >"$out/$log" 2>&1; local rc=$?
-  summary+=("$(printf '%-22s rc=%-3s %4ss  %s' "$name" "$rc" "$(( $(date +%s) - t0 ))" "$(grep -E 'PASSED|FAILED|passed, |ERROR SUMMARY|RACECHECK SUMMARY|all passed' "$out/$log" | tr '\n' ' ' | cut -c1-150)")")
+  "$@" >"$log" 2>&1; local rc=$?
+  summary+=("$(printf '%-22s rc=%-3s %4ss  %s' "$name" "$rc" "$(( $(date +%s) - t0 ))" "$(grep -E 'PASSED|FAILED|passed, |ERROR SUMMARY|RACECHECK SUMMARY|LEAK SUMMARY|bit for bit|DIFFERS|all passed' "$log" | tr '\n' ' ' | cut -c1-220)")")
 }
-nvidia-smi -L | tee "$out/device.txt"
+card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr -c 'A-Za-z0-9\n' '-' | sed 's/-*$//')
+nvidia-smi -L
 ldd build/tests/test_gpu | grep -E "not found" && echo "missing libraries"
-for t in build/tests/test_*; do step "$(basename "$t")" "$(basename "$t").log" "$t"; done
-step cli_test cli_test.log bash tests/cli_test.sh build
-step ea-compare compare.log build/bin/ea-compare --cases tests/cases/default.cases --backend all
-export EA_UNDER_SANITIZER=1
-step memcheck memcheck.log timeout 900 compute-sanitizer --tool memcheck --leak-check full build/tests/test_gpu
-step racecheck racecheck.log timeout 900 compute-sanitizer --tool racecheck build/tests/test_gpu
-step initcheck initcheck.log timeout 900 compute-sanitizer --tool initcheck build/tests/test_gpu
-step synccheck synccheck.log timeout 900 compute-sanitizer --tool synccheck build/tests/test_gpu
-unset EA_UNDER_SANITIZER
-step bench-kernel bench_kernel.log build/bin/ea-bench-kernel --cases tests/cases/default.cases
-# what limits the kernel on the seed shape: one profiled launch
-step ncu ncu.log timeout 300 ncu --kernel-name ea_attention_kernel --launch-skip 1 --launch-count 1 \
-  --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats --section ComputeWorkloadAnalysis \
-  build/bin/ea-bench-kernel --cases tests/cases/default.cases --only seed_shape --reps 3
-printf '%s\n' "${summary[@]}" | tee "$out/summary.txt"
-tail -n 40 "$out/compare.log"
-cat "$out/bench_kernel.log"
-grep -E "Duration|Throughput|Achieved Occupancy|Theoretical Occupancy|Registers|Block Limit|Stall|Issue Slots|Executed Ipc|Warp Cycles" "$out/ncu.log" | head -40
+
+if [ "$phase" = check ]; then
+  logs=$(mktemp -d)
+  for t in build/tests/test_*; do step "$(basename "$t")" "$logs/$(basename "$t").log" "$t"; done
+  step cli_test "$logs/cli_test.log" bash tests/cli_test.sh build
+  step ea-compare "$logs/compare.log" build/bin/ea-compare --cases tests/cases/default.cases --backend all
+  step ea-mma-probe "$logs/probe.log" build/bin/ea-mma-probe --outputs 110000000
+  export EA_UNDER_SANITIZER=1
+  step memcheck "$logs/memcheck.log" timeout 400 compute-sanitizer --tool memcheck --leak-check full build/tests/test_gpu
+  step racecheck "$logs/racecheck.log" timeout 400 compute-sanitizer --tool racecheck build/tests/test_gpu
+  if [ "${2:-}" = full ]; then
+    step initcheck "$logs/initcheck.log" timeout 400 compute-sanitizer --tool initcheck build/tests/test_gpu
+    step synccheck "$logs/synccheck.log" timeout 400 compute-sanitizer --tool synccheck build/tests/test_gpu
+  fi
+  unset EA_UNDER_SANITIZER
+  cp "$logs/compare.log" "$out/compare.txt"
+  cp "$logs/probe.log" "$out/probe.txt"
+  tar czf "$out/logs.tgz" -C "$logs" .
+elif [ "$phase" = bench ]; then
+  dump=$(mktemp -d) peers=$(mktemp -d)
+  step bench-kernel "$out/kernel-$card.txt" build/bin/ea-bench-kernel --cases tests/cases/default.cases --dump "$dump"
+  for c in seed_shape long_prefix gqa8_d128 no_prefix bf16_small; do cp "$dump/$c".* "$peers/"; done
+  step peers "$out/kernel-peers-$card.txt" env PYTHONUNBUFFERED=1 timeout 300 python3 bench/peers/attention_peers.py "$peers"
+  step scaling "$out/kernel-scaling-$card.txt" build/bin/ea-bench-kernel --scaling --reps 10
+  step bench-sync "$out/sync-$card.txt" build/bin/ea-bench-sync --kernel tc --csv "$out/sync-$card.csv" \
+    --trace "$out/timeline-$card.json" --dump "$dump/batch.json"
+  step sync-peer "$out/sync-peer-$card.txt" python3 bench/peers/sync_torch.py --batch "$dump/batch.json" \
+    --ours "$out/sync-$card.csv"
+  step timeline "$out/timeline.log" python3 bench/plot_timeline.py "$out/timeline-$card.json" "$out/timeline-$card.svg"
+  rm -f "$out/timeline.log"
+else
+  echo "usage: tools/device-check.sh check [full] | bench"; exit 2
+fi
+# (the bench phase already fills the 8 files a device call returns: its summary is printed only)
+if [ "$phase" = check ]; then printf '%s\n' "${summary[@]}" | tee "$out/summary.txt"; else printf '%s\n' "${summary[@]}"; fi
