@@ -48,13 +48,13 @@ elif [ "$phase" = bench ]; then
   step bench-kernel "$out/kernel-$card.txt" build/bin/ea-bench-kernel --cases tests/cases/default.cases --dump "$dump"
   for c in seed_shape long_prefix gqa8_d128 no_prefix bf16_small; do cp "$dump/$c".* "$peers/"; done
   step peers "$out/kernel-peers-$card.txt" env PYTHONUNBUFFERED=1 timeout 300 python3 bench/peers/attention_peers.py "$peers"
-  step scaling "$out/kernel-scaling-$card.txt" build/bin/ea-bench-kernel --scaling --reps 10
   step bench-sync "$out/sync-$card.txt" build/bin/ea-bench-sync --kernel tc --csv "$out/sync-$card.csv" \
     --trace "$out/timeline-$card.json" --dump "$dump/batch.json"
   step sync-peer "$out/sync-peer-$card.txt" python3 bench/peers/sync_torch.py --batch "$dump/batch.json" \
     --ours "$out/sync-$card.csv"
   step timeline "$out/timeline.log" python3 bench/plot_timeline.py "$out/timeline-$card.json" "$out/timeline-$card.svg"
   rm -f "$out/timeline.log"
+  step scaling "$out/kernel-scaling-$card.txt" build/bin/ea-bench-kernel --scaling --reps 10 # last: the longest
 else
   echo "usage: tools/device-check.sh check [full] | bench"; exit 2
 fi
