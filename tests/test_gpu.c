@@ -220,15 +220,9 @@ static void test_gpu_invariances(void **state)
         ea_cuda_runner r = {.ctx = ctx, .sync = EA_SYNC_DEVICE, .kernel = c < NCASES ? EA_KERNEL_CANONICAL : EA_KERNEL_TC};
         void *o = malloc(hb.o_bytes + 1);
         EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, o));
-        ea_diff d;
-        EA_ASSERT_OK(ea_check_batch_invariance(&pr, ea_run_cuda, &r, &hb, o, &d));
-        if (d.differ || d.sentinels)
-            fail_msg("%s, %s kernel: GPU batch invariance: %lld differ, %lld sentinels", CASE(c % NCASES),
-                     ea_kernel_name(r.kernel), (long long)d.differ, (long long)d.sentinels);
-        EA_ASSERT_OK(ea_check_split_invariance(&pr, ea_run_cuda, &r, &hb, o, &d));
-        if (d.differ || d.sentinels)
-            fail_msg("%s, %s kernel: GPU split invariance: %lld differ, %lld sentinels", CASE(c % NCASES),
-                     ea_kernel_name(r.kernel), (long long)d.differ, (long long)d.sentinels);
+        char what[200];
+        snprintf(what, sizeof what, "%s, %s kernel, GPU", CASE(c % NCASES), ea_kernel_name(r.kernel));
+        ea_assert_invariances(what, &pr, ea_run_cuda, &r, &hb, o);
         free(o);
         ea_test_batch_free(&pr, &hb);
     }

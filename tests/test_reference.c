@@ -178,15 +178,7 @@ static void test_invariances(void **state)
         ea_host_batch hb;
         ea_test_batch(CASES[c], &pr, &hb);
         void *o = run_canonical(&pr, &hb);
-        ea_diff d;
-        EA_ASSERT_OK(ea_check_batch_invariance(&pr, ea_run_canonical, NULL, &hb, o, &d));
-        if (d.differ || d.sentinels || d.count != ea_test_out_elems(&pr, &hb))
-            fail_msg("%s: batch invariance: %lld of %lld differ, %lld sentinels", CASES[c], (long long)d.differ,
-                     (long long)d.count, (long long)d.sentinels);
-        EA_ASSERT_OK(ea_check_split_invariance(&pr, ea_run_canonical, NULL, &hb, o, &d));
-        if (d.differ || d.sentinels || d.count == 0)
-            fail_msg("%s: split invariance: %lld of %lld differ, %lld sentinels", CASES[c], (long long)d.differ,
-                     (long long)d.count, (long long)d.sentinels);
+        ea_assert_invariances(CASES[c], &pr, ea_run_canonical, NULL, &hb, o);
         free(o);
         ea_test_batch_free(&pr, &hb);
     }

@@ -212,13 +212,7 @@ static void test_tc_invariances(void **state)
         ea_host_batch hb;
         ea_test_batch(CASES[c], &pr, &hb);
         void *o = run_tc(&pr, &hb);
-        ea_diff d;
-        EA_ASSERT_OK(ea_check_batch_invariance(&pr, ea_run_tc, NULL, &hb, o, &d));
-        if (d.differ || d.sentinels)
-            fail_msg("%s: batch invariance: %lld differ", CASES[c], (long long)d.differ);
-        EA_ASSERT_OK(ea_check_split_invariance(&pr, ea_run_tc, NULL, &hb, o, &d));
-        if (d.differ || d.sentinels)
-            fail_msg("%s: prefix-split invariance: %lld differ", CASES[c], (long long)d.differ);
+        ea_assert_invariances(CASES[c], &pr, ea_run_tc, NULL, &hb, o);
         free(o);
         ea_test_batch_free(&pr, &hb);
     }

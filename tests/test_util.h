@@ -96,4 +96,20 @@ static inline int64_t ea_test_out_elems(const ea_problem *pr, const ea_host_batc
     return (int64_t)hb->num_tokens * pr->params.hq * pr->params.dv;
 }
 
+/* Batch invariance and prefix-split invariance of a backend, against its whole-batch output o
+ * (every row compared; the split check must have compared some). */
+static inline void ea_assert_invariances(const char *what, const ea_problem *pr, ea_runner run, void *ctx,
+                                         const ea_host_batch *hb, const void *o)
+{
+    ea_diff d;
+    EA_ASSERT_OK(ea_check_batch_invariance(pr, run, ctx, hb, o, &d));
+    if (d.differ || d.sentinels || d.count != ea_test_out_elems(pr, hb))
+        fail_msg("%s: batch invariance: %lld of %lld differ, %lld sentinels", what, (long long)d.differ,
+                 (long long)d.count, (long long)d.sentinels);
+    EA_ASSERT_OK(ea_check_split_invariance(pr, run, ctx, hb, o, &d));
+    if (d.differ || d.sentinels || d.count == 0)
+        fail_msg("%s: split invariance: %lld of %lld differ, %lld sentinels", what, (long long)d.differ,
+                 (long long)d.count, (long long)d.sentinels);
+}
+
 #endif
