@@ -194,7 +194,10 @@ ea_status ea_cuda_run(ea_cuda_ctx *ctx, const ea_dev_batch *db, const ea_plan *p
     if (plan->bs < db->bs)
         return ea_fail(EA_ERR_COUNT, "the plan has %d requests, the batch %d", plan->bs, db->bs);
     const ea_attn_args a = attn_args(db, plan);
-    EA_CUDA_TRY(ea_launch_attention(&a, ctx->stream));
+    if (ctx->kernel == EA_KERNEL_TC)
+        EA_CUDA_TRY(ea_launch_attention_tc(&a, ctx->stream));
+    else
+        EA_CUDA_TRY(ea_launch_attention(&a, ctx->stream));
     return EA_OK;
 }
 

@@ -15,6 +15,11 @@
 #include <stdint.h>
 #include <string.h>
 
+int ea_mma_verified_cc(int major, int minor)
+{
+    return major == 9 && minor == 0; /* NVIDIA H200, driver 580.159.04: DESIGN.md section 6.1 */
+}
+
 const ea_mma_rules EA_MMA_SM90 = {.kept_bits = 25, .round_nearest = 0, .align_on_leading_bit = 0,
                                   .lowest_grid_exp = -158};
 
@@ -78,10 +83,14 @@ typedef struct {
 /* Index of the highest set bit of x > 0. */
 static int msb(uint64_t x)
 {
+#if defined(__GNUC__)
+    return 63 - __builtin_clzll(x);
+#else
     int p = 0;
     while (x >>= 1)
         p++;
     return p;
+#endif
 }
 
 /* Step 3 for one term: the term as an integer count of grid units 2^grid_exp, cut toward zero. */
@@ -96,10 +105,11 @@ static uint32_t round_to_f32(int64_t sum, int grid_exp, int round_nearest)
 {
     const uint32_t sign = sum < 0 ? 0x80000000u : 0;
     uint64_t mag = sum < 0 ? (uint64_t)-sum : (uint64_t)sum;
-    int e = msb(mag) + grid_exp; /* exponent of the leading bit */
+    const int top = msb(mag);
+    int e = top + grid_exp; /* exponent of the leading bit */
     /* Keep 24 significant bits of a normal result; for a subnormal one, the bits at and above
      * 2^-149. `drop` is how many low bits of mag go. */
-    int drop = e >= -126 ? msb(mag) - 23 : -149 - grid_exp;
+    int drop = e >= -126 ? top - 23 : -149 - grid_exp;
     uint64_t q;
     if (drop <= 0) {
         q = mag << -drop; /* exact */
@@ -200,4 +210,70 @@ void ea_mma_m16n8k16(const uint16_t A[EA_MMA_M * EA_MMA_K], const uint16_t Bt[EA
     for (int m = 0; m < EA_MMA_M; m++)
         for (int n = 0; n < EA_MMA_N; n++)
             D[m * EA_MMA_N + n] = ea_mma_m16n8k16_elem(&A[m * EA_MMA_K], &Bt[n * EA_MMA_K], C[m * EA_MMA_N + n]);
+}
+
+/* ---- the same model on operands taken apart once (the tensor-core reference's inner loop) ----
+ * Every loop below has 16 independent iterations of 32-bit integer work and no branch, so the
+ * compiler turns each into a few SIMD instructions. The products fit 32 bits (< 2^16 before the
+ * shift, < 2^27 after) and so does their sum (16 terms < 2^31); the accumulator joins in 64 bits. */
+
+void ea_mma_bf16x16(const uint16_t x[EA_MMA_K], ea_bf16x16 *out)
+{
+    out->special = 0;
+    for (int k = 0; k < EA_MMA_K; k++) {
+        const decoded d = decode(x[k], 7);
+        out->exp[k] = d.exp;
+        out->sig[k] = d.kind == KIND_FINITE ? (int32_t)d.sig : 0;
+        out->neg[k] = d.neg;
+        out->zero[k] = d.kind == KIND_ZERO;
+        out->special |= d.kind == KIND_INF || d.kind == KIND_NAN;
+        out->bits[k] = x[k];
+    }
+}
+
+float ea_mma_dot16x16(const ea_bf16x16 *a, const ea_bf16x16 *b, float c)
+{
+    const uint32_t cbits = f32_bits(c);
+    const uint32_t cfield = (cbits >> 23) & 0xffu;
+    if (a->special | b->special | (cfield == 0xff)) /* infinities and NaNs: the general model decides */
+        return ea_mma_m16n8k16_elem(a->bits, b->bits, c);
+
+    /* Steps 1 and 2: exact products, alignment exponents, their maximum. A zero product gets the
+     * significand 0 and an exponent that never wins: it takes no part. */
+    enum { NEVER = -100000 };
+    int32_t prod[EA_MMA_K], e[EA_MMA_K];
+    for (int k = 0; k < EA_MMA_K; k++) {
+        const int32_t zero = a->zero[k] | b->zero[k];
+        prod[k] = a->sig[k] * b->sig[k]; /* 0 when either is zero */
+        e[k] = zero ? NEVER : a->exp[k] + b->exp[k];
+    }
+    int32_t emax = NEVER;
+    for (int k = 0; k < EA_MMA_K; k++)
+        emax = e[k] > emax ? e[k] : emax;
+    const int c_zero = (cbits & 0x7fffffffu) == 0;
+    const int32_t cexp = cfield ? (int32_t)cfield - 127 : -126;
+    const uint32_t csig = cfield ? (cbits & 0x7fffffu) | 0x800000u : cbits & 0x7fffffu;
+    if (!c_zero && cexp > emax)
+        emax = cexp;
+    if (emax == NEVER)
+        return 0.0f; /* only zeros */
+
+    /* Step 3: every term cut to the grid, then added exactly. */
+    int32_t grid = emax - EA_MMA_SM90.kept_bits;
+    grid = grid < EA_MMA_SM90.lowest_grid_exp ? EA_MMA_SM90.lowest_grid_exp : grid;
+    int32_t sum32 = 0;
+    for (int k = 0; k < EA_MMA_K; k++) {
+        const int32_t sh = e[k] - 14 - grid; /* at most 11; a zero product's is hugely negative */
+        const int32_t up = sh > 0 ? sh : 0, down = -sh > 31 ? 31 : -sh > 0 ? -sh : 0;
+        const int32_t units = sh >= 0 ? (int32_t)((uint32_t)prod[k] << up) : (int32_t)((uint32_t)prod[k] >> down);
+        sum32 += (a->neg[k] ^ b->neg[k]) ? -units : units;
+    }
+    int64_t sum = sum32;
+    if (!c_zero) {
+        const int shift = cexp - 23 - grid;
+        const uint64_t units = shift >= 0 ? (uint64_t)csig << shift : -shift < 32 ? csig >> -shift : 0;
+        sum += (cbits >> 31) ? -(int64_t)units : (int64_t)units;
+    }
+    /* Step 4. */
+    return sum == 0 ? 0.0f : f32_from_bits(round_to_f32(sum, grid, 0));
 }
