@@ -51,6 +51,9 @@ static void test_cancelled_products_truncate_c(void **state)
     const float a[2] = {0x1p10f, 0x1p10f}, b[2] = {0x1p10f, -0x1p10f};
     assert_int_equal(elem(a, b, 2, 1.0f + 0x1p-10f, NULL), ea_f32_bits(1.0f));
     assert_int_equal(elem(a, b, 2, 1.0f + 0x1p-5f, NULL), ea_f32_bits(1.0f + 0x1p-5f)); /* on the grid */
+    /* a negative term is cut toward zero too: -(1 + 2^-10) becomes -1, not -(1 + 2^-5) (which an
+     * arithmetic shift of the signed value would give: it rounds toward minus infinity) */
+    assert_int_equal(elem(a, b, 2, -(1.0f + 0x1p-10f), NULL), ea_f32_bits(-1.0f));
 }
 
 /* The final rounding is toward zero: 1 + 1.5 ulp(1) becomes 1 + 1 ulp (to nearest: 1 + 2 ulp). */

@@ -148,7 +148,8 @@ def run(n, source):
         if r.returncode != 0:
             print(f"exercise {n}: FAIL: `{' '.join(check)}` found a problem (see above)")
             return 1
-    print(f"exercise {n}: PASS: {ex['path']} passes the real tests" + (" on the GPU" if ex["gpu"] else ""))
+    print(f"exercise {n}: PASS: {who}, in place of {ex['path']}, passes the real tests" +
+          (" on the GPU" if ex["gpu"] else ""))
     return 0
 
 
