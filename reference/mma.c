@@ -100,7 +100,7 @@ static int64_t align_truncate(const term *t, int grid_exp)
     const int shift = t->lsb_exp - grid_exp;
     uint64_t units;
     if (shift >= 0)
-        units = t->sig << shift; /* at most 12 bits up: exact, no overflow */
+        units = t->sig << shift; /* at most 11 bits up (12 with 26 kept bits): exact */
     else if (-shift < 64)
         units = t->sig >> -shift; /* the dropped bits are the truncation */
     else

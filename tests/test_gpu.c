@@ -233,26 +233,40 @@ static void test_nonfinite_inputs(void **state)
 {
     (void)state;
     NEED_GPU();
-    ea_problem pr;
-    ea_host_batch hb;
-    ea_test_problem("name=nan bs=2 extend=40 prefix=30 hq=4 hkv=2 d=16 cap=3", &pr);
-    float *k = pr.k_pool, *v = pr.v_pool;
-    k[5] = NAN, k[100] = INFINITY, k[301] = -INFINITY, v[7] = NAN, v[222] = INFINITY;
-    EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
-    ((float *)hb.in.q)[3] = INFINITY;
-    ((float *)hb.in.q)[77] = NAN;
-    for (int k = 0; k < EA_KERNEL_COUNT; k++) {
-        if (!cpu_comparable((ea_kernel)k))
-            continue;
-        void *want = cpu_output_of(&pr, &hb, (ea_kernel)k), *got = malloc(hb.o_bytes + 1);
-        ea_cuda_runner r = {.ctx = ctx, .sync = EA_SYNC_BATCHED, .kernel = (ea_kernel)k};
-        ea_fill_sentinel(got, EA_F32, ea_test_out_elems(&pr, &hb));
-        EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, got));
-        ea_assert_bits(got, want, EA_F32, ea_test_out_elems(&pr, &hb),
-                       k == EA_KERNEL_TC ? "non-finite inputs, tc kernel" : "non-finite inputs, canonical kernel");
-        free(want), free(got);
+    /* three inputs: NaN/inf scattered (Dqk 16, then 7: padding must never read past dqk), and the
+     * block rule of DESIGN.md 6.2 pinned as in tests/test_tc_reference.c (inf in V at key 66, which
+     * block 1 computes for rows 32 and 33 although they do not see it) */
+    static const char *const lines[] = {"name=nan bs=2 extend=40 prefix=30 hq=4 hkv=2 d=16 cap=3",
+                                        "name=nan7 bs=2 extend=70 prefix=30 hq=4 hkv=2 dqk=7 dv=5",
+                                        "name=block bs=1 extend=70 prefix=30 hq=4 hkv=2 d=16 seed=11"};
+    for (int c = 0; c < 3; c++) {
+        ea_problem pr;
+        ea_host_batch hb;
+        ea_test_problem(lines[c], &pr);
+        float *k = pr.k_pool, *v = pr.v_pool;
+        if (c < 2)
+            k[7] = NAN, k[105] = INFINITY, k[301] = -INFINITY, v[7] = NAN, v[222] = INFINITY;
+        EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
+        if (c < 2) {
+            ((float *)hb.in.q)[3] = INFINITY;
+            ((float *)hb.in.q)[77] = NAN;
+        } else {
+            v[(ea_test_key_slot(&hb, 0, 66) * 2 + 0) * 16 + 3] = INFINITY;
+        }
+        for (int k = 0; k < EA_KERNEL_COUNT; k++) {
+            if (!cpu_comparable((ea_kernel)k))
+                continue;
+            void *want = cpu_output_of(&pr, &hb, (ea_kernel)k), *got = malloc(hb.o_bytes + 1);
+            ea_cuda_runner r = {.ctx = ctx, .sync = EA_SYNC_BATCHED, .kernel = (ea_kernel)k};
+            char what[160];
+            snprintf(what, sizeof what, "%s, %s kernel", lines[c], ea_kernel_name(r.kernel));
+            ea_fill_sentinel(got, EA_F32, ea_test_out_elems(&pr, &hb));
+            EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, got));
+            ea_assert_bits(got, want, EA_F32, ea_test_out_elems(&pr, &hb), what);
+            free(want), free(got);
+        }
+        ea_test_batch_free(&pr, &hb);
     }
-    ea_test_batch_free(&pr, &hb);
 }
 
 /* Errors: invalid batch before any allocation, too large an allocation, an impossible launch. */

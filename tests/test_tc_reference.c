@@ -153,19 +153,60 @@ static void test_tc_matches_design_transcription(void **state)
     }
 }
 
-/* NaN and inf in k and v, q too: both follow the block rule of 6.2 identically. */
+/* NaN and inf in k and v, q too, with Dqk = 16 and with Dqk = 7 (padded with zeros to 16: a k
+ * element past dqk must never be read, and an infinity at the start of the next row would show it). */
 static void test_tc_nonfinite_inputs(void **state)
+{
+    (void)state;
+    static const char *const lines[] = {"name=nan bs=2 extend=70 prefix=30 hq=4 hkv=2 d=16 cap=3",
+                                        "name=nan7 bs=2 extend=70 prefix=30 hq=4 hkv=2 dqk=7 dv=5"};
+    for (int c = 0; c < 2; c++) {
+        ea_problem pr;
+        ea_host_batch hb;
+        ea_test_problem(lines[c], &pr);
+        float *k = pr.k_pool, *v = pr.v_pool;
+        k[7] = NAN, k[105] = INFINITY, k[301] = -INFINITY, v[7] = NAN, v[222] = INFINITY, v[600] = -INFINITY;
+        EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
+        ((float *)hb.in.q)[3] = INFINITY;
+        ((float *)hb.in.q)[77] = NAN;
+        check_against_transcription(&pr, &hb, lines[c]);
+        ea_test_batch_free(&pr, &hb);
+    }
+}
+
+/* The block rule of 6.2, pinned: one request, E = 70 new tokens after P = 30 cached, G = 2, so
+ * block 1 holds pairs 64..127 = token rows 32..63 (positions 62..93). Key 66 lies in tile 1, which
+ * block 1 computes because rows from 34 on see key 64. Rows 32 and 33 see nothing of tile 1, yet
+ * the tile is computed for them with p = 0: an infinity in V at key 66 makes 0 * inf = NaN in
+ * their output column. A per-row skip rule would leave them finite; block 0 (rows 0..31, keys up
+ * to 61) never computes tile 1, so its rows stay finite. */
+static void test_tc_block_rule(void **state)
 {
     (void)state;
     ea_problem pr;
     ea_host_batch hb;
-    ea_test_problem("name=nan bs=2 extend=70 prefix=30 hq=4 hkv=2 d=16 cap=3", &pr);
-    float *k = pr.k_pool, *v = pr.v_pool;
-    k[5] = NAN, k[100] = INFINITY, k[301] = -INFINITY, v[7] = NAN, v[222] = INFINITY, v[1500] = -INFINITY;
+    ea_test_problem("name=block bs=1 extend=70 prefix=30 hq=4 hkv=2 d=16 seed=11", &pr);
     EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
-    ((float *)hb.in.q)[3] = INFINITY;
-    ((float *)hb.in.q)[77] = NAN;
-    check_against_transcription(&pr, &hb, "non-finite inputs");
+    const int64_t slot = ea_test_key_slot(&hb, 0, 66);
+    ((float *)pr.v_pool)[(slot * 2 + 0) * 16 + 3] = INFINITY; /* KV head 0, value dimension 3 */
+    float *o = run_tc(&pr, &hb);
+    const int32_t hq = 4, dv = 16;
+#define O(r, h, d) o[((int64_t)(r)*hq + (h)) * dv + (d)]
+    for (int r = 32; r <= 33; r++)
+        for (int h = 0; h < 2; h++) { /* the heads of KV head 0 */
+            if (!isnan(O(r, h, 3)))
+                fail_msg("row %d head %d: %a, but tile 1 is computed for block 1 and 0 * inf is NaN", r, h, O(r, h, 3));
+            if (!isfinite(O(r, h, 2)))
+                fail_msg("row %d head %d: another column is touched: %a", r, h, O(r, h, 2));
+        }
+    for (int r = 0; r < 32; r++)
+        if (!isfinite(O(r, 0, 3)))
+            fail_msg("row %d (block 0, which never computes tile 1): %a", r, O(r, 0, 3));
+    if (!isfinite(O(32, 2, 3)))
+        fail_msg("row 32 head 2 (KV head 1) must not see KV head 0's value: %a", O(32, 2, 3));
+#undef O
+    check_against_transcription(&pr, &hb, "block rule");
+    free(o);
     ea_test_batch_free(&pr, &hb);
 }
 
@@ -241,6 +282,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tc_matches_design_transcription),
         cmocka_unit_test(test_tc_nonfinite_inputs),
+        cmocka_unit_test(test_tc_block_rule),
         cmocka_unit_test(test_tc_accuracy),
         cmocka_unit_test(test_tc_invariances),
         cmocka_unit_test(test_tc_bad_input),

@@ -96,6 +96,14 @@ static inline int64_t ea_test_out_elems(const ea_problem *pr, const ea_host_batc
     return (int64_t)hb->num_tokens * pr->params.hq * pr->params.dv;
 }
 
+/* The pool slot of unified key u of request i in a host batch (prefix slots, then new ones). */
+static inline int64_t ea_test_key_slot(const ea_host_batch *hb, int32_t i, int32_t u)
+{
+    const ea_batch *b = &hb->batch;
+    const int32_t P = b->prefix_kv_indptr[i + 1] - b->prefix_kv_indptr[i];
+    return u < P ? b->prefix_kv_indices[b->prefix_kv_indptr[i] + u] : b->extend_kv_indices[b->extend_start_loc[i] + u - P];
+}
+
 /* Batch invariance and prefix-split invariance of a backend, against its whole-batch output o
  * (every row compared; the split check must have compared some). */
 static inline void ea_assert_invariances(const char *what, const ea_problem *pr, ea_runner run, void *ctx,

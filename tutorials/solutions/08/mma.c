@@ -2,7 +2,7 @@
     const int shift = t->lsb_exp - grid_exp;
     uint64_t units;
     if (shift >= 0)
-        units = t->sig << shift; /* at most 12 bits up: exact, no overflow */
+        units = t->sig << shift; /* at most 11 bits up (12 with 26 kept bits): exact */
     else if (-shift < 64)
         units = t->sig >> -shift; /* the dropped bits are the truncation */
     else
