@@ -184,28 +184,34 @@ __device__ __forceinline__ int64_t tile_slot(const ea_attn_args &a, const tc_blo
     return j >= 0 && u < B.T ? a.unified_kv_indices[B.kv_base + u] : -1;
 }
 
-/* produce_kv: gathers one key row of K (or V) of a tile into smem ([64][D + PAD] bf16, zeros past
- * the last key and past dim). Threads 2k and 2k+1 gather key k (its pool slot given), taking
- * turns over its 16-byte chunks: cp.async when rows are whole chunks of bf16, element loads with
- * rounding otherwise (f32 pools, odd head dims). */
+/* produce: gathers 64 rows of a [*, dim] tensor into smem ([64][D + PAD] bf16), zeros past dim
+ * and for row -1. Threads 2k and 2k+1 gather row k (its index given: a pool slot's row of K or V,
+ * or a query's row of q), taking turns over its 16-byte chunks: cp.async when rows are whole
+ * chunks of bf16, element loads with rounding otherwise (f32 tensors, odd head dims). */
 template <int D>
-__device__ __forceinline__ void produce_rows(const ea_attn_args &a, const tc_block &B, const void *pool, int dim,
-                                             int64_t slot, uint16_t *tile, bool vec)
+__device__ __forceinline__ void produce_rows(const ea_attn_args &a, const void *src, int dim, int64_t row,
+                                             uint16_t *tile, bool vec)
 {
-    const int key = threadIdx.x / 2, half = threadIdx.x % 2;
-    uint16_t *row = tile + key * (D + PAD);
-    const int64_t base = slot >= 0 ? (slot * a.hkv + B.g) * dim : 0;
+    const int half = threadIdx.x % 2;
+    uint16_t *dst = tile + (threadIdx.x / 2) * (D + PAD);
+    const int64_t base = row >= 0 ? row * dim : 0;
     if (vec) {
-        const uint16_t *src = (const uint16_t *)pool + base;
+        const uint16_t *from = (const uint16_t *)src + base;
 #pragma unroll
         for (int c = half; c < D / 8; c += 2)
-            cp_async16(row + c * 8, src + (c * 8 < dim ? c * 8 : 0), slot >= 0 && c * 8 < dim ? 16 : 0);
+            cp_async16(dst + c * 8, from + (c * 8 < dim ? c * 8 : 0), row >= 0 && c * 8 < dim ? 16 : 0);
     } else {
 #pragma unroll 8
         for (int d = half; d < D; d += 2)
-            row[d] = slot >= 0 && d < dim ? to_bf16(pool, a.bf16, base + d) : 0;
+            dst[d] = row >= 0 && d < dim ? to_bf16(src, a.bf16, base + d) : 0;
     }
     cp_async_commit(); /* an empty group when nothing was issued: keeps the wait counts simple */
+}
+
+/* The row of K or V (seen as [pool * Hkv, D]) that a key's slot holds for this block's KV head. */
+__device__ __forceinline__ int64_t kv_row(const tc_block &B, const ea_attn_args &a, int64_t slot)
+{
+    return slot >= 0 ? slot * a.hkv + B.g : -1;
 }
 
 /* Blocks per SM the registers must allow: for head dims up to 128, 3 blocks of 4 warps hide the
@@ -242,25 +248,12 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane / 4, tq = lane % 4;
     const bool vec = a.bf16 && a.dqk % 8 == 0 && a.dv % 8 == 0;
 
-    /* Q of the block's pairs, bf16, zeros past dqk and past the last pair: threads 2k and 2k+1
-     * load pair k's row (cp.async or element loads, as for K). */
+    /* Q of the block's pairs (q seen as [N * Hq, Dqk]), zeros past the last pair. */
     {
         const int pair = B.pair0 + threadIdx.x / 2;
-        const int32_t r = pair / B.G, h = B.g * B.G + pair % B.G;
-        const int64_t qrow = pair < B.pairs ? (int64_t)(a.qo_indptr[B.i] + r) * a.hq + h : -1;
-        const int key = threadIdx.x / 2, half = threadIdx.x % 2;
-        uint16_t *row = Qs + key * (DQK + PAD);
-        if (vec) {
-#pragma unroll
-            for (int c = half; c < DQK / 8; c += 2)
-                cp_async16(row + c * 8, (const uint16_t *)a.q + (qrow >= 0 ? qrow * a.dqk : 0) + (c * 8 < a.dqk ? c * 8 : 0),
-                           qrow >= 0 && c * 8 < a.dqk ? 16 : 0);
-        } else {
-#pragma unroll 8
-            for (int d = half; d < DQK; d += 2)
-                row[d] = qrow >= 0 && d < a.dqk ? to_bf16(a.q, a.bf16, qrow * a.dqk + d) : 0;
-        }
-        cp_async_commit();
+        const int64_t qrow =
+            pair < B.pairs ? (int64_t)(a.qo_indptr[B.i] + pair / B.G) * a.hq + B.g * B.G + pair % B.G : -1;
+        produce_rows<DQK>(a, a.q, a.dqk, qrow, Qs, vec);
     }
 
     /* The key tiles some pair of the block sees: [j_first, j_last], every one of them without a
@@ -272,7 +265,7 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
     int32_t j = first_seen_tile(a, B, k_lo / BN, j_last);
     int64_t slot = tile_slot(a, B, j);
     if (j >= 0)
-        produce_rows<DQK>(a, B, a.k_pool, a.dqk, slot, Ks, vec);
+        produce_rows<DQK>(a, a.k_pool, a.dqk, kv_row(B, a, slot), Ks, vec);
 
     /* This thread's two pair rows (gq and gq + 8 of the warp's 16) and the keys each sees without
      * a mask: the interval [vlo, vhi] (empty for a pair past the last). */
@@ -298,7 +291,7 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
     /* The schedule of each tile (K and V single-buffered, each load hidden behind the other's
      * compute): V(j) is loaded while S = Q K(j)^T and the softmax run; K(j_next) while P V(j) runs. */
     while (j >= 0) {
-        produce_rows<DV>(a, B, a.v_pool, a.dv, slot, Vs, vec);
+        produce_rows<DV>(a, a.v_pool, a.dv, kv_row(B, a, slot), Vs, vec);
         const int32_t j_next = j < j_last ? first_seen_tile(a, B, j + 1, j_last) : -1;
         const int64_t slot_next = tile_slot(a, B, j_next); /* in flight during this tile */
         cp_async_wait<1>();
@@ -423,7 +416,7 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
         cp_async_wait<0>();
         __syncthreads(); /* V(j) is in shared memory; every warp is done with K(j) */
         if (j_next >= 0)
-            produce_rows<DQK>(a, B, a.k_pool, a.dqk, slot_next, Ks, vec);
+            produce_rows<DQK>(a, a.k_pool, a.dqk, kv_row(B, a, slot_next), Ks, vec);
 
         /* compute_pv: k-step kk covers keys 16kk..16kk+15 = n-tiles 2kk and 2kk+1 of S. */
 #pragma unroll

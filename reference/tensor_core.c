@@ -52,6 +52,20 @@ static uint16_t load_bf16(const void *t, ea_dtype dt, int64_t i)
     return dt == EA_BF16 ? ((const uint16_t *)t)[i] : ea_f32_to_bf16(((const float *)t)[i]);
 }
 
+/* Row `row` of a [*, dim] tensor (-1: a row of zeros) as bf16, padded with zeros to `steps` groups
+ * of 16 and taken apart: one A or B operand per k-step of the mma chain over d. */
+static void load_row16(const void *t, ea_dtype dt, int64_t row, int32_t dim, int32_t steps, ea_bf16x16 *out)
+{
+    for (int32_t st = 0; st < steps; st++) {
+        uint16_t x[EA_MMA_K];
+        for (int32_t d = 0; d < EA_MMA_K; d++) {
+            const int32_t dd = st * EA_MMA_K + d;
+            x[d] = row >= 0 && dd < dim ? load_bf16(t, dt, row * dim + dd) : 0;
+        }
+        ea_mma_bf16x16(x, &out[st]);
+    }
+}
+
 /* Does pair row r (a query token of request i) see some key of [lo, hi)? */
 static int row_sees_any(const tc_call *c, int32_t i, int32_t r, int32_t P, int32_t E, int32_t lo, int32_t hi)
 {
@@ -75,13 +89,7 @@ static void tc_block(const tc_call *c, tc_scratch *w, int32_t i, int32_t g, int3
     const int32_t S16 = D16 / EA_MMA_K; /* k-steps of 16 over d */
     for (int32_t k = 0; k < n_pairs; k++) {
         const int32_t r = (p0 + k) / G, h = g * G + (p0 + k) % G;
-        const int64_t src = ((int64_t)(b->qo_indptr[i] + r) * p->hq + h) * p->dqk;
-        for (int32_t st = 0; st < S16; st++) {
-            uint16_t x[EA_MMA_K];
-            for (int32_t d = 0; d < EA_MMA_K; d++)
-                x[d] = st * EA_MMA_K + d < p->dqk ? load_bf16(c->in->q, p->dtype, src + st * EA_MMA_K + d) : 0;
-            ea_mma_bf16x16(x, &w->q[k * S16 + st]);
-        }
+        load_row16(c->in->q, p->dtype, (int64_t)(b->qo_indptr[i] + r) * p->hq + h, p->dqk, S16, &w->q[k * S16]);
         w->m[k] = -INFINITY;
         w->l[k] = 0.0f;
     }
@@ -100,17 +108,8 @@ static void tc_block(const tc_call *c, tc_scratch *w, int32_t i, int32_t g, int3
         int64_t slot[EA_TILE];
         for (int32_t j = 0; j < EA_TILE; j++)
             slot[j] = lo + j < hi ? ea_key_slot(b, i, P, lo + j) : -1;
-        for (int32_t j = 0; j < EA_TILE; j++) {
-            const int64_t kb = (slot[j] * p->hkv + g) * p->dqk;
-            for (int32_t st = 0; st < S16; st++) {
-                uint16_t x[EA_MMA_K];
-                for (int32_t d = 0; d < EA_MMA_K; d++) {
-                    const int32_t dd = st * EA_MMA_K + d;
-                    x[d] = slot[j] >= 0 && dd < p->dqk ? load_bf16(c->in->k_pool, p->dtype, kb + dd) : 0;
-                }
-                ea_mma_bf16x16(x, &w->k[j * S16 + st]);
-            }
-        }
+        for (int32_t j = 0; j < EA_TILE; j++)
+            load_row16(c->in->k_pool, p->dtype, slot[j] >= 0 ? slot[j] * p->hkv + g : -1, p->dqk, S16, &w->k[j * S16]);
         for (int32_t d = 0; d < Dv; d++)
             for (int32_t st = 0; st < EA_TILE / EA_MMA_K; st++) {
                 uint16_t x[EA_MMA_K];

@@ -215,7 +215,7 @@ static void test_model_reproduces_every_captured_output(void **state)
 }
 
 /* The fast entry point (operands taken apart once) gives the same bits on every captured input. */
-static void test_parts_entry_point_matches(void **state)
+static void test_dot16x16_matches_every_captured_output(void **state)
 {
     (void)state;
     int64_t bad = 0;
@@ -339,7 +339,7 @@ int main(void)
         cmocka_unit_test(test_vectors_cover_every_distribution),
         cmocka_unit_test(test_vectors_inputs_are_the_captured_ones),
         cmocka_unit_test(test_model_reproduces_every_captured_output),
-        cmocka_unit_test(test_parts_entry_point_matches),
+        cmocka_unit_test(test_dot16x16_matches_every_captured_output),
         cmocka_unit_test(test_nearly_right_models_fail),
     };
     const int failed = cmocka_run_group_tests_name("mma rules", rules, NULL, NULL);
