@@ -252,8 +252,10 @@ ea_status ea_cuda_test_bad_launch(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_p
  * @param ctx context
  * @param bad receives how many inputs round to another bf16 than ea_expf() would give (must be 0)
  * @param exact receives how many inputs take the exact path
+ * @param max_ulps receives the largest distance, in fp32 ulps, between the fast value and ea_expf()
+ *        over [-80, 0]: the margin around bf16 midpoints must exceed it
  */
-ea_status ea_cuda_check_tc_probabilities(ea_cuda_ctx *ctx, uint64_t *bad, uint64_t *exact);
+ea_status ea_cuda_check_tc_probabilities(ea_cuda_ctx *ctx, uint64_t *bad, uint64_t *exact, uint32_t *max_ulps);
 
 /**
  * @brief Copies a plan's unified indices to the host (waits; counted).

@@ -49,10 +49,11 @@ __device__ __forceinline__ uint32_t smem_addr(const void *p)
 /* 16 bytes global -> shared, asynchronously; src_bytes 0 writes zeros. */
 __device__ __forceinline__ void cp_async16(void *dst, const void *src, int src_bytes)
 {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(src_bytes));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(src_bytes)
+                 : "memory");
 }
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
 
 __device__ __forceinline__ void ldmatrix_x4(uint32_t r[4], const void *p)
 {
@@ -133,9 +134,10 @@ __device__ int32_t first_seen_tile(const ea_attn_args &a, const tc_block &B, int
  * (one instruction), with the argument's rounding error put back by one fma; where y lies within
  * TC_PROB_MARGIN fp32 ulps of a bf16 midpoint, or x is outside [-80, 0] (ex2.approx flushes
  * subnormals), *exact is set and the caller computes ea_expf(x) itself. test_gpu checks, for all
- * 2^32 inputs, that bf16(y) == bf16(ea_expf(x)) wherever *exact is not set: the bits are the
- * contract's, only cheaper. */
-#define TC_PROB_MARGIN 64u
+ * 2^32 inputs, that bf16(y) == bf16(ea_expf(x)) wherever *exact is not set, and measures how far
+ * y strays from ea_expf(x): the margin only has to exceed that distance, and the smaller it is, the
+ * rarer the exact path. */
+#define TC_PROB_MARGIN 16u
 
 __device__ __forceinline__ float tc_prob_fast(float x, bool &exact)
 {
@@ -146,29 +148,37 @@ __device__ __forceinline__ float tc_prob_fast(float x, bool &exact)
     asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(t));
     y = fmaf(y, err * ln2, y); /* 2^err = 1 + err ln2 + O(2^-70) */
     const uint32_t low = __float_as_uint(y) & 0xffffu;
-    exact = !(x >= -80.f && x <= 0.f) || (low > 0x8000u - TC_PROB_MARGIN && low < 0x8000u + TC_PROB_MARGIN);
+    exact = !(x >= -80.f && x <= 0.f) || low - (0x8000u - TC_PROB_MARGIN) < 2 * TC_PROB_MARGIN;
     return y;
 }
 
 /* The proof of tc_prob_fast, run by the GPU suite: every float x, in chunks of 2^28 per launch.
  * Counts inputs where the fast value is used (not exact) but rounds to another bf16 than
- * ea_expf(x), and how many take the exact path. */
-__global__ void tc_prob_check_kernel(uint32_t first_hi, unsigned long long *bad, unsigned long long *slow)
+ * ea_expf(x), and how many take the exact path; and keeps the largest distance in ulps between
+ * y and ea_expf(x) over [-80, 0], whatever the margin. */
+__global__ void tc_prob_check_kernel(uint32_t first_hi, unsigned long long *bad, unsigned long long *slow,
+                                     unsigned int *max_ulps)
 {
     const uint32_t u = (first_hi << 28) | (blockIdx.x * blockDim.x + threadIdx.x);
     const float x = __uint_as_float(u);
     bool exact;
     const float y = tc_prob_fast(x, exact);
+    const float e = ea_expf(x);
     if (exact)
         atomicAdd(slow, 1ull);
-    else if (ea_f32_to_bf16(y) != ea_f32_to_bf16(ea_expf(x)))
+    else if (ea_f32_to_bf16(y) != ea_f32_to_bf16(e))
         atomicAdd(bad, 1ull);
+    const int32_t dist = x >= -80.f && x <= 0.f ? abs((int32_t)(__float_as_uint(y) - __float_as_uint(e))) : 0;
+    const uint32_t warp_max = __reduce_max_sync(0xffffffffu, (uint32_t)dist);
+    if (threadIdx.x % 32 == 0 && warp_max > 0)
+        atomicMax(max_ulps, warp_max);
 }
 
-extern "C" cudaError_t ea_launch_tc_prob_check(unsigned long long *bad, unsigned long long *slow, cudaStream_t s)
+extern "C" cudaError_t ea_launch_tc_prob_check(unsigned long long *bad, unsigned long long *slow,
+                                               unsigned int *max_ulps, cudaStream_t s)
 {
     for (uint32_t hi = 0; hi < 16; hi++) {
-        tc_prob_check_kernel<<<(1u << 28) / 256, 256, 0, s>>>(hi, bad, slow);
+        tc_prob_check_kernel<<<(1u << 28) / 256, 256, 0, s>>>(hi, bad, slow, max_ulps);
         const cudaError_t e = cudaGetLastError();
         if (e != cudaSuccess)
             return e;
@@ -184,34 +194,114 @@ __device__ __forceinline__ int64_t tile_slot(const ea_attn_args &a, const tc_blo
     return j >= 0 && u < B.T ? a.unified_kv_indices[B.kv_base + u] : -1;
 }
 
-/* produce: gathers 64 rows of a [*, dim] tensor into smem ([64][D + PAD] bf16), zeros past dim
- * and for row -1. Threads 2k and 2k+1 gather row k (its index given: a pool slot's row of K or V,
- * or a query's row of q), taking turns over its 16-byte chunks: cp.async when rows are whole
- * chunks of bf16, element loads with rounding otherwise (f32 tensors, odd head dims). */
-template <int D>
-__device__ __forceinline__ void produce_rows(const ea_attn_args &a, const void *src, int dim, int64_t row,
-                                             uint16_t *tile, bool vec)
+/* ---- produce: 64 rows of Q, K or V into a shared-memory tile ([64][D + PAD] bf16) ----
+ * Threads 2k and 2k+1 copy row k (its index given: a pool slot's row of K or V, or a query's row
+ * of q), taking turns over its 16-byte chunks, with zeros past `dim` and for row -1. Three paths:
+ *   TC_BF16      bf16 rows of whole chunks: cp.async straight into the tile;
+ *   TC_F32       f32 rows of whole chunks: cp.async into the thread's staging row ([64][SD] f32),
+ *                and land_rows() rounds them to bf16 (RNE) into the tile once they are there. The
+ *                copy stays asynchronous, and each thread lands exactly the chunks it copied (the
+ *                same chunks of the same staging row for Q, K and V), so it only waits for its own
+ *                copies: no barrier between copy and landing, none between landing and the next copy;
+ *   TC_ELEMENTS  anything else (head dims not a multiple of 8 or 4): element loads, rounded, written
+ *                straight into the tile. */
+enum tc_path { TC_BF16, TC_F32, TC_ELEMENTS };
+
+template <int D, int SD>
+__device__ __forceinline__ void produce_rows(const ea_attn_args &a, tc_path path, const void *src, int dim,
+                                             int64_t row, uint16_t *tile, float *stage)
 {
-    const int half = threadIdx.x % 2;
-    uint16_t *dst = tile + (threadIdx.x / 2) * (D + PAD);
+    const int half = threadIdx.x % 2, k = threadIdx.x / 2;
     const int64_t base = row >= 0 ? row * dim : 0;
-    if (vec) {
+    uint16_t *dst = tile + k * (D + PAD);
+    if (path == TC_BF16) {
         const uint16_t *from = (const uint16_t *)src + base;
 #pragma unroll
         for (int c = half; c < D / 8; c += 2)
             cp_async16(dst + c * 8, from + (c * 8 < dim ? c * 8 : 0), row >= 0 && c * 8 < dim ? 16 : 0);
+    } else if (path == TC_F32) {
+        const float *from = (const float *)src + base;
+#pragma unroll
+        for (int c = half; c < D / 4; c += 2)
+            cp_async16(stage + k * SD + c * 4, from + (c * 4 < dim ? c * 4 : 0), row >= 0 && c * 4 < dim ? 16 : 0);
     } else {
 #pragma unroll 8
         for (int d = half; d < D; d += 2)
             dst[d] = row >= 0 && d < dim ? to_bf16(src, a.bf16, base + d) : 0;
     }
-    cp_async_commit(); /* an empty group when nothing was issued: keeps the wait counts simple */
+    cp_async_commit(); /* an empty group when nothing was issued */
+}
+
+/* After the thread's copies completed: the TC_F32 path rounds its staged chunks into the tile. */
+template <int D, int SD>
+__device__ __forceinline__ void land_rows(tc_path path, uint16_t *tile, const float *stage)
+{
+    cp_async_wait_all();
+    if (path != TC_F32)
+        return;
+    const int half = threadIdx.x % 2, k = threadIdx.x / 2;
+#pragma unroll
+    for (int c = half; c < D / 4; c += 2) {
+        const float4 x = *(const float4 *)(stage + k * SD + c * 4);
+        const uint2 y = {(uint32_t)ea_f32_to_bf16(x.x) | (uint32_t)ea_f32_to_bf16(x.y) << 16,
+                         (uint32_t)ea_f32_to_bf16(x.z) | (uint32_t)ea_f32_to_bf16(x.w) << 16};
+        *(uint2 *)(tile + k * (D + PAD) + c * 4) = y;
+    }
 }
 
 /* The row of K or V (seen as [pool * Hkv, D]) that a key's slot holds for this block's KV head. */
 __device__ __forceinline__ int64_t kv_row(const tc_block &B, const ea_attn_args &a, int64_t slot)
 {
     return slot >= 0 ? slot * a.hkv + B.g : -1;
+}
+
+/* update_state for row h (gq or gq + 8) of the thread: the running max over the keys the row sees
+ * (exact, so any order; fmaxf ignores NaN), then s = P = e^(S - m) where seen and 0 elsewhere.
+ * Returns the factor e^(m_old - m_new) and whether the max grew. ALL: the row sees every key of the
+ * tile (most tiles), so no key needs a test: the same arithmetic with fewer instructions. */
+template <bool ALL>
+__device__ __forceinline__ bool update_state(float (&s)[BN / 8][4], int h, uint32_t seen, float &m, float &alpha)
+{
+#define SEES(n, c) (ALL || (seen >> (2 * (n) + (c)) & 1u))
+    float mx = m;
+#pragma unroll
+    for (int n = 0; n < BN / 8; n++)
+#pragma unroll
+        for (int c = 0; c < 2; c++)
+            mx = SEES(n, c) ? fmaxf(mx, s[n][2 * h + c]) : mx;
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+    const bool grow = mx > m;
+    alpha = ea_expf(m - mx); /* used only when the max grew */
+    uint32_t exact_bits = 0;
+#pragma unroll
+    for (int n = 0; n < BN / 8; n++)
+#pragma unroll
+        for (int c = 0; c < 2; c++) {
+            bool exact;
+            const float x = s[n][2 * h + c] - mx;
+            const float y = tc_prob_fast(x, exact);
+            exact_bits |= (uint32_t)(exact && SEES(n, c)) << (2 * n + c);
+            s[n][2 * h + c] = exact ? x : y; /* keep x where the exact path needs it */
+        }
+    if (__any_sync(0xffffffffu, exact_bits != 0)) { /* rare: near a bf16 midpoint, or far below */
+#pragma unroll
+        for (int n = 0; n < BN / 8; n++)
+#pragma unroll
+            for (int c = 0; c < 2; c++)
+                if (exact_bits >> (2 * n + c) & 1u)
+                    s[n][2 * h + c] = ea_expf(s[n][2 * h + c]);
+    }
+    if (!ALL) {
+#pragma unroll
+        for (int n = 0; n < BN / 8; n++)
+#pragma unroll
+            for (int c = 0; c < 2; c++)
+                s[n][2 * h + c] = SEES(n, c) ? s[n][2 * h + c] : 0.f;
+    }
+#undef SEES
+    m = mx;
+    return grow;
 }
 
 /* Blocks per SM the registers must allow: for head dims up to 128, 3 blocks of 4 warps hide the
@@ -221,13 +311,23 @@ constexpr int tc_min_blocks(int dqk, int dv)
     return dqk + dv <= 256 ? 3 : dqk + dv <= 384 ? 2 : 1;
 }
 
+/* Shared memory: Q, K and V tiles of bf16, then (TC_F32 only) the staging rows of f32. */
+template <int DQK, int DV>
+struct tc_smem {
+    static constexpr int SD = DQK > DV ? DQK : DV; /* staging row: fits a row of Q, K or V */
+    static constexpr size_t q = 0, k = q + (size_t)BLOCK_PAIRS * (DQK + PAD), v = k + (size_t)BN * (DQK + PAD),
+                            end = v + (size_t)BN * (DV + PAD); /* in bf16 elements */
+    static size_t bytes(bool staged) { return end * 2 + (staged ? (size_t)BN * SD * 4 : 0); }
+};
+
 template <int DQK, int DV>
 __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attention_tc_kernel(const ea_attn_args a)
 {
+    using L = tc_smem<DQK, DV>;
+    constexpr int SD = L::SD;
     extern __shared__ __align__(16) uint16_t smem[];
-    uint16_t *Qs = smem;                        /* [64][DQK + PAD] */
-    uint16_t *Ks = Qs + BLOCK_PAIRS * (DQK + PAD); /* [64][DQK + PAD] */
-    uint16_t *Vs = Ks + BN * (DQK + PAD);       /* [64][DV + PAD] */
+    uint16_t *Qs = smem + L::q, *Ks = smem + L::k, *Vs = smem + L::v;
+    float *stage = (float *)(smem + L::end);
 
     tc_block B;
     B.i = blockIdx.z;
@@ -246,14 +346,18 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
     B.r_hi = (min(B.pair0 + BLOCK_PAIRS, B.pairs) - 1) / B.G;
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane / 4, tq = lane % 4;
-    const bool vec = a.bf16 && a.dqk % 8 == 0 && a.dv % 8 == 0;
+    const tc_path path = a.bf16 ? (a.dqk % 8 == 0 && a.dv % 8 == 0 ? TC_BF16 : TC_ELEMENTS)
+                                : (a.dqk % 4 == 0 && a.dv % 4 == 0 ? TC_F32 : TC_ELEMENTS);
 
-    /* Q of the block's pairs (q seen as [N * Hq, Dqk]), zeros past the last pair. */
+    /* Q of the block's pairs (q seen as [N * Hq, Dqk]), zeros past the last pair; landed before
+     * K's copy can reuse the staging rows. */
     {
         const int pair = B.pair0 + threadIdx.x / 2;
         const int64_t qrow =
             pair < B.pairs ? (int64_t)(a.qo_indptr[B.i] + pair / B.G) * a.hq + B.g * B.G + pair % B.G : -1;
-        produce_rows<DQK>(a, a.q, a.dqk, qrow, Qs, vec);
+        produce_rows<DQK, SD>(a, path, a.q, a.dqk, qrow, Qs, stage);
+        if (path == TC_F32)
+            land_rows<DQK, SD>(path, Qs, stage);
     }
 
     /* The key tiles some pair of the block sees: [j_first, j_last], every one of them without a
@@ -265,7 +369,7 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
     int32_t j = first_seen_tile(a, B, k_lo / BN, j_last);
     int64_t slot = tile_slot(a, B, j);
     if (j >= 0)
-        produce_rows<DQK>(a, a.k_pool, a.dqk, kv_row(B, a, slot), Ks, vec);
+        produce_rows<DQK, SD>(a, path, a.k_pool, a.dqk, kv_row(B, a, slot), Ks, stage);
 
     /* This thread's two pair rows (gq and gq + 8 of the warp's 16) and the keys each sees without
      * a mask: the interval [vlo, vhi] (empty for a pair past the last). */
@@ -291,10 +395,10 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
     /* The schedule of each tile (K and V single-buffered, each load hidden behind the other's
      * compute): V(j) is loaded while S = Q K(j)^T and the softmax run; K(j_next) while P V(j) runs. */
     while (j >= 0) {
-        produce_rows<DV>(a, a.v_pool, a.dv, kv_row(B, a, slot), Vs, vec);
+        land_rows<DQK, SD>(path, Ks, stage); /* K(j): copied during the last P V */
+        produce_rows<DV, SD>(a, path, a.v_pool, a.dv, kv_row(B, a, slot), Vs, stage);
         const int32_t j_next = j < j_last ? first_seen_tile(a, B, j + 1, j_last) : -1;
         const int64_t slot_next = tile_slot(a, B, j_next); /* in flight during this tile */
-        cp_async_wait<1>();
         __syncthreads(); /* Q and K(j) are in shared memory */
 
         /* compute_qk: s[n] holds keys 8n + 2tq, +1 of rows gq (s[n][0..1]) and gq+8 (s[n][2..3]). */
@@ -331,12 +435,19 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
                 for (int e = 0; e < 4; e++)
                     s[n][e] = s[n][e] * a.sm_scale;
         }
-        /* which keys each row sees: bit 2n+c of seen[h] is key 8n + 2tq + c of row h (gq, gq+8);
-         * a seen score may be -inf too, so the bit is kept apart from the score */
-        const int32_t kbase = j * BN + 2 * tq;
-        uint32_t seen[2] = {0xffffffffu, 0xffffffffu};
+
+        /* update_state. Most tiles are seen whole by all the warp's rows: no per-key test. Else
+         * bit 2n+c of seen[h] says whether row h (gq, gq+8) sees key 8n + 2tq + c (a seen score
+         * may be -inf too, so the bit is kept apart from the score). */
+        float alpha[2];
+        bool grow[2];
         const bool whole = vlo[0] <= j * BN && vhi[0] >= j * BN + BN - 1 && vlo[1] <= j * BN && vhi[1] >= j * BN + BN - 1;
-        if (!__all_sync(0xffffffffu, whole)) { /* the warp's rows do not all see the whole tile */
+        if (__all_sync(0xffffffffu, whole) && !B.mask) {
+            grow[0] = update_state<true>(s, 0, 0u, m[0], alpha[0]);
+            grow[1] = update_state<true>(s, 1, 0u, m[1], alpha[1]);
+        } else {
+            const int32_t kbase = j * BN + 2 * tq;
+            uint32_t seen[2];
 #pragma unroll
             for (int h = 0; h < 2; h++) {
                 const int32_t lo = vlo[h] - kbase, hi = vhi[h] - kbase;
@@ -347,63 +458,22 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
                     for (int c = 0; c < 2; c++)
                         seen[h] |= (uint32_t)(n * 8 + c >= lo && n * 8 + c <= hi) << (2 * n + c);
             }
-        }
-        if (B.mask) { /* the custom mask, read only inside the interval (which ends at the last key) */
+            if (B.mask) { /* the custom mask, read only inside the interval (which ends at the last key) */
 #pragma unroll
-            for (int h = 0; h < 2; h++)
+                for (int h = 0; h < 2; h++)
 #pragma unroll
-                for (int n = 0; n < BN / 8; n++)
+                    for (int n = 0; n < BN / 8; n++)
 #pragma unroll
-                    for (int c = 0; c < 2; c++)
-                        if ((seen[h] >> (2 * n + c) & 1u) && mrow[h][kbase + n * 8 + c] == 0)
-                            seen[h] &= ~(1u << (2 * n + c));
-        }
-
-        /* update_state: the running max (NaN ignored, exact, so any order), then P = e^(S - m) */
-        float alpha[2];
-        bool grow[2];
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            float mx = m[h];
-#pragma unroll
-            for (int n = 0; n < BN / 8; n++)
-#pragma unroll
-                for (int c = 0; c < 2; c++)
-                    mx = (seen[h] >> (2 * n + c) & 1u) ? fmaxf(mx, s[n][2 * h + c]) : mx;
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-            grow[h] = mx > m[h];
-            alpha[h] = ea_expf(m[h] - mx); /* used only when the max grew */
-            uint32_t exact_bits = 0;
-#pragma unroll
-            for (int n = 0; n < BN / 8; n++)
-#pragma unroll
-                for (int c = 0; c < 2; c++) {
-                    bool exact;
-                    const float x = s[n][2 * h + c] - mx;
-                    s[n][2 * h + c] = tc_prob_fast(x, exact);
-                    exact_bits |= (uint32_t)(exact && (seen[h] >> (2 * n + c) & 1u)) << (2 * n + c);
-                    if (exact) /* keep x where the exact path will need it (the fast value is discarded) */
-                        s[n][2 * h + c] = x;
-                }
-            if (__any_sync(0xffffffffu, exact_bits != 0)) { /* rare: near a bf16 midpoint, or far below */
-#pragma unroll
-                for (int n = 0; n < BN / 8; n++)
-#pragma unroll
-                    for (int c = 0; c < 2; c++)
-                        if (exact_bits >> (2 * n + c) & 1u)
-                            s[n][2 * h + c] = ea_expf(s[n][2 * h + c]);
+                        for (int c = 0; c < 2; c++)
+                            if ((seen[h] >> (2 * n + c) & 1u) && mrow[h][kbase + n * 8 + c] == 0)
+                                seen[h] &= ~(1u << (2 * n + c));
             }
-#pragma unroll
-            for (int n = 0; n < BN / 8; n++)
-#pragma unroll
-                for (int c = 0; c < 2; c++)
-                    s[n][2 * h + c] = (seen[h] >> (2 * n + c) & 1u) ? s[n][2 * h + c] : 0.f;
-            m[h] = mx;
+            grow[0] = update_state<false>(s, 0, seen[0], m[0], alpha[0]);
+            grow[1] = update_state<false>(s, 1, seen[1], m[1], alpha[1]);
         }
 #pragma unroll
         for (int h = 0; h < 2; h++)
-            if (grow[h]) {
+            if (grow[h]) { /* rescale O and l */
 #pragma unroll
                 for (int n = 0; n < DV / 8; n++) {
                     o[n][2 * h] = o[n][2 * h] * alpha[h];
@@ -413,10 +483,10 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
                 l[2 * h + 1] = l[2 * h + 1] * alpha[h];
             }
 
-        cp_async_wait<0>();
+        land_rows<DV, SD>(path, Vs, stage);
         __syncthreads(); /* V(j) is in shared memory; every warp is done with K(j) */
         if (j_next >= 0)
-            produce_rows<DQK>(a, a.k_pool, a.dqk, kv_row(B, a, slot_next), Ks, vec);
+            produce_rows<DQK, SD>(a, path, a.k_pool, a.dqk, kv_row(B, a, slot_next), Ks, stage);
 
         /* compute_pv: k-step kk covers keys 16kk..16kk+15 = n-tiles 2kk and 2kk+1 of S. */
 #pragma unroll
@@ -438,9 +508,11 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
         j = j_next;
         slot = slot_next;
     }
-    cp_async_wait<0>(); /* nothing may still be landing in shared memory when the block ends */
+    cp_async_wait_all(); /* nothing may still be landing in shared memory when the block ends */
 
-    /* Epilogue: the sink joins the denominator; no visible key gives zeros. */
+    /* Epilogue: the sink joins the denominator; no visible key gives zeros. Columns 2tq and 2tq+1
+     * are neighbours in memory: with an even Dv they go out as one 4-byte (bf16) or 8-byte store. */
+    const bool paired = a.dv % 2 == 0;
 #pragma unroll
     for (int h = 0; h < 2; h++) {
         const int32_t pair = B.pair0 + warp * 16 + gq + 8 * h;
@@ -453,31 +525,38 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
             den = den + ea_expf(a.sinks[head] - m[h]);
         const int64_t obase = ((int64_t)(a.qo_indptr[B.i] + r) * a.hq + head) * a.dv;
 #pragma unroll
-        for (int n = 0; n < DV / 8; n++)
-#pragma unroll
-            for (int c = 0; c < 2; c++) {
-                const int d = n * 8 + 2 * tq + c;
-                if (d < a.dv) {
-                    const float x = empty ? 0.f : o[n][2 * h + c] / den;
-                    if (a.bf16)
-                        ((uint16_t *)a.o)[obase + d] = ea_f32_to_bf16(x);
-                    else
-                        ((float *)a.o)[obase + d] = x;
+        for (int n = 0; n < DV / 8; n++) {
+            const int d = n * 8 + 2 * tq;
+            if (d >= a.dv)
+                break;
+            const float x0 = empty ? 0.f : o[n][2 * h] / den, x1 = empty ? 0.f : o[n][2 * h + 1] / den;
+            if (a.bf16) {
+                uint16_t *out = (uint16_t *)a.o + obase + d;
+                if (paired)
+                    *(uint32_t *)out = (uint32_t)ea_f32_to_bf16(x0) | (uint32_t)ea_f32_to_bf16(x1) << 16;
+                else {
+                    out[0] = ea_f32_to_bf16(x0);
+                    if (d + 1 < a.dv)
+                        out[1] = ea_f32_to_bf16(x1);
+                }
+            } else {
+                float *out = (float *)a.o + obase + d;
+                if (paired)
+                    *(float2 *)out = make_float2(x0, x1);
+                else {
+                    out[0] = x0;
+                    if (d + 1 < a.dv)
+                        out[1] = x1;
                 }
             }
+        }
     }
-}
-
-template <int DQK, int DV>
-static size_t tc_smem_bytes()
-{
-    return sizeof(uint16_t) * ((size_t)BLOCK_PAIRS * (DQK + PAD) + BN * (DQK + PAD) + BN * (DV + PAD));
 }
 
 template <int DQK, int DV>
 static cudaError_t launch(const ea_attn_args *a, cudaStream_t s)
 {
-    const size_t smem = tc_smem_bytes<DQK, DV>();
+    const size_t smem = tc_smem<DQK, DV>::bytes(!a->bf16);
     cudaError_t e = cudaFuncSetAttribute(ea_attention_tc_kernel<DQK, DV>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          (int)smem);
     if (e != cudaSuccess)

@@ -50,8 +50,10 @@ cudaError_t ea_launch_attention_tc(const ea_attn_args *a, cudaStream_t s);
 
 /* The proof of the tc kernel's fast probabilities: over all 2^32 floats x, counts into *bad the
  * inputs whose fast value rounds to another bf16 than ea_expf(x) (must stay 0), and into *slow
- * those that take the exact path. Both device counters, zeroed by the caller. */
-cudaError_t ea_launch_tc_prob_check(unsigned long long *bad, unsigned long long *slow, cudaStream_t s);
+ * those that take the exact path; *max_ulps gets the largest distance between the fast value and
+ * ea_expf(x) in fp32 ulps over [-80, 0]. Device counters, zeroed by the caller. */
+cudaError_t ea_launch_tc_prob_check(unsigned long long *bad, unsigned long long *slow, unsigned int *max_ulps,
+                                    cudaStream_t s);
 
 /* Launches with an impossible shared-memory request (for the launch-failure test). */
 cudaError_t ea_launch_attention_bad_smem(const ea_attn_args *a, cudaStream_t s);

@@ -35,5 +35,8 @@ void ea_cuda_free(void *ptr) {}
 ea_status ea_cuda_test_bad_launch(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan) { return NOT_BUILT; }
 ea_status ea_cuda_plan_download(ea_cuda_ctx *ctx, const ea_plan *plan, int32_t bs, int32_t *indptr,
                                 int64_t *indices, int32_t *prefix_lens) { return NOT_BUILT; }
-ea_status ea_cuda_check_tc_probabilities(ea_cuda_ctx *ctx, uint64_t *bad, uint64_t *exact) { return NOT_BUILT; }
+ea_status ea_cuda_check_tc_probabilities(ea_cuda_ctx *ctx, uint64_t *bad, uint64_t *exact, uint32_t *max_ulps)
+{
+    return NOT_BUILT;
+}
 ea_status ea_run_cuda(void *runner, const ea_problem *pr, const ea_host_batch *hb, void *o) { return NOT_BUILT; }

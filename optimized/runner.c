@@ -51,23 +51,27 @@ ea_status ea_run_cuda(void *runner, const ea_problem *pr, const ea_host_batch *h
     return st;
 }
 
-ea_status ea_cuda_check_tc_probabilities(ea_cuda_ctx *ctx, uint64_t *bad, uint64_t *exact)
+ea_status ea_cuda_check_tc_probabilities(ea_cuda_ctx *ctx, uint64_t *bad, uint64_t *exact, uint32_t *max_ulps)
 {
-    if (!ctx || !bad || !exact)
-        return ea_fail(EA_ERR_NULL, "ctx, bad and exact are required");
-    unsigned long long *d = NULL, h[2];
+    if (!ctx || !bad || !exact || !max_ulps)
+        return ea_fail(EA_ERR_NULL, "ctx, bad, exact and max_ulps are required");
+    struct counters {
+        unsigned long long bad, exact;
+        unsigned int max_ulps;
+    } h, *d = NULL;
     EA_CUDA_TRY(cudaMalloc((void **)&d, sizeof h));
     cudaError_t e = cudaMemsetAsync(d, 0, sizeof h, ctx->stream);
     if (e == cudaSuccess)
-        e = ea_launch_tc_prob_check(&d[0], &d[1], ctx->stream);
+        e = ea_launch_tc_prob_check(&d->bad, &d->exact, &d->max_ulps, ctx->stream);
     if (e == cudaSuccess)
-        e = cudaMemcpyAsync(h, d, sizeof h, cudaMemcpyDeviceToHost, ctx->stream);
+        e = cudaMemcpyAsync(&h, d, sizeof h, cudaMemcpyDeviceToHost, ctx->stream);
     if (e == cudaSuccess)
         e = cudaStreamSynchronize(ctx->stream);
     cudaFree(d);
     if (e != cudaSuccess)
         return ea_cuda_fail(e, "the tc probability check", __FILE__, __LINE__);
-    *bad = h[0];
-    *exact = h[1];
+    *bad = h.bad;
+    *exact = h.exact;
+    *max_ulps = h.max_ulps;
     return EA_OK;
 }
