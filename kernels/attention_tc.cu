@@ -53,7 +53,7 @@ __device__ __forceinline__ void cp_async16(void *dst, const void *src, int src_b
                  : "memory");
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
 
 __device__ __forceinline__ void ldmatrix_x4(uint32_t r[4], const void *p)
 {
@@ -232,11 +232,11 @@ __device__ __forceinline__ void produce_rows(const ea_attn_args &a, tc_path path
     cp_async_commit(); /* an empty group when nothing was issued */
 }
 
-/* After the thread's copies completed: the TC_F32 path rounds its staged chunks into the tile. */
+/* Once the thread's copies completed (the caller waits): the TC_F32 path rounds its staged chunks
+ * into the tile. */
 template <int D, int SD>
 __device__ __forceinline__ void land_rows(tc_path path, uint16_t *tile, const float *stage)
 {
-    cp_async_wait_all();
     if (path != TC_F32)
         return;
     const int half = threadIdx.x % 2, k = threadIdx.x / 2;
@@ -256,11 +256,14 @@ __device__ __forceinline__ int64_t kv_row(const tc_block &B, const ea_attn_args 
 }
 
 /* update_state for row h (gq or gq + 8) of the thread: the running max over the keys the row sees
- * (exact, so any order; fmaxf ignores NaN), then s = P = e^(S - m) where seen and 0 elsewhere.
- * Returns the factor e^(m_old - m_new) and whether the max grew. ALL: the row sees every key of the
- * tile (most tiles), so no key needs a test: the same arithmetic with fewer instructions. */
+ * (exact, so any order; fmaxf ignores NaN), then s = P = e^(S - m) where seen and 0 elsewhere, from
+ * tc_prob_fast(); the scores that need the exact ea_expf() keep x = S - m and get their bit set in
+ * *exact (bit 4n + e for s[n][e]) for exact_probabilities(). Returns whether the max grew, and the
+ * factor e^(m_old - m_new). ALL: the row sees every key of the tile (most tiles), so no key needs a
+ * test: the same arithmetic with fewer instructions. */
 template <bool ALL>
-__device__ __forceinline__ bool update_state(float (&s)[BN / 8][4], int h, uint32_t seen, float &m, float &alpha)
+__device__ __forceinline__ bool update_state(float (&s)[BN / 8][4], int h, uint32_t seen, float &m, float &alpha,
+                                             uint32_t &exact)
 {
 #define SEES(n, c) (ALL || (seen >> (2 * (n) + (c)) & 1u))
     float mx = m;
@@ -273,35 +276,38 @@ __device__ __forceinline__ bool update_state(float (&s)[BN / 8][4], int h, uint3
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
     const bool grow = mx > m;
     alpha = ea_expf(m - mx); /* used only when the max grew */
-    uint32_t exact_bits = 0;
 #pragma unroll
     for (int n = 0; n < BN / 8; n++)
 #pragma unroll
         for (int c = 0; c < 2; c++) {
-            bool exact;
+            bool slow;
             const float x = s[n][2 * h + c] - mx;
-            const float y = tc_prob_fast(x, exact);
-            exact_bits |= (uint32_t)(exact && SEES(n, c)) << (2 * n + c);
-            s[n][2 * h + c] = exact ? x : y; /* keep x where the exact path needs it */
+            const float y = tc_prob_fast(x, slow);
+            exact |= (uint32_t)(slow && SEES(n, c)) << (4 * n + 2 * h + c);
+            s[n][2 * h + c] = !SEES(n, c) ? 0.f : slow ? x : y;
         }
-    if (__any_sync(0xffffffffu, exact_bits != 0)) { /* rare: near a bf16 midpoint, or far below */
-#pragma unroll
-        for (int n = 0; n < BN / 8; n++)
-#pragma unroll
-            for (int c = 0; c < 2; c++)
-                if (exact_bits >> (2 * n + c) & 1u)
-                    s[n][2 * h + c] = ea_expf(s[n][2 * h + c]);
-    }
-    if (!ALL) {
-#pragma unroll
-        for (int n = 0; n < BN / 8; n++)
-#pragma unroll
-            for (int c = 0; c < 2; c++)
-                s[n][2 * h + c] = SEES(n, c) ? s[n][2 * h + c] : 0.f;
-    }
 #undef SEES
     m = mx;
     return grow;
+}
+
+/* The rare scores tc_prob_fast() cannot settle: s = ea_expf(x) for each set bit of `exact`. One
+ * compact loop (a thread has one or two such scores when it has any) instead of a branch per score,
+ * which keeps the tile loop small enough for the instruction cache. */
+__device__ __forceinline__ void exact_probabilities(float (&s)[BN / 8][4], uint32_t exact)
+{
+    while (exact) {
+        const int b = __ffs(exact) - 1;
+        exact &= exact - 1;
+        float x = 0.f;
+#pragma unroll
+        for (int e = 0; e < BN / 2; e++)
+            x = b == e ? s[e / 4][e % 4] : x;
+        const float p = ea_expf(x);
+#pragma unroll
+        for (int e = 0; e < BN / 2; e++)
+            s[e / 4][e % 4] = b == e ? p : s[e / 4][e % 4];
+    }
 }
 
 /* Blocks per SM the registers must allow: for head dims up to 128, 3 blocks of 4 warps hide the
@@ -356,8 +362,10 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
         const int64_t qrow =
             pair < B.pairs ? (int64_t)(a.qo_indptr[B.i] + pair / B.G) * a.hq + B.g * B.G + pair % B.G : -1;
         produce_rows<DQK, SD>(a, path, a.q, a.dqk, qrow, Qs, stage);
-        if (path == TC_F32)
+        if (path == TC_F32) {
+            cp_async_wait<0>();
             land_rows<DQK, SD>(path, Qs, stage);
+        }
     }
 
     /* The key tiles some pair of the block sees: [j_first, j_last], every one of them without a
@@ -395,10 +403,16 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
     /* The schedule of each tile (K and V single-buffered, each load hidden behind the other's
      * compute): V(j) is loaded while S = Q K(j)^T and the softmax run; K(j_next) while P V(j) runs. */
     while (j >= 0) {
-        land_rows<DQK, SD>(path, Ks, stage); /* K(j): copied during the last P V */
+        /* K(j) was copied during the last P V. Staged f32 rows land before V's copy reuses the
+         * staging rows; bf16 rows are waited for after V's copy is on its way. */
+        if (path == TC_F32) {
+            cp_async_wait<0>();
+            land_rows<DQK, SD>(path, Ks, stage);
+        }
         produce_rows<DV, SD>(a, path, a.v_pool, a.dv, kv_row(B, a, slot), Vs, stage);
         const int32_t j_next = j < j_last ? first_seen_tile(a, B, j + 1, j_last) : -1;
         const int64_t slot_next = tile_slot(a, B, j_next); /* in flight during this tile */
+        cp_async_wait<1>();
         __syncthreads(); /* Q and K(j) are in shared memory */
 
         /* compute_qk: s[n] holds keys 8n + 2tq, +1 of rows gq (s[n][0..1]) and gq+8 (s[n][2..3]). */
@@ -441,10 +455,11 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
          * may be -inf too, so the bit is kept apart from the score). */
         float alpha[2];
         bool grow[2];
+        uint32_t exact = 0;
         const bool whole = vlo[0] <= j * BN && vhi[0] >= j * BN + BN - 1 && vlo[1] <= j * BN && vhi[1] >= j * BN + BN - 1;
         if (__all_sync(0xffffffffu, whole) && !B.mask) {
-            grow[0] = update_state<true>(s, 0, 0u, m[0], alpha[0]);
-            grow[1] = update_state<true>(s, 1, 0u, m[1], alpha[1]);
+            grow[0] = update_state<true>(s, 0, 0u, m[0], alpha[0], exact);
+            grow[1] = update_state<true>(s, 1, 0u, m[1], alpha[1], exact);
         } else {
             const int32_t kbase = j * BN + 2 * tq;
             uint32_t seen[2];
@@ -468,9 +483,11 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
                             if ((seen[h] >> (2 * n + c) & 1u) && mrow[h][kbase + n * 8 + c] == 0)
                                 seen[h] &= ~(1u << (2 * n + c));
             }
-            grow[0] = update_state<false>(s, 0, seen[0], m[0], alpha[0]);
-            grow[1] = update_state<false>(s, 1, seen[1], m[1], alpha[1]);
+            grow[0] = update_state<false>(s, 0, seen[0], m[0], alpha[0], exact);
+            grow[1] = update_state<false>(s, 1, seen[1], m[1], alpha[1], exact);
         }
+        if (__any_sync(0xffffffffu, exact != 0)) /* rare: near a bf16 midpoint, or far below */
+            exact_probabilities(s, exact);
 #pragma unroll
         for (int h = 0; h < 2; h++)
             if (grow[h]) { /* rescale O and l */
@@ -483,6 +500,7 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
                 l[2 * h + 1] = l[2 * h + 1] * alpha[h];
             }
 
+        cp_async_wait<0>();
         land_rows<DV, SD>(path, Vs, stage);
         __syncthreads(); /* V(j) is in shared memory; every warp is done with K(j) */
         if (j_next >= 0)
@@ -508,30 +526,47 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
         j = j_next;
         slot = slot_next;
     }
-    cp_async_wait_all(); /* nothing may still be landing in shared memory when the block ends */
-
-    /* Epilogue: the sink joins the denominator; no visible key gives zeros. Columns 2tq and 2tq+1
-     * are neighbours in memory: with an even Dv they go out as one 4-byte (bf16) or 8-byte store. */
-    const bool paired = a.dv % 2 == 0;
+    /* Epilogue: o = O / den with den = l + e^(sink - m), in the output dtype; zeros for a row that
+     * sees no key (its O may hold 0 * inf from V). Through shared memory, 64 columns at a time per
+     * warp: the accumulators leave the registers in one unrolled store, then the divisions and the
+     * global stores run in one short loop, neighbouring columns in neighbouring lanes. */
+    cp_async_wait<0>();
+    __syncthreads(); /* the tiles are free, also in a block that had no key tile */
+    constexpr int OW = 64 + 2; /* floats per row of a warp's chunk (+2: fewer bank conflicts) */
+    float *Ow = (float *)smem + warp * 16 * (OW + 1), *den_s = Ow + 16 * OW;
+    bool empty[2];
 #pragma unroll
     for (int h = 0; h < 2; h++) {
         const int32_t pair = B.pair0 + warp * 16 + gq + 8 * h;
-        if (pair >= B.pairs)
-            continue;
-        const int32_t r = pair / B.G, head = B.g * B.G + pair % B.G;
-        const bool empty = m[h] == -INFINITY;
+        const int32_t head = B.g * B.G + pair % B.G;
+        empty[h] = m[h] == -INFINITY;
         float den = l[2 * h];
-        if (!empty && a.sinks)
+        if (!empty[h] && a.sinks && pair < B.pairs)
             den = den + ea_expf(a.sinks[head] - m[h]);
-        const int64_t obase = ((int64_t)(a.qo_indptr[B.i] + r) * a.hq + head) * a.dv;
+        if (tq == 0)
+            den_s[gq + 8 * h] = empty[h] ? 1.f : den;
+    }
+    const bool paired = a.dv % 2 == 0; /* column pairs as one 4-byte (bf16) or 8-byte (f32) store */
 #pragma unroll
-        for (int n = 0; n < DV / 8; n++) {
-            const int d = n * 8 + 2 * tq;
-            if (d >= a.dv)
-                break;
-            const float x0 = empty ? 0.f : o[n][2 * h] / den, x1 = empty ? 0.f : o[n][2 * h + 1] / den;
+    for (int cc = 0; cc < (DV + 63) / 64; cc++) {
+#pragma unroll
+        for (int h = 0; h < 2; h++)
+#pragma unroll
+            for (int n = 0; n < 8 && cc * 8 + n < DV / 8; n++)
+                *(float2 *)&Ow[(gq + 8 * h) * OW + n * 8 + 2 * tq] =
+                    empty[h] ? make_float2(0.f, 0.f) : make_float2(o[cc * 8 + n][2 * h], o[cc * 8 + n][2 * h + 1]);
+        __syncwarp();
+#pragma unroll 2
+        for (int e = 2 * lane; e < 16 * 64; e += 64) {
+            const int row = e / 64, col = e % 64, d = cc * 64 + col;
+            const int32_t pair = B.pair0 + warp * 16 + row;
+            if (pair >= B.pairs || d >= a.dv)
+                continue;
+            const int32_t r = pair / B.G, head = B.g * B.G + pair % B.G;
+            const int64_t at = ((int64_t)(a.qo_indptr[B.i] + r) * a.hq + head) * a.dv + d;
+            const float x0 = Ow[row * OW + col] / den_s[row], x1 = Ow[row * OW + col + 1] / den_s[row];
             if (a.bf16) {
-                uint16_t *out = (uint16_t *)a.o + obase + d;
+                uint16_t *out = (uint16_t *)a.o + at;
                 if (paired)
                     *(uint32_t *)out = (uint32_t)ea_f32_to_bf16(x0) | (uint32_t)ea_f32_to_bf16(x1) << 16;
                 else {
@@ -540,7 +575,7 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
                         out[1] = ea_f32_to_bf16(x1);
                 }
             } else {
-                float *out = (float *)a.o + obase + d;
+                float *out = (float *)a.o + at;
                 if (paired)
                     *(float2 *)out = make_float2(x0, x1);
                 else {
@@ -550,6 +585,7 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
                 }
             }
         }
+        __syncwarp();
     }
 }
 
