@@ -2,6 +2,7 @@
 """The tensor-core kernel's peers: what a user would run instead, on the same inputs.
 
     python3 bench/peers/attention_peers.py DIR...
+    python3 bench/peers/attention_peers.py --scaling kernel-scaling-CARD.txt
 
 DIR holds cases written by `ea-bench-kernel --dump DIR` (raw q, k_pool, v_pool, OUR tc output, each
 request's unified slots, our medians). Every peer runs in bf16 on tensor cores (f32 cases are
@@ -22,6 +23,12 @@ Timed with CUDA events, L2 flushed before every repeat, median of 20 after 3 war
 output is compared with ours (max error relative to each token's largest output); a peer whose
 error exceeds 2^-5 is marked WRONG and not counted. Cases with window, logit cap, sinks or a
 custom mask are skipped (not every peer has them).
+
+--scaling times the peers on the shapes of `ea-bench-kernel --scaling` (its output file gives our
+times): dumping the larger shapes would take gigabytes, so each shape gets fresh random bf16 inputs
+of the same lengths and heads (hq=8, hkv=2, d=128, every request the same lengths, keys in a
+shuffled pool), and the peers' outputs are checked against each other (err vs sdpa_pad) instead of
+against ours. Peers that run out of memory or fail on a shape are n/a.
 """
 import glob
 import json
@@ -64,7 +71,7 @@ def rel_err(got, ours):
 
 
 class Case:
-    def __init__(self, dirpath, meta):
+    def __init__(self, meta, q, k, v, ours):
         self.meta = meta
         self.reqs = meta["requests"]
         self.N = sum(r["E"] for r in self.reqs)
@@ -72,10 +79,27 @@ class Case:
         self.G = self.hq // self.hkv
         self.scale = meta["sm_scale"]
         self.causal = meta["causal"]
-        self.q = load(dirpath, meta, "q", (self.N, self.hq, self.dqk))
-        self.k = load(dirpath, meta, "k", (meta["pool"], self.hkv, self.dqk))
-        self.v = load(dirpath, meta, "v", (meta["pool"], self.hkv, self.dv))
-        self.ours = load(dirpath, meta, "o", (self.N, self.hq, self.dv)).float()
+        self.q, self.k, self.v, self.ours = q, k, v, ours
+
+    @classmethod
+    def dumped(cls, dirpath, meta):
+        """A case written by ea-bench-kernel --dump, with our output."""
+        N = sum(r["E"] for r in meta["requests"])
+        return cls(meta, load(dirpath, meta, "q", (N, meta["hq"], meta["dqk"])),
+                   load(dirpath, meta, "k", (meta["pool"], meta["hkv"], meta["dqk"])),
+                   load(dirpath, meta, "v", (meta["pool"], meta["hkv"], meta["dv"])),
+                   load(dirpath, meta, "o", (N, meta["hq"], meta["dv"])).float())
+
+    @classmethod
+    def random(cls, bs, P, E, hq=8, hkv=2, d=128):
+        """bs requests of P cached and E new keys, random bf16, keys in a shuffled pool; no output of ours."""
+        pool = bs * (P + E)
+        perm = torch.randperm(pool).tolist()
+        reqs = [{"P": P, "E": E, "row0": i * E, "slots": perm[i * (P + E):(i + 1) * (P + E)]} for i in range(bs)]
+        meta = {"name": f"bs{bs}_p{P}_e{E}", "requests": reqs, "hq": hq, "hkv": hkv, "dqk": d, "dv": d,
+                "sm_scale": d ** -0.5, "causal": 1}
+        randn = lambda *shape: torch.randn(*shape, device="cuda", dtype=torch.bfloat16)
+        return cls(meta, randn(bs * E, hq, d), randn(pool, hkv, d), randn(pool, hkv, d), None)
 
     def scatter(self, outs):
         """Per-request outputs [1, Hq, E, Dv] back to [N, Hq, Dv]."""
@@ -171,13 +195,70 @@ class Case:
         return step, lambda o: o.float()
 
 
+PEERS = ["sdpa_req", "sdpa_pad", "flex", "varlen"]
+
+
+def run_peers(case, flush, reference):
+    """Times every peer whose output is within WRONG of `reference` (ours, or sdpa_pad's)."""
+    times, errs = {}, {}
+    for name, make in (("sdpa_pad", case.sdpa_padded), ("sdpa_req", case.sdpa_per_request),
+                       ("flex", case.flex), ("varlen", case.varlen)):
+        try:
+            step, unpack = make()
+            got = unpack(step())
+            if reference is None:  # --scaling: sdpa_pad (first) is the reference of the others
+                reference = got
+            errs[name] = rel_err(got, reference)
+            del got
+            if errs[name] <= WRONG:
+                times[name] = timed(step, flush)
+            del step, unpack
+        except Exception as e:  # a peer this torch lacks, or one that fails on this shape
+            errs[name] = f"n/a ({type(e).__name__})"
+        torch.cuda.empty_cache()
+    return times, errs
+
+
+def cells(times, errs):
+    return " ".join(f"{times[p]:9.1f}" if p in times else
+                    f"{'WRONG' if isinstance(errs.get(p), float) else 'n/a':>9s}" for p in PEERS)
+
+
+def errors(errs):
+    return " ".join(f"{p}={e:.1e}" if isinstance(e, float) else f"{p}={e}" for p, e in errs.items())
+
+
+def scaling(results, flush):
+    import torch._dynamo
+    for knob in ("cache_size_limit", "recompile_limit"):  # one flex compilation per shape, never eager
+        if hasattr(torch._dynamo.config, knob):
+            setattr(torch._dynamo.config, knob, 256)
+    print(f"tensor-core peers on the scaling grid, {torch.cuda.get_device_name()} (torch {torch.__version__}), "
+          f"bf16, random inputs per shape, L2 flushed, median us; err vs sdpa_pad; ours from {results}")
+    print(f"{'bs':>4s} {'prefix':>6s} {'extend':>6s} {'tc us':>9s} " + " ".join(f"{p:>9s}" for p in PEERS) +
+          f" {'best peer':>10s} {'best/tc':>8s}  errors")
+    with open(results) as f:
+        rows = [line.split() for line in f if line.split() and line.split()[0].isdigit()]
+    for row in rows:
+        bs, P, E, tc = int(row[0]), int(row[1]), int(row[2]), float(row[4])
+        case = Case.random(bs, P, E)
+        times, errs = run_peers(case, flush, None)
+        best = min(times, key=times.get) if times else None
+        print(f"{bs:4d} {P:6d} {E:6d} {tc:9.1f} " + cells(times, errs) +
+              (f" {best:>10s} {times[best] / tc:8.2f}" if best else f" {'-':>10s} {'-':>8s}") + "  " + errors(errs),
+              flush=True)
+        del case
+        torch.cuda.empty_cache()
+
+
 def main():
-    dirs = sys.argv[1:] or ["/tmp/ea-dump"]
     flush = torch.empty(256 << 20, dtype=torch.uint8, device="cuda")
-    peers = ["sdpa_req", "sdpa_pad", "flex", "varlen"]
+    if sys.argv[1:2] == ["--scaling"]:
+        return scaling(sys.argv[2], flush)
+    dirs = sys.argv[1:] or ["/tmp/ea-dump"]
     print(f"tensor-core peers on {torch.cuda.get_device_name()} (torch {torch.__version__}), bf16, L2 flushed, "
           f"median us; err = max error vs our tc output relative to the token's largest output")
-    print(f"{'case':20s} {'tc us':>8s} {'canon us':>9s} " + " ".join(f"{p:>9s}" for p in peers) +
+    print(f"{'case':20s} {'tc us':>8s} {'canon us':>9s} " + " ".join(f"{p:>9s}" for p in PEERS) +
           f" {'best peer':>10s} {'best/tc':>8s}  errors")
     for d in dirs:
         for path in sorted(glob.glob(os.path.join(d, "*.json"))):
@@ -185,26 +266,13 @@ def main():
                 meta = json.load(f)
             if meta["window"] >= 0 or meta["cap"] > 0 or meta["sinks"] or meta["mask"]:
                 continue
-            case = Case(d, meta)
-            times, errs = {}, {}
-            for name, make in (("sdpa_req", case.sdpa_per_request), ("sdpa_pad", case.sdpa_padded),
-                               ("flex", case.flex), ("varlen", case.varlen)):
-                try:
-                    step, unpack = make()
-                    errs[name] = rel_err(unpack(step()), case.ours)
-                    if errs[name] <= WRONG:
-                        times[name] = timed(step, flush)
-                except Exception as e:  # a peer this torch lacks, or one that fails on this shape
-                    errs[name] = f"n/a ({type(e).__name__})"
+            case = Case.dumped(d, meta)
+            times, errs = run_peers(case, flush, case.ours)
             best = min(times, key=times.get) if times else None
-            cells = []
-            for p in peers:
-                cells.append(f"{times[p]:9.1f}" if p in times else f"{'WRONG' if isinstance(errs.get(p), float) else 'n/a':>9s}")
             tc = meta["ours_us"]
-            print(f"{meta['name']:20s} {tc:8.1f} {meta.get('canonical_us', 0):9.1f} " + " ".join(cells) +
+            print(f"{meta['name']:20s} {tc:8.1f} {meta.get('canonical_us', 0):9.1f} " + cells(times, errs) +
                   (f" {best:>10s} {times[best] / tc:8.2f}" if best else f" {'-':>10s} {'-':>8s}") + "  " +
-                  " ".join(f"{p}={e:.1e}" if isinstance(e, float) else f"{p}={e}" for p, e in errs.items()),
-                  flush=True)
+                  errors(errs), flush=True)
 
 
 if __name__ == "__main__":
