@@ -53,13 +53,12 @@ elif [ "$phase" = bench ]; then
   step sync-peer "$out/sync-peer-$card.txt" python3 bench/peers/sync_torch.py --batch "$dump/batch.json" \
     --ours "$out/sync-$card.csv"
   step timeline "$out/timeline.log" python3 bench/plot_timeline.py "$out/timeline-$card.json" "$out/timeline-$card.svg"
-  rm -f "$out/timeline.log" "$out/timeline-$card.svg"
+  rm -f "$out/timeline.log"
   step scaling "$out/kernel-scaling-$card.txt" build/bin/ea-bench-kernel --scaling --reps 10
   step scaling-peers "$out/kernel-scaling-peers-$card.txt" env PYTHONUNBUFFERED=1 timeout 480 \
     python3 bench/peers/attention_peers.py --scaling "$out/kernel-scaling-$card.txt"
 else
   echo "usage: tools/device-check.sh check [full] | bench"; exit 2
 fi
-# (the bench phase fills more than the 8 files a device call returns: the timeline's picture is
-# drawn again from its JSON where matplotlib is; its summary is printed only)
+# (the bench phase writes 9 files: its summary is printed only)
 if [ "$phase" = check ]; then printf '%s\n' "${summary[@]}" | tee "$out/summary.txt"; else printf '%s\n' "${summary[@]}"; fi
