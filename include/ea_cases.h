@@ -124,6 +124,9 @@ typedef struct {
 
 /**
  * @brief Makes a batch of some of a problem's requests with a chosen split.
+ *
+ * The new tokens' slots are laid out in reverse batch order in extend_kv_indices, so
+ * extend_start_loc[k] != qo_indptr[k] whenever another request has new tokens.
  * @param pr the problem
  * @param reqs which requests, in batch order (NULL: all, in order)
  * @param n number of requests in @p reqs (ignored when reqs is NULL)

@@ -236,11 +236,14 @@ ea_status ea_host_batch_make(const ea_problem *pr, const int32_t *reqs, int32_t 
         const int64_t *slots = pr->slots + pr->seq_start[i];
         hb.qo_indptr[k + 1] = hb.qo_indptr[k] + E;
         hb.prefix_kv_indptr[k + 1] = hb.prefix_kv_indptr[k] + P;
-        hb.extend_start_loc[k] = hb.qo_indptr[k];
+        /* New tokens' slots are stored request after request in REVERSE batch order, so that
+         * extend_start_loc differs from qo_indptr (DESIGN 1 allows any layout): code that reads
+         * one where it means the other fails every test instead of passing by coincidence. */
+        hb.extend_start_loc[k] = (int32_t)N - hb.qo_indptr[k + 1];
         hb.extend_seq_lens[k] = E;
         max_e = E > max_e ? E : max_e;
         memcpy(hb.prefix_kv_indices + hb.prefix_kv_indptr[k], slots, sizeof(int64_t) * (size_t)P);
-        memcpy(hb.extend_kv_indices + hb.qo_indptr[k], slots + P, sizeof(int64_t) * (size_t)E);
+        memcpy(hb.extend_kv_indices + hb.extend_start_loc[k], slots + P, sizeof(int64_t) * (size_t)E);
         const size_t row_bytes = es * (size_t)p->hq * (size_t)p->dqk;
         memcpy((char *)hb.in.q + row_bytes * (size_t)hb.qo_indptr[k],
                (const char *)pr->q_all + row_bytes * (size_t)(pr->seq_start[i] + P), row_bytes * (size_t)E);

@@ -134,7 +134,7 @@ static void test_slot_outside_pool(void **state)
     f->hb.prefix_kv_indices[3] = pool; /* request 2's second prefix key */
     expect(f, EA_ERR_SLOT, "request 2: prefix key 1 has slot");
     f->hb.prefix_kv_indices[3] = 0;
-    f->hb.extend_kv_indices[4] = -1; /* request 1's first new key */
+    f->hb.extend_kv_indices[f->hb.extend_start_loc[1]] = -1; /* request 1's first new key */
     expect(f, EA_ERR_SLOT, "request 1: new key 0 has slot -1");
 }
 
