@@ -164,7 +164,7 @@ static void test_agreement_with_blas_and_f64(void **state)
         d = ea_compare_tol(ob, p->dtype, ref, n, row, 1e-5); /* the canonical output is the reference here */
         if (d.differ)
             fail_msg("case %s: OpenBLAS reference (reference/blas.c) vs canonical: %lld of %lld outputs beyond 1e-5 "
-                     "of their token's largest output; the first is %s: expected %a (canonical), got %a",
+                     "of their token's largest output; the first is %s: canonical %a, OpenBLAS %a",
                      CASES[c], (long long)d.differ, (long long)n, ea_test_where(&pr, &hb, d.first, where, sizeof where),
                      d.b_first, d.a_first);
         EA_ASSERT_OK(ea_reference_f64(&hb.batch, p, &hb.in, ref));
