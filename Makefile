@@ -67,7 +67,7 @@ TEST_BINS := $(TESTS:%=$(BUILD)/tests/%)
 # regression input with the test build's sanitizers.
 FUZZ_TARGETS := cases batch
 REPLAY_BINS  := $(FUZZ_TARGETS:%=$(BUILD)/tests/replay_%)
-TOOLS     := $(BUILD)/bin/ea-compare $(if $(NVCC),$(BUILD)/bin/ea-bench-kernel $(BUILD)/bin/ea-bench-sync $(BUILD)/bin/ea-mma-probe)
+TOOLS     := $(BUILD)/bin/ea-compare $(BUILD)/bin/ea-determinism $(if $(NVCC),$(BUILD)/bin/ea-bench-kernel $(BUILD)/bin/ea-bench-sync $(BUILD)/bin/ea-mma-probe)
 
 .SECONDARY:
 .PHONY: all deps compare test test-cpu test-asan docs bench fuzz exercise exercises-check clean
@@ -94,6 +94,10 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/bin/ea-compare: $(BUILD)/obj/tools/ea_compare.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(RPATH) $^ -o $@ $(BLAS_LIBS) $(GPU_LIBS) -lm
+
+$(BUILD)/bin/ea-determinism: $(BUILD)/obj/tools/ea_determinism.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(RPATH) $^ -o $@ $(BLAS_LIBS) $(GPU_LIBS) -lm
 
