@@ -420,7 +420,9 @@ int main(int argc, char **argv)
         return 2;
     }
     if (want_cpu) {
-        printf("CPU backend\n%-20s %4s %6s %9s %8s %9s %9s %6s %6s %8s  %s\n", "case", "bs", "N", "canon ms",
+        printf("CPU backend (limits: blas rel <= %.0e, f64 rel <= %.0e, each |difference| / largest |output| of its\n"
+               "  token, and bf16 outputs also 2^-7 of the value itself; batch, split: bitwise; 2stage!=: not judged)\n"
+               "%-20s %4s %6s %9s %8s %9s %9s %6s %6s %8s  %s\n", TOL_BLAS, TOL_F64, "case", "bs", "N", "canon ms",
                "blas ms", "blas rel", "f64 rel", "batch", "split", "2stage!=", "verdict");
         for (int k = 0; k < count; k++) {
             if (only && strcmp(only, cases[k].name))
