@@ -295,10 +295,10 @@ static void test_error_paths(void **state)
     ea_test_batch("name=err bs=2 extend=20 prefix=10 hq=2 hkv=1 d=16", &pr, &hb);
 
     ea_dev_batch *db = (ea_dev_batch *)(uintptr_t)0x42;
-    hb.extend_kv_indices[3] = pr.pool_size; /* a slot outside the pool */
+    hb.extend_kv_indices[hb.extend_start_loc[0] + 3] = pr.pool_size; /* request 0's new key 3: outside the pool */
     EA_ASSERT_ERR(ea_cuda_batch_upload(ctx, &hb.batch, &pr.params, &hb.in, &db), EA_ERR_SLOT, "request 0: new key 3");
     assert_ptr_equal(db, (ea_dev_batch *)(uintptr_t)0x42);
-    hb.extend_kv_indices[3] = 0;
+    hb.extend_kv_indices[hb.extend_start_loc[0] + 3] = 0;
 
     void *huge = (void *)(uintptr_t)1;
     EA_ASSERT_ERR(ea_cuda_malloc(ctx, (size_t)1 << 50, &huge), EA_ERR_NOMEM, "cannot allocate");

@@ -107,9 +107,10 @@ static void test_counts_disagree(void **state)
     f->hb.batch.max_extend_len = 5;
     expect(f, EA_ERR_COUNT, "max_extend_len=5");
     f->hb.batch.max_extend_len = 6;
+    const int32_t start = f->hb.extend_start_loc[2];
     f->hb.extend_start_loc[2] = 10; /* 10 + 6 > N = 15 */
     expect(f, EA_ERR_COUNT, "request 2: extend_start_loc=10");
-    f->hb.extend_start_loc[2] = 9;
+    f->hb.extend_start_loc[2] = start;
     f->hb.batch.num_prefix_indices = 8; /* prefix_kv_indptr ends at 9 */
     expect(f, EA_ERR_COUNT, "num_prefix_indices=8");
 }

@@ -221,6 +221,10 @@ def run(n, source):
     elif source == "skeleton":
         text, who = skeleton, "the unsolved skeleton"
     else:
+        if not os.path.exists(ex_path):
+            say(f"exercise {n}: {rel(ex_path)} is missing; `python3 tutorials/exercise.py gen` writes it again "
+                f"(and keeps any other exercise file you edited)")
+            return 1
         with open(ex_path) as f:
             text = f.read()
         who = rel(ex_path)
