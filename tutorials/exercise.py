@@ -239,6 +239,8 @@ def run(n, source):
         return 1
     shadow = shadow_tree(n)
     with open(os.path.join(shadow, ex["path"]), "w") as f:
+        if source == "exercises":  # the compiler's messages then name the participant's file and lines
+            f.write(f'#line 1 "{rel(ex_path)}"\n')
         f.write(text)
     say(f"== exercise {n}: building {ex['path']} from {who}")
     if subprocess.run(["make", "-s", "--no-print-directory", "-C", shadow, *targets]).returncode != 0:
