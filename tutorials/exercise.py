@@ -170,6 +170,11 @@ def check_fresh():
     return 0
 
 
+def have_nvcc():
+    """As the Makefile decides whether to build the CUDA parts."""
+    return bool(shutil.which("nvcc")) or os.path.exists("/usr/local/cuda/bin/nvcc")
+
+
 def have_gpu():
     try:
         return subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
@@ -234,7 +239,8 @@ def run(n, source):
              f"look at what you wrote in {where} (tutorials/{ex['page']} explains the step)")
     targets = sorted({c[0] for c in ex["checks"]})
     say(f"== exercise {n}: the project's own build (the first time takes a few minutes)")
-    if subprocess.run(["make", "-s", "--no-print-directory", "-C", ROOT, *targets]).returncode != 0:
+    jobs = f"-j{os.cpu_count() or 1}"
+    if subprocess.run(["make", "-s", jobs, "--no-print-directory", "-C", ROOT, *targets]).returncode != 0:
         say(f"exercise {n}: FAIL: the project itself does not build (before your file was put in)")
         return 1
     shadow = shadow_tree(n)
@@ -246,20 +252,25 @@ def run(n, source):
     if subprocess.run(["make", "-s", "--no-print-directory", "-C", shadow, *targets]).returncode != 0:
         say(f"exercise {n}: FAIL: it does not build (the compiler's messages are above); {point}")
         return 1
-    if ex.get("gpu") and not have_gpu():
+    if ex.get("gpu") and not (have_nvcc() and have_gpu()):
+        nvcc = have_nvcc()
         if text == skeleton:
-            say(f"exercise {n}: FAIL: not written yet: {who} compiles, but {point}")
+            say(f"exercise {n}: FAIL: not written yet: {who} {'compiles' if nvcc else 'was not compiled (no nvcc)'}, "
+                f"but {point}")
             return 1
-        say(f"exercise {n}: COMPILED, NOT CHECKED: there is no GPU here.\n"
-            f"  checked:     {who} compiles and links into the GPU tests\n"
-            f"  not checked: {ex['gpu']}\n"
+        say(f"exercise {n}: {'COMPILED' if nvcc else 'NOT COMPILED'}, NOT CHECKED: there is no "
+            f"{'GPU' if nvcc else 'nvcc (CUDA toolkit)'} here.\n" +
+            (f"  checked:     {who} compiles and links into the GPU tests\n" if nvcc else
+             f"  checked:     nothing (the CPU-only build leaves {ex['path']} out)\n") +
+            f"  not checked: {'' if nvcc else 'that it compiles; '}{ex['gpu']}\n"
             f"  on a machine with an NVIDIA GPU, run:  make exercise {n}" +
             (" FROM=solutions" if source == "solutions" else "") +
             f"\n  (tutorials/{ex['page']} shows the output to expect)")
         return 0
+    env = dict(os.environ, EA_REQUIRE_GPU="1") if ex.get("gpu") else None  # a skipped GPU suite is no pass
     for check in ex["checks"]:
         say("== " + " ".join(check))
-        if subprocess.run(check, cwd=shadow).returncode != 0:
+        if subprocess.run(check, cwd=shadow, env=env).returncode != 0:
             say(f"exercise {n}: FAIL: `{' '.join(check)}` found a problem (its messages are above); {point}")
             return 1
     say(f"exercise {n}: PASS: {who}, in place of {ex['path']}, passes the real tests" +
