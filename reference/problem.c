@@ -6,6 +6,7 @@
 #include "ea_cases.h"
 #include "ea_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -283,4 +284,22 @@ int64_t ea_host_batch_row(const ea_host_batch *hb, int32_t i, int32_t pos)
     const int32_t P = hb->prefix_kv_indptr[i + 1] - hb->prefix_kv_indptr[i];
     const int32_t E = hb->qo_indptr[i + 1] - hb->qo_indptr[i];
     return pos < P || pos >= P + E ? -1 : hb->qo_indptr[i] + (pos - P);
+}
+
+const char *ea_host_batch_where(const ea_host_batch *hb, const ea_params *p, int64_t x, char *buf, size_t len)
+{
+    if (!buf || len == 0)
+        return buf;
+    if (!hb || !p || x < 0 || x >= (int64_t)hb->num_tokens * p->hq * p->dv) {
+        snprintf(buf, len, "o[%lld]", (long long)x);
+        return buf;
+    }
+    const int64_t row = x / ((int64_t)p->hq * p->dv);
+    int32_t i = 0;
+    while (i + 1 < hb->batch.bs && hb->qo_indptr[i + 1] <= row)
+        i++;
+    const int32_t r = (int32_t)(row - hb->qo_indptr[i]), P = hb->prefix_kv_indptr[i + 1] - hb->prefix_kv_indptr[i];
+    snprintf(buf, len, "request %d, new token %d (position %d), head %d, dim %d (o[%lld])", i, r, P + r,
+             (int)(x / p->dv % p->hq), (int)(x % p->dv), (long long)x);
+    return buf;
 }

@@ -165,14 +165,14 @@ static void test_agreement_with_blas_and_f64(void **state)
         if (d.differ)
             fail_msg("case %s: OpenBLAS reference (reference/blas.c) vs canonical: %lld of %lld outputs beyond 1e-5 "
                      "of their token's largest output; the first is %s: canonical %a, OpenBLAS %a",
-                     CASES[c], (long long)d.differ, (long long)n, ea_test_where(&pr, &hb, d.first, where, sizeof where),
+                     CASES[c], (long long)d.differ, (long long)n, ea_host_batch_where(&hb, p, d.first, where, sizeof where),
                      d.b_first, d.a_first);
         EA_ASSERT_OK(ea_reference_f64(&hb.batch, p, &hb.in, ref));
         d = ea_compare_tol(o, p->dtype, ref, n, row, 1e-5);
         if (d.differ || d.sentinels)
             fail_msg("case %s: canonical reference vs float64: %lld of %lld outputs beyond 1e-5, %lld never written; "
                      "the first is %s: expected %a (float64), got %a", CASES[c], (long long)d.differ, (long long)n,
-                     (long long)d.sentinels, ea_test_where(&pr, &hb, d.first < 0 ? 0 : d.first, where, sizeof where),
+                     (long long)d.sentinels, ea_host_batch_where(&hb, p, d.first, where, sizeof where),
                      d.b_first, d.a_first);
         free(o);
         free(ob);
