@@ -34,7 +34,7 @@ ea_status ea_unified_build(const ea_batch *b, const ea_params *p, ea_unified *ou
         ea_unified_free(&u);
         return ea_fail(EA_ERR_NOMEM, "cannot allocate %d unified offsets", bs + 1);
     }
-    /* EXERCISE 2 BEGIN: build unified_kv_indptr (scan of P_i + E_i) and prefix_lens, then copy each request's prefix slots and new slots */
+    /* EXERCISE 2 BEGIN: build unified_kv_indptr (scan of P_i + E_i) and prefix_lens, allocate unified_kv_indices (on failure: ea_unified_free, then EA_ERR_NOMEM), then copy each request's prefix slots and new slots */
     /* Pass 1: exclusive scan of P_i + E_i (validation bounded the total by INT32_MAX). */
     u.unified_kv_indptr[0] = 0;
     for (int32_t i = 0; i < bs; i++) {

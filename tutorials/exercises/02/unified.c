@@ -34,7 +34,7 @@ ea_status ea_unified_build(const ea_batch *b, const ea_params *p, ea_unified *ou
         ea_unified_free(&u);
         return ea_fail(EA_ERR_NOMEM, "cannot allocate %d unified offsets", bs + 1);
     }
-    /* TODO (exercise 2): build unified_kv_indptr (scan of P_i + E_i) and prefix_lens, then copy each request's prefix slots and new slots.
+    /* TODO (exercise 2): build unified_kv_indptr (scan of P_i + E_i) and prefix_lens, allocate unified_kv_indices (on failure: ea_unified_free, then EA_ERR_NOMEM), then copy each request's prefix slots and new slots.
        The page tutorials/02-unified-key-sequence.md explains it; `make exercise 2` checks your code. */
     *out = u;
     return EA_OK;
