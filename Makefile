@@ -67,7 +67,7 @@ TEST_BINS := $(TESTS:%=$(BUILD)/tests/%)
 # regression input with the test build's sanitizers.
 FUZZ_TARGETS := cases batch
 REPLAY_BINS  := $(FUZZ_TARGETS:%=$(BUILD)/tests/replay_%)
-TOOLS     := $(BUILD)/bin/ea-compare $(if $(NVCC),$(BUILD)/bin/ea-bench-kernel $(BUILD)/bin/ea-bench-sync $(BUILD)/bin/ea-mma-probe)
+TOOLS     := $(BUILD)/bin/ea-compare $(BUILD)/bin/ea-determinism $(if $(NVCC),$(BUILD)/bin/ea-bench-kernel $(BUILD)/bin/ea-bench-sync $(BUILD)/bin/ea-mma-probe)
 
 .SECONDARY:
 .PHONY: all deps compare test test-cpu test-asan docs bench fuzz exercise exercises-check clean
@@ -94,6 +94,10 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/bin/ea-compare: $(BUILD)/obj/tools/ea_compare.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(RPATH) $^ -o $@ $(BLAS_LIBS) $(GPU_LIBS) -lm
+
+$(BUILD)/bin/ea-determinism: $(BUILD)/obj/tools/ea_determinism.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(RPATH) $^ -o $@ $(BLAS_LIBS) $(GPU_LIBS) -lm
 
@@ -126,7 +130,8 @@ test-cpu: all
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; OPENBLAS_NUM_THREADS=2 $$t; done
 	@echo "== tests/cli_test.sh"; bash tests/cli_test.sh $(BUILD)
 	@set -e; for t in $(FUZZ_TARGETS); do echo "== fuzz corpus and regressions: $$t"; \
-	    $(BUILD)/tests/replay_$$t $$(find tests/fuzz/corpus/$$t tests/fuzz/regressions/$$t -type f | sort); done
+	    $(BUILD)/tests/replay_$$t $$(find tests/fuzz/corpus/$$t $$(ls -d tests/fuzz/regressions/$$t 2>/dev/null) \
+	        -type f | sort); done
 
 test-asan:
 	@ASAN_OPTIONS=protect_shadow_gap=0 $(MAKE) --no-print-directory BUILD=build/asan \
@@ -158,7 +163,9 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 	@echo "make fuzz: no crash, sanitizer report or timeout"
 
 # Workshop exercises: `make exercise N` checks tutorials/exercises/NN/ with the real tests;
-# `make exercise N FROM=solutions` checks the reference solution (CI does, for every N).
+# `make exercise N FROM=solutions` checks the reference solution. CI (`exercises-check`): the
+# exercises match the sources, every unsolved one builds and fails pointing at its TODO, every
+# solution passes.
 FROM ?= exercises
 ifeq ($(firstword $(MAKECMDGOALS)),exercise)
 EXERCISE_ARGS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
@@ -170,6 +177,7 @@ exercise: | deps
 
 exercises-check: | deps
 	@python3 tutorials/exercise.py check-fresh
+	@python3 tutorials/exercise.py check-skeletons
 	@set -e; for n in 1 2 3 4 5 6 7 8; do python3 tutorials/exercise.py run $$n --from solutions; done
 
 # Benchmarks: CPU timings everywhere; the GPU ones (and their PyTorch peers) where there is a GPU.

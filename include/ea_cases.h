@@ -124,6 +124,9 @@ typedef struct {
 
 /**
  * @brief Makes a batch of some of a problem's requests with a chosen split.
+ *
+ * The new tokens' slots are laid out in reverse batch order in extend_kv_indices, so
+ * extend_start_loc[k] != qo_indptr[k] whenever another request has new tokens.
  * @param pr the problem
  * @param reqs which requests, in batch order (NULL: all, in order)
  * @param n number of requests in @p reqs (ignored when reqs is NULL)
@@ -138,6 +141,18 @@ void ea_host_batch_free(ea_host_batch *hb);
 
 /** @brief The row of query position @p pos (counted in request order) of @p hb's request @p i, or -1. */
 int64_t ea_host_batch_row(const ea_host_batch *hb, int32_t i, int32_t pos);
+
+/**
+ * @brief Says where element @p x of @p hb's output [N, Hq, Dv] belongs, for a failure message:
+ * "request 1, new token 3 (position 67), head 2, dim 5 (o[1234])".
+ * @param hb the batch
+ * @param p its layer parameters (Hq, Dv)
+ * @param x flat index into the output
+ * @param buf receives the text (truncated to @p len)
+ * @param len size of @p buf
+ * @return @p buf
+ */
+const char *ea_host_batch_where(const ea_host_batch *hb, const ea_params *p, int64_t x, char *buf, size_t len);
 
 /** @} */
 

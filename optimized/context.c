@@ -23,6 +23,17 @@ ea_status ea_cuda_available(void)
 {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
+    if (e == cudaErrorInsufficientDriver) {
+        /* the runtime says "insufficient" both for an old driver and for none at all;
+         * the driver version tells them apart (0: no driver library was found) */
+        int driver = 0, runtime = 0;
+        cudaDriverGetVersion(&driver);
+        cudaRuntimeGetVersion(&runtime);
+        if (driver == 0)
+            return ea_fail(EA_ERR_NO_DEVICE, "no CUDA device: no NVIDIA driver is installed on this machine");
+        return ea_fail(EA_ERR_NO_DEVICE, "no CUDA device: the NVIDIA driver supports CUDA %d.%d, older than the %d.%d "
+                       "this was built with", driver / 1000, driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10);
+    }
     if (e != cudaSuccess || n == 0)
         return ea_fail(EA_ERR_NO_DEVICE, "no CUDA device: %s",
                        e != cudaSuccess ? cudaGetErrorString(e) : "the driver reports 0 devices");

@@ -115,8 +115,8 @@ static ea_status build_per_request(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_
         (void)extend_start; /* the gather kernel reads it on the device; the host needs only the lengths */
         prefix_lens[i] = prefix_end - prefix_start;
         indptr[i + 1] = indptr[i] + prefix_lens[i] + extend_len;
-    /* EXERCISE 5 END */
     }
+    /* EXERCISE 5 END */
     return upload_and_gather(ctx, db, plan, indptr);
 }
 
@@ -143,8 +143,8 @@ static ea_status build_batched(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan
     for (int32_t i = 0; i < bs; i++) {
         prefix_lens[i] = packed[4 * i + 1] - packed[4 * i];
         indptr[i + 1] = indptr[i] + prefix_lens[i] + packed[4 * i + 3];
-    /* EXERCISE 6 END */
     }
+    /* EXERCISE 6 END */
     return upload_and_gather(ctx, db, plan, indptr);
 }
 

@@ -6,6 +6,7 @@
 #include "ea_cases.h"
 #include "ea_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -236,11 +237,14 @@ ea_status ea_host_batch_make(const ea_problem *pr, const int32_t *reqs, int32_t 
         const int64_t *slots = pr->slots + pr->seq_start[i];
         hb.qo_indptr[k + 1] = hb.qo_indptr[k] + E;
         hb.prefix_kv_indptr[k + 1] = hb.prefix_kv_indptr[k] + P;
-        hb.extend_start_loc[k] = hb.qo_indptr[k];
+        /* New tokens' slots are stored request after request in REVERSE batch order, so that
+         * extend_start_loc differs from qo_indptr (DESIGN 1 allows any layout): code that reads
+         * one where it means the other fails every test instead of passing by coincidence. */
+        hb.extend_start_loc[k] = (int32_t)N - hb.qo_indptr[k + 1];
         hb.extend_seq_lens[k] = E;
         max_e = E > max_e ? E : max_e;
         memcpy(hb.prefix_kv_indices + hb.prefix_kv_indptr[k], slots, sizeof(int64_t) * (size_t)P);
-        memcpy(hb.extend_kv_indices + hb.qo_indptr[k], slots + P, sizeof(int64_t) * (size_t)E);
+        memcpy(hb.extend_kv_indices + hb.extend_start_loc[k], slots + P, sizeof(int64_t) * (size_t)E);
         const size_t row_bytes = es * (size_t)p->hq * (size_t)p->dqk;
         memcpy((char *)hb.in.q + row_bytes * (size_t)hb.qo_indptr[k],
                (const char *)pr->q_all + row_bytes * (size_t)(pr->seq_start[i] + P), row_bytes * (size_t)E);
@@ -280,4 +284,22 @@ int64_t ea_host_batch_row(const ea_host_batch *hb, int32_t i, int32_t pos)
     const int32_t P = hb->prefix_kv_indptr[i + 1] - hb->prefix_kv_indptr[i];
     const int32_t E = hb->qo_indptr[i + 1] - hb->qo_indptr[i];
     return pos < P || pos >= P + E ? -1 : hb->qo_indptr[i] + (pos - P);
+}
+
+const char *ea_host_batch_where(const ea_host_batch *hb, const ea_params *p, int64_t x, char *buf, size_t len)
+{
+    if (!buf || len == 0)
+        return buf;
+    if (!hb || !p || x < 0 || x >= (int64_t)hb->num_tokens * p->hq * p->dv) {
+        snprintf(buf, len, "o[%lld]", (long long)x);
+        return buf;
+    }
+    const int64_t row = x / ((int64_t)p->hq * p->dv);
+    int32_t i = 0;
+    while (i + 1 < hb->batch.bs && hb->qo_indptr[i + 1] <= row)
+        i++;
+    const int32_t r = (int32_t)(row - hb->qo_indptr[i]), P = hb->prefix_kv_indptr[i + 1] - hb->prefix_kv_indptr[i];
+    snprintf(buf, len, "request %d, new token %d (position %d), head %d, dim %d (o[%lld])", i, r, P + r,
+             (int)(x / p->dv % p->hq), (int)(x % p->dv), (long long)x);
+    return buf;
 }

@@ -27,13 +27,14 @@ ea_status ea_unified_build(const ea_batch *b, const ea_params *p, ea_unified *ou
 
     const int32_t bs = b->bs;
     ea_unified u = {.bs = bs};
-    u.unified_kv_indptr = malloc(sizeof(int32_t) * ((size_t)bs + 1));
-    u.prefix_lens = malloc(sizeof(int32_t) * (size_t)bs);
+    /* zeroed, so that an offset never written reads as 0, not as whatever was in memory */
+    u.unified_kv_indptr = calloc((size_t)bs + 1, sizeof(int32_t));
+    u.prefix_lens = calloc((size_t)bs, sizeof(int32_t));
     if (!u.unified_kv_indptr || !u.prefix_lens) {
         ea_unified_free(&u);
         return ea_fail(EA_ERR_NOMEM, "cannot allocate %d unified offsets", bs + 1);
     }
-    /* EXERCISE 2 BEGIN: build unified_kv_indptr (scan of P_i + E_i) and prefix_lens, then copy each request's prefix slots and new slots */
+    /* EXERCISE 2 BEGIN: build unified_kv_indptr (scan of P_i + E_i) and prefix_lens, allocate unified_kv_indices (on failure: ea_unified_free, then EA_ERR_NOMEM), then copy each request's prefix slots and new slots */
     /* Pass 1: exclusive scan of P_i + E_i (validation bounded the total by INT32_MAX). */
     u.unified_kv_indptr[0] = 0;
     for (int32_t i = 0; i < bs; i++) {
@@ -55,8 +56,8 @@ ea_status ea_unified_build(const ea_batch *b, const ea_params *p, ea_unified *ou
             memcpy(dst, b->prefix_kv_indices + b->prefix_kv_indptr[i], sizeof(int64_t) * (size_t)P);
         if (E > 0)
             memcpy(dst + P, b->extend_kv_indices + b->extend_start_loc[i], sizeof(int64_t) * (size_t)E);
-    /* EXERCISE 2 END */
     }
+    /* EXERCISE 2 END */
     *out = u;
     return EA_OK;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# ea-compare's contract as a command: exit 0 when every check holds, 2 with a
-# one-line error on bad input. Usage: tests/cli_test.sh BUILD_DIR
+# The tools' contracts as commands: ea-compare exits 0 when every check holds, 2 with a one-line
+# error on bad input; ea-determinism's counts. Usage: tests/cli_test.sh BUILD_DIR
 set -u
 bin="$1/bin/ea-compare"
 tmp=$(mktemp -d)
@@ -55,4 +55,15 @@ expect 2 "ea-compare: huge numbers in a case" -- "$bin" --cases <(printf 'name=a
 ls "$tmp" | grep -q tmp && { echo "FAIL: a partial output file was left"; fails=$((fails + 1)); }
 # two cases, each checked in the canonical and in the tensor-core order
 grep -q "4 passed, 0 failed" <("$bin" --cases "$tmp/good.cases") || { echo "FAIL: summary line"; fails=$((fails + 1)); }
+# ea-determinism: on the CPU, the canonical reference gives one output per prompt and the two-stage
+# design more than one, whatever the tool's own verdict says (the lines are read here)
+det="$1/bin/ea-determinism"
+"$det" --samples 40 --backend cpu >"$tmp/det" 2>&1
+if awk '/^CPU canonical/ {s = "c"} /^CPU two-stage/ {s = "t"} /^GPU/ {s = ""}
+        /Unique samples:/ {n = $NF; if (s == "c") {c++; if (n != 1) bad = 1} if (s == "t") {t++; if (n < 2) bad = 1}}
+        END {exit !(c == 4 && t == 4 && !bad)}' "$tmp/det"; then echo "ok: ea-determinism: canonical 1, two-stage > 1"
+else echo "FAIL: ea-determinism:"; cat "$tmp/det"; fails=$((fails + 1)); fi
+expect 2 "ea-determinism: --samples 1" -- "$det" --samples 1
+expect 2 "ea-determinism: --samples 12abc" -- "$det" --samples 12abc
+expect 2 "ea-determinism: unknown backend" -- "$det" --backend tpu
 [ "$fails" = 0 ] && echo "cli_test: all passed" || { echo "cli_test: $fails failed"; exit 1; }

@@ -268,11 +268,11 @@ static void test_tc_bad_input(void **state)
     ea_test_batch("name=bad bs=2 extend=20 prefix=10 hq=2 hkv=1 d=16", &pr, &hb);
     const int64_t n = ea_test_out_elems(&pr, &hb);
     ea_fill_sentinel(hb.o, EA_F32, n);
-    hb.extend_kv_indices[3] = pr.pool_size;
+    hb.extend_kv_indices[hb.extend_start_loc[0] + 3] = pr.pool_size; /* request 0's new key 3 */
     EA_ASSERT_ERR(ea_reference_tc(&hb.batch, &pr.params, &hb.in, hb.o), EA_ERR_SLOT, "request 0");
     assert_int_equal(ea_compare_bits(hb.o, hb.o, EA_F32, n).sentinels, n);
     EA_ASSERT_ERR(ea_reference_tc(&hb.batch, &pr.params, &hb.in, NULL), EA_ERR_SLOT, "request 0");
-    hb.extend_kv_indices[3] = 0;
+    hb.extend_kv_indices[hb.extend_start_loc[0] + 3] = 0;
     EA_ASSERT_ERR(ea_reference_tc(&hb.batch, &pr.params, &hb.in, NULL), EA_ERR_NULL, "required");
     ea_test_batch_free(&pr, &hb);
 }

@@ -104,6 +104,20 @@ static inline int64_t ea_test_key_slot(const ea_host_batch *hb, int32_t i, int32
     return u < P ? b->prefix_kv_indices[b->prefix_kv_indptr[i] + u] : b->extend_kv_indices[b->extend_start_loc[i] + u - P];
 }
 
+/* Bitwise equality of a whole output with the expected one, the first difference located in the batch. */
+static inline void ea_assert_outputs(const char *what, const ea_problem *pr, const ea_host_batch *hb, const void *got,
+                                     const void *want)
+{
+    char where[160];
+    const int64_t n = ea_test_out_elems(pr, hb);
+    ea_diff d = ea_compare_bits(got, want, pr->params.dtype, n);
+    if (d.sentinels)
+        fail_msg("%s: %lld of %lld outputs never written", what, (long long)d.sentinels, (long long)n);
+    if (d.differ)
+        fail_msg("%s: %lld of %lld outputs differ; the first is %s: expected %a, got %a", what, (long long)d.differ,
+                 (long long)n, ea_host_batch_where(hb, &pr->params, d.first, where, sizeof where), d.b_first, d.a_first);
+}
+
 /* Batch invariance and prefix-split invariance of a backend, against its whole-batch output o
  * (every row compared; the split check must have compared some). */
 static inline void ea_assert_invariances(const char *what, const ea_problem *pr, ea_runner run, void *ctx,
@@ -111,13 +125,18 @@ static inline void ea_assert_invariances(const char *what, const ea_problem *pr,
 {
     ea_diff d;
     EA_ASSERT_OK(ea_check_batch_invariance(pr, run, ctx, hb, o, &d));
+    char where[160];
     if (d.differ || d.sentinels || d.count != ea_test_out_elems(pr, hb))
-        fail_msg("%s: batch invariance: %lld of %lld differ, %lld sentinels", what, (long long)d.differ,
-                 (long long)d.count, (long long)d.sentinels);
+        fail_msg("%s: batch invariance (each request alone vs in the batch): %lld of %lld differ, %lld never written; "
+                 "the first is %s: in the batch %a, alone %a", what, (long long)d.differ, (long long)d.count,
+                 (long long)d.sentinels, ea_host_batch_where(hb, &pr->params, d.first, where, sizeof where),
+                 d.b_first, d.a_first);
     EA_ASSERT_OK(ea_check_split_invariance(pr, run, ctx, hb, o, &d));
     if (d.differ || d.sentinels || d.count == 0)
-        fail_msg("%s: split invariance: %lld of %lld differ, %lld sentinels", what, (long long)d.differ,
-                 (long long)d.count, (long long)d.sentinels);
+        fail_msg("%s: split invariance (another cached/new split): %lld of %lld differ, %lld never written; "
+                 "the first is %s: as split first %a, re-split %a", what, (long long)d.differ, (long long)d.count,
+                 (long long)d.sentinels, ea_host_batch_where(hb, &pr->params, d.first, where, sizeof where),
+                 d.b_first, d.a_first);
 }
 
 #endif

@@ -107,9 +107,10 @@ static void test_counts_disagree(void **state)
     f->hb.batch.max_extend_len = 5;
     expect(f, EA_ERR_COUNT, "max_extend_len=5");
     f->hb.batch.max_extend_len = 6;
+    const int32_t start = f->hb.extend_start_loc[2];
     f->hb.extend_start_loc[2] = 10; /* 10 + 6 > N = 15 */
     expect(f, EA_ERR_COUNT, "request 2: extend_start_loc=10");
-    f->hb.extend_start_loc[2] = 9;
+    f->hb.extend_start_loc[2] = start;
     f->hb.batch.num_prefix_indices = 8; /* prefix_kv_indptr ends at 9 */
     expect(f, EA_ERR_COUNT, "num_prefix_indices=8");
 }
@@ -134,7 +135,7 @@ static void test_slot_outside_pool(void **state)
     f->hb.prefix_kv_indices[3] = pool; /* request 2's second prefix key */
     expect(f, EA_ERR_SLOT, "request 2: prefix key 1 has slot");
     f->hb.prefix_kv_indices[3] = 0;
-    f->hb.extend_kv_indices[4] = -1; /* request 1's first new key */
+    f->hb.extend_kv_indices[f->hb.extend_start_loc[1]] = -1; /* request 1's first new key */
     expect(f, EA_ERR_SLOT, "request 1: new key 0 has slot -1");
 }
 

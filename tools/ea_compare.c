@@ -57,16 +57,18 @@ static ea_status run_two_stage(void *ctx, const ea_problem *pr, const ea_host_ba
     return ea_reference_two_stage(&hb->batch, &pr->params, &hb->in, o);
 }
 
-/* One failed contract: say which, where, and both values in %a. */
-static int report(const char *name, const char *what, const ea_diff *d)
+/* One failed contract: say which, where in the batch, and both values in %a. */
+static int report(const char *name, const char *what, const ea_diff *d, const ea_host_batch *hb, const ea_params *p)
 {
     if (d->differ == 0 && d->sentinels == 0)
         return 0;
+    char where[160];
     if (d->sentinels)
         fprintf(stderr, "  %s: %s: %lld outputs never written\n", name, what, (long long)d->sentinels);
     if (d->differ)
-        fprintf(stderr, "  %s: %s: %lld of %lld differ, first at %lld: %a vs %a\n", name, what,
-                (long long)d->differ, (long long)d->count, (long long)d->first, d->a_first, d->b_first);
+        fprintf(stderr, "  %s: %s: %lld of %lld differ, the first at %s: %a vs %a\n", name, what,
+                (long long)d->differ, (long long)d->count, ea_host_batch_where(hb, p, d->first, where, sizeof where),
+                d->a_first, d->b_first);
     return 1;
 }
 
@@ -138,10 +140,10 @@ static int run_case_cpu(const ea_case *c, void **keep)
         err = 1;
         goto done;
     }
-    fail |= report(c->name, "canonical vs OpenBLAS", &d_blas);
-    fail |= report(c->name, "canonical vs float64", &d_f64);
-    fail |= report(c->name, "batch invariance", &d_batch);
-    fail |= report(c->name, "prefix-split invariance", &d_split);
+    fail |= report(c->name, "canonical vs OpenBLAS", &d_blas, &hb, p);
+    fail |= report(c->name, "canonical vs float64", &d_f64, &hb, p);
+    fail |= report(c->name, "batch invariance", &d_batch, &hb, p);
+    fail |= report(c->name, "prefix-split invariance", &d_split, &hb, p);
     printf("%-20s %4d %6d %9.1f %8.1f %9.2e %9.2e %6s %6s %8lld  %s\n", c->name, c->bs, hb.num_tokens, t_canon,
            t_blas, d_blas.max_rel, d_f64.max_rel, d_batch.differ || d_batch.sentinels ? "FAIL" : "ok",
            d_split.differ || d_split.sentinels ? "FAIL" : "ok", (long long)d_two.differ, fail ? "FAIL" : "pass");
@@ -209,9 +211,9 @@ static int run_case_tc_cpu(const ea_case *c, void **keep)
         fprintf(stderr, "ea-compare: %s: %s\n", c->name, ea_last_error());
         err = 1;
     } else {
-        fail |= report(c->name, "tensor-core order vs float64", &d_f64);
-        fail |= report(c->name, "tensor-core batch invariance", &d_batch);
-        fail |= report(c->name, "tensor-core prefix-split invariance", &d_split);
+        fail |= report(c->name, "tensor-core order vs float64", &d_f64, &hb, p);
+        fail |= report(c->name, "tensor-core batch invariance", &d_batch, &hb, p);
+        fail |= report(c->name, "tensor-core prefix-split invariance", &d_split, &hb, p);
         printf("%-20s %4d %6d %9.1f %9.2e %6s %6s  %s\n", c->name, c->bs, hb.num_tokens, t_tc, d_f64.max_rel,
                d_batch.differ || d_batch.sentinels ? "FAIL" : "ok", d_split.differ || d_split.sentinels ? "FAIL" : "ok",
                fail ? "FAIL" : "pass");
@@ -315,7 +317,7 @@ static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c, ea_kernel kernel, co
         } else {
             verdict[s] = d.differ || d.sentinels ? "FAIL" : "ok";
         }
-        fail |= report(c->name, what, &d);
+        fail |= report(c->name, what, &d, &hb, p);
         const int64_t expect = r.sync == EA_SYNC_PER_REQUEST ? 4 * (int64_t)c->bs : r.sync == EA_SYNC_BATCHED;
         if (waits[s] != expect) {
             fprintf(stderr, "  %s: %s: %lld host waits, expected %lld\n", c->name, what, (long long)waits[s],
@@ -327,7 +329,7 @@ static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c, ea_kernel kernel, co
             break;
         d = ea_compare_bits(again, got, p->dtype, n);
         twice_ok &= d.differ == 0 && d.sentinels == 0;
-        fail |= report(c->name, "run twice", &d);
+        fail |= report(c->name, "run twice", &d, &hb, p);
     }
     /* Invariances against the GPU's own full-batch output (`got`: the graph's, equal to every
      * strategy's), so they are judged even where the CPU comparison is not. */
@@ -342,8 +344,8 @@ static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c, ea_kernel kernel, co
     if (err) {
         fprintf(stderr, "ea-compare: %s: %s\n", c->name, ea_last_error());
     } else {
-        fail |= report(c->name, "GPU batch invariance", &d_batch);
-        fail |= report(c->name, "GPU prefix-split invariance", &d_split);
+        fail |= report(c->name, "GPU batch invariance", &d_batch, &hb, p);
+        fail |= report(c->name, "GPU prefix-split invariance", &d_split, &hb, p);
         fail |= !idx_ok;
         char wbuf[48];
         snprintf(wbuf, sizeof wbuf, "%lld/%lld/%lld/%lld", (long long)waits[0], (long long)waits[1],
@@ -420,7 +422,9 @@ int main(int argc, char **argv)
         return 2;
     }
     if (want_cpu) {
-        printf("CPU backend\n%-20s %4s %6s %9s %8s %9s %9s %6s %6s %8s  %s\n", "case", "bs", "N", "canon ms",
+        printf("CPU backend (limits: blas rel <= %.0e, f64 rel <= %.0e, each |difference| / largest |output| of its\n"
+               "  token, and bf16 outputs also 2^-7 of the value itself; batch, split: bitwise; 2stage!=: not judged)\n"
+               "%-20s %4s %6s %9s %8s %9s %9s %6s %6s %8s  %s\n", TOL_BLAS, TOL_F64, "case", "bs", "N", "canon ms",
                "blas ms", "blas rel", "f64 rel", "batch", "split", "2stage!=", "verdict");
         for (int k = 0; k < count; k++) {
             if (only && strcmp(only, cases[k].name))

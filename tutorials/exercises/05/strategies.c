@@ -106,7 +106,6 @@ static ea_status build_per_request(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_
     indptr[0] = 0;
     /* TODO (exercise 5): for each request: read the four scalars with read_scalar (one blocking wait each), then fill prefix_lens[i] and indptr[i + 1].
        The page tutorials/05-sync-bubble.md explains it; `make exercise 5` checks your code. */
-    }
     return upload_and_gather(ctx, db, plan, indptr);
 }
 
@@ -122,7 +121,6 @@ static ea_status build_batched(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan
     if (ctx->packed_len < 4 * (size_t)bs)
         return ea_fail(EA_ERR_COUNT, "the plan was not created in this context");
     int32_t *packed = ctx->pinned, *indptr = packed + 4 * bs, *prefix_lens = indptr + plan->bs + 1;
-    /* EXERCISE 6 BEGIN: launch the pack kernel, copy the 4*bs scalars to `packed` with ONE cudaMemcpyAsync, wait once (ea_cuda_wait), then fill prefix_lens and indptr from host memory */
     EA_CUDA_TRY(ea_launch_pack_scalars(db->prefix_kv_indptr, db->extend_start_loc, db->extend_seq_lens, bs,
                                        ctx->d_packed, ctx->stream));
     EA_CUDA_TRY(cudaMemcpyAsync(packed, ctx->d_packed, sizeof(int32_t) * 4 * (size_t)bs, cudaMemcpyDeviceToHost,
@@ -133,7 +131,6 @@ static ea_status build_batched(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan
     for (int32_t i = 0; i < bs; i++) {
         prefix_lens[i] = packed[4 * i + 1] - packed[4 * i];
         indptr[i + 1] = indptr[i] + prefix_lens[i] + packed[4 * i + 3];
-    /* EXERCISE 6 END */
     }
     return upload_and_gather(ctx, db, plan, indptr);
 }

@@ -104,7 +104,6 @@ static ea_status build_per_request(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_
         return st;
     int32_t *indptr = ctx->pinned + 1, *prefix_lens = indptr + plan->bs + 1; /* pinned[0] receives the scalars */
     indptr[0] = 0;
-    /* EXERCISE 5 BEGIN: for each request: read the four scalars with read_scalar (one blocking wait each), then fill prefix_lens[i] and indptr[i + 1] */
     for (int32_t i = 0; i < bs; i++) {
         int32_t prefix_start = 0, prefix_end = 0, extend_start = 0, extend_len = 0;
         if ((st = read_scalar(ctx, db->prefix_kv_indptr + i, &prefix_start)) != EA_OK ||
@@ -115,7 +114,6 @@ static ea_status build_per_request(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_
         (void)extend_start; /* the gather kernel reads it on the device; the host needs only the lengths */
         prefix_lens[i] = prefix_end - prefix_start;
         indptr[i + 1] = indptr[i] + prefix_lens[i] + extend_len;
-    /* EXERCISE 5 END */
     }
     return upload_and_gather(ctx, db, plan, indptr);
 }
@@ -134,7 +132,6 @@ static ea_status build_batched(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan
     int32_t *packed = ctx->pinned, *indptr = packed + 4 * bs, *prefix_lens = indptr + plan->bs + 1;
     /* TODO (exercise 6): launch the pack kernel, copy the 4*bs scalars to `packed` with ONE cudaMemcpyAsync, wait once (ea_cuda_wait), then fill prefix_lens and indptr from host memory.
        The page tutorials/06-one-batched-transfer.md explains it; `make exercise 6` checks your code. */
-    }
     return upload_and_gather(ctx, db, plan, indptr);
 }
 

@@ -20,3 +20,4 @@
             memcpy(dst, b->prefix_kv_indices + b->prefix_kv_indptr[i], sizeof(int64_t) * (size_t)P);
         if (E > 0)
             memcpy(dst + P, b->extend_kv_indices + b->extend_start_loc[i], sizeof(int64_t) * (size_t)E);
+    }

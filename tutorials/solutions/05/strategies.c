@@ -9,3 +9,4 @@
         (void)extend_start; /* the gather kernel reads it on the device; the host needs only the lengths */
         prefix_lens[i] = prefix_end - prefix_start;
         indptr[i + 1] = indptr[i] + prefix_lens[i] + extend_len;
+    }

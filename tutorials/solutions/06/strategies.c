@@ -9,3 +9,4 @@
     for (int32_t i = 0; i < bs; i++) {
         prefix_lens[i] = packed[4 * i + 1] - packed[4 * i];
         indptr[i + 1] = indptr[i] + prefix_lens[i] + packed[4 * i + 3];
+    }
