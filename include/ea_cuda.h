@@ -169,6 +169,15 @@ void ea_cuda_batch_free(ea_dev_batch *db);
 ea_status ea_cuda_poison_output(ea_cuda_ctx *ctx, ea_dev_batch *db);
 
 /**
+ * @brief Zeroes a plan's unified indices (queued), so that a strategy that fails to write them
+ * cannot pass on what an earlier build left there. Zeros describe requests without cached keys
+ * whose keys all live in slot 0: wrong outputs, never a read out of bounds.
+ * @param ctx context
+ * @param plan a plan made by ea_cuda_plan_create() (one never sized is left alone)
+ */
+ea_status ea_cuda_plan_poison(ea_cuda_ctx *ctx, ea_plan *plan);
+
+/**
  * @brief Copies the device output to host memory (waits; counted).
  * @param ctx context
  * @param db the batch

@@ -19,6 +19,7 @@ ea_status ea_cuda_batch_upload(ea_cuda_ctx *ctx, const ea_batch *b, const ea_par
                                ea_dev_batch **out) { return NOT_BUILT; }
 void ea_cuda_batch_free(ea_dev_batch *db) {}
 ea_status ea_cuda_poison_output(ea_cuda_ctx *ctx, ea_dev_batch *db) { return NOT_BUILT; }
+ea_status ea_cuda_plan_poison(ea_cuda_ctx *ctx, ea_plan *plan) { return NOT_BUILT; }
 ea_status ea_cuda_download_output(ea_cuda_ctx *ctx, const ea_dev_batch *db, void *host_o) { return NOT_BUILT; }
 ea_status ea_cuda_plan_create(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan *plan) { return NOT_BUILT; }
 void ea_cuda_plan_free(ea_plan *plan) {}

@@ -10,6 +10,7 @@
 #include "test_util.h"
 
 #include <math.h>
+#include <string.h>
 
 static const char *const CASES[] = {
     "name=plain bs=3 extend=5,70,130 prefix=0,3,140 hq=4 hkv=2 d=32",
@@ -97,6 +98,25 @@ static int cpu_comparable(ea_kernel k)
     return 0;
 }
 
+/* A workshop exercise whose file does not hold a strategy yet (tutorials/exercise.py) names it in
+ * EA_TEST_SKIP_STRATEGY: the suite leaves that strategy out, and says so once. */
+static int left_out(ea_sync s)
+{
+    static int said;
+    const char *names = getenv("EA_TEST_SKIP_STRATEGY");
+    if (!names || !strstr(names, ea_sync_name(s)))
+        return 0;
+    if (!said++)
+        print_message("EA_TEST_SKIP_STRATEGY: the %s strategy is left out\n", ea_sync_name(s));
+    return 1;
+}
+
+/* `s`, or the per_request strategy where `s` is left out. */
+static ea_sync strategy_or_other(ea_sync s)
+{
+    return left_out(s) ? EA_SYNC_PER_REQUEST : s;
+}
+
 /* Every strategy and the graph, both kernels: GPU == CPU bit for bit, waits 4*bs / 1 / 0 / 0, twice. */
 static void test_strategies_match_cpu(void **state)
 {
@@ -113,6 +133,8 @@ static void test_strategies_match_cpu(void **state)
             for (int s = 0; s <= EA_SYNC_COUNT; s++) { /* EA_SYNC_COUNT stands for the graph */
                 ea_cuda_runner r = {.ctx = ctx, .sync = s == EA_SYNC_COUNT ? EA_SYNC_DEVICE : (ea_sync)s,
                                     .use_graph = s == EA_SYNC_COUNT, .kernel = (ea_kernel)k};
+                if (left_out(r.sync))
+                    continue;
                 const char *name = r.use_graph ? "graph" : ea_sync_name(r.sync);
                 char what[200];
                 snprintf(what, sizeof what, "%s, %s kernel, %s: GPU vs CPU", CASE(c), ea_kernel_name(r.kernel), name);
@@ -180,6 +202,9 @@ static void test_indices_match(void **state)
     int32_t *indptr = malloc(sizeof(int32_t) * 38), *plens = malloc(sizeof(int32_t) * 37);
     int64_t *idx = malloc(sizeof(int64_t) * (size_t)plan.capacity);
     for (int s = 0; s < EA_SYNC_COUNT; s++) {
+        if (left_out((ea_sync)s))
+            continue;
+        EA_ASSERT_OK(ea_cuda_plan_poison(ctx, &plan)); /* nothing left from the strategy before */
         EA_ASSERT_OK(ea_cuda_plan_build(ctx, db, (ea_sync)s, &plan));
         EA_ASSERT_OK(ea_cuda_plan_download(ctx, &plan, 37, indptr, idx, plens));
         const char *name = ea_sync_name((ea_sync)s);
@@ -211,7 +236,7 @@ static void test_plan_once_run_many(void **state)
     EA_ASSERT_OK(ea_cuda_set_kernel(ctx, EA_KERNEL_CANONICAL)); /* the context keeps the last runner's kernel */
     EA_ASSERT_OK(ea_cuda_batch_upload(ctx, &hb.batch, &pr.params, &hb.in, &db));
     EA_ASSERT_OK(ea_cuda_plan_create(ctx, db, &plan));
-    EA_ASSERT_OK(ea_cuda_plan_build(ctx, db, EA_SYNC_BATCHED, &plan));
+    EA_ASSERT_OK(ea_cuda_plan_build(ctx, db, strategy_or_other(EA_SYNC_BATCHED), &plan));
     for (int layer = 0; layer < 3; layer++) {
         EA_ASSERT_OK(ea_cuda_poison_output(ctx, db));
         ea_cuda_reset_waits(ctx);
@@ -276,7 +301,7 @@ static void test_nonfinite_inputs(void **state)
             if (!cpu_comparable((ea_kernel)k))
                 continue;
             void *want = cpu_output_of(&pr, &hb, (ea_kernel)k), *got = malloc(hb.o_bytes + 1);
-            ea_cuda_runner r = {.ctx = ctx, .sync = EA_SYNC_BATCHED, .kernel = (ea_kernel)k};
+            ea_cuda_runner r = {.ctx = ctx, .sync = strategy_or_other(EA_SYNC_BATCHED), .kernel = (ea_kernel)k};
             char what[160];
             snprintf(what, sizeof what, "%s, %s kernel", lines[c], ea_kernel_name(r.kernel));
             ea_fill_sentinel(got, EA_F32, ea_test_out_elems(&pr, &hb));

@@ -29,7 +29,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHECK_CASES = "tutorials/exercises/check.cases"
 MANIFEST = "tutorials/exercises/generated.sha256"
 GPU_TESTS = ["build/tests/test_gpu"]
+NOT_CHECKED = 77  # exit status of a GPU exercise on a machine without a GPU: neither a pass nor a failure
 # gpu: what a machine without a GPU cannot check. stub: a line the skeleton needs to compile cleanly.
+# later, skip: an exercise whose region shares a file with an EARLIER exercise is not shown there
+# (its answer would be in plain sight): the earlier skeleton gets the `later` lines instead, and its
+# GPU tests leave out the strategy named by `skip` (EA_TEST_SKIP_STRATEGY).
 EXERCISES = {
     1: dict(path="reference/blas.c", page="01-extend-attention-cpu.md",
             checks=[["build/tests/test_reference"], ["build/bin/ea-compare", "--cases", CHECK_CASES, "--backend", "cpu"]]),
@@ -43,7 +47,10 @@ EXERCISES = {
     5: dict(path="optimized/strategies.c", page="05-sync-bubble.md",
             gpu="the per_request strategy's indices, its outputs bit for bit, and its 4*bs waits", checks=[GPU_TESTS]),
     6: dict(path="optimized/strategies.c", page="06-one-batched-transfer.md",
-            gpu="the batched strategy's indices, its outputs bit for bit, and its single wait", checks=[GPU_TESTS]),
+            gpu="the batched strategy's indices, its outputs bit for bit, and its single wait", checks=[GPU_TESTS],
+            later=["(void)packed, (void)indptr, (void)prefix_lens;",
+                   'return ea_fail(EA_ERR_NOT_BUILT, "the batched strategy is exercise 6");'],
+            skip="batched"),
     7: dict(path="kernels/index.cu", page="07-no-sync-and-graphs.md",
             gpu="the device strategy's indices (the scan), its outputs bit for bit, and its 0 waits", checks=[GPU_TESTS]),
     8: dict(path="reference/mma.c", page="08-tensor-core-bits.md", stub="return 0; /* replace with your code */",
@@ -96,8 +103,28 @@ def generated(n):
         text = f.read()
     before, indent, hint, body, after = region(text, n)
     skeleton = before + todo(n, indent, hint) + after
+    for m in later_in_file(n):
+        b, ind, h, _, a = region(skeleton, m)
+        skeleton = b + f"{ind}/* exercise {m} writes this part (tutorials/{EXERCISES[m]['page']}) */\n" + \
+            "".join(f"{ind}{line}\n" for line in EXERCISES[m]["later"]) + a
     other_markers = r"^[ \t]*/\* EXERCISE \d+ (BEGIN: .*?|END) \*/\n"  # of other exercises in the same file
     return re.sub(other_markers, "", skeleton, flags=re.M), solution_header(n) + body
+
+
+def later_in_file(n):
+    """The exercises after n whose regions are in n's file: hidden from n's skeleton."""
+    return [m for m in EXERCISES if m > n and EXERCISES[m]["path"] == EXERCISES[n]["path"] and "later" in EXERCISES[m]]
+
+
+def check_env(n):
+    """The environment of exercise n's checks."""
+    env = dict(os.environ)
+    if EXERCISES[n].get("gpu"):
+        env["EA_REQUIRE_GPU"] = "1"  # a skipped GPU suite is no pass
+    skipped = [EXERCISES[m]["skip"] for m in later_in_file(n)]
+    if skipped:
+        env["EA_TEST_SKIP_STRATEGY"] = ",".join(skipped)
+    return env
 
 
 def files(n):
@@ -143,7 +170,8 @@ def gen():
                 while os.path.exists(keep):
                     keep, k = f"{ex_path}.mine{k}", k + 1
                 shutil.copy2(ex_path, keep)
-                say(f"exercise {n}: {rel(ex_path)} holds your edits: kept as {rel(keep)}")
+                say(f"exercise {n}: {rel(ex_path)} holds your edits: kept as {rel(keep)}; {rel(ex_path)} is "
+                    f"the fresh skeleton now. To go on with your version:  mv {rel(keep)} {rel(ex_path)}")
         for path, text in ((ex_path, ex), (sol_path, sol)):
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as f:
@@ -265,9 +293,9 @@ def run(n, source):
             f"  not checked: {'' if nvcc else 'that it compiles; '}{ex['gpu']}\n"
             f"  on a machine with an NVIDIA GPU, run:  make exercise {n}" +
             (" FROM=solutions" if source == "solutions" else "") +
-            f"\n  (tutorials/{ex['page']} shows the output to expect)")
-        return 0
-    env = dict(os.environ, EA_REQUIRE_GPU="1") if ex.get("gpu") else None  # a skipped GPU suite is no pass
+            f"\n  (tutorials/{ex['page']} shows the output to expect; exit status {NOT_CHECKED}: not a pass)")
+        return NOT_CHECKED
+    env = check_env(n)
     for check in ex["checks"]:
         say("== " + " ".join(check))
         if subprocess.run(check, cwd=shadow, env=env).returncode != 0:

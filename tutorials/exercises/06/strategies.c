@@ -209,6 +209,17 @@ ea_status ea_cuda_reserve(ea_cuda_ctx *ctx, const ea_dev_batch *db)
     return ea_cuda_plan_create(ctx, db, pl);
 }
 
+ea_status ea_cuda_plan_poison(ea_cuda_ctx *ctx, ea_plan *pl)
+{
+    if (!ctx || !pl)
+        return ea_fail(EA_ERR_NULL, "ctx and plan are required");
+    if (!pl->unified_kv_indptr)
+        return EA_OK;
+    EA_CUDA_TRY(cudaMemsetAsync(pl->unified_kv_indptr, 0, sizeof(int32_t) * (2 * (size_t)pl->bs + 1), ctx->stream));
+    EA_CUDA_TRY(cudaMemsetAsync(pl->unified_kv_indices, 0, sizeof(int64_t) * (size_t)pl->capacity, ctx->stream));
+    return EA_OK;
+}
+
 ea_status ea_cuda_extend(ea_cuda_ctx *ctx, ea_dev_batch *db, ea_sync s)
 {
     ea_status st = ea_cuda_reserve(ctx, db); /* a no-op once sized */
