@@ -233,7 +233,9 @@ __device__ __forceinline__ void produce_rows(const ea_attn_args &a, tc_path path
 }
 
 /* Once the thread's copies completed (the caller waits): the TC_F32 path rounds its staged chunks
- * into the tile. */
+ * into the tile. The next copy into the same staging chunks is issued by the same thread after
+ * these loads, in program order (the "memory" clobbers keep the compiler from moving either), and
+ * their values are consumed by the stores below first: no barrier is needed between the two. */
 template <int D, int SD>
 __device__ __forceinline__ void land_rows(tc_path path, uint16_t *tile, const float *stage)
 {

@@ -27,14 +27,20 @@ static const char *const CASES[] = {
     "name=bf16 bs=3 extend=50 prefix=rand:0:100 dtype=bf16 cap=10 sinks=1 window=60 dqk=64 dv=32 hq=4 hkv=2",
     "name=one_token bs=1 extend=1 prefix=0 hq=2 hkv=1 d=8",
     "name=seedlike bs=8 extend=256 prefix=rand:0:512 hq=8 hkv=2 d=128 dtype=bf16",
+    "name=bf16_odd bs=2 extend=45 prefix=rand:0:80 dtype=bf16 hq=4 hkv=2 dqk=12 dv=7",
+    "name=f32_mixed bs=2 extend=40 prefix=70 hq=4 hkv=2 dqk=64 dv=6",
+    "name=dqk64_dv128 bs=2 extend=50 prefix=rand:0:100 hq=4 hkv=1 dqk=64 dv=128",
+    "name=dqk128_dv256 bs=1 extend=40 prefix=50 hq=2 hkv=1 dqk=128 dv=256 dtype=bf16",
+    "name=dqk256_dv64 bs=1 extend=40 prefix=50 hq=2 hkv=1 dqk=256 dv=64",
 };
-/* EA_UNDER_SANITIZER=1 (set for compute-sanitizer runs, which slow kernels 10-100x) keeps five
- * cases that reach every code path of both kernels (f32 and odd dims through element loads; bf16
- * with cp.async, cap, sinks and window; a custom mask; Dv = 256; a plain one), and skips the test
- * that provokes CUDA errors on purpose (the sanitizer would report those deliberate API errors)
- * and the 2^32-input proof (a plain run covers it). */
+/* EA_UNDER_SANITIZER=1 (set for compute-sanitizer runs, which slow kernels 10-100x) keeps six
+ * cases that reach every code path of both kernels (f32 through the tc kernel's staging rows; odd
+ * dims through element loads, in f32 and in bf16 with 2-byte stores; bf16 with cp.async, cap, sinks
+ * and window; a custom mask; Dv = 256), and skips the test that provokes CUDA errors on purpose
+ * (the sanitizer would report those deliberate API errors) and the 2^32-input proof (a plain run
+ * covers it). */
 #define UNDER_SANITIZER (getenv("EA_UNDER_SANITIZER") != NULL)
-static const int SANITIZER_CASES[] = {0, 5, 6, 10, 11};
+static const int SANITIZER_CASES[] = {0, 5, 6, 10, 11, 14};
 #define NCASES (UNDER_SANITIZER ? (int)(sizeof SANITIZER_CASES / sizeof *SANITIZER_CASES) : (int)(sizeof CASES / sizeof *CASES))
 #define CASE(c) CASES[UNDER_SANITIZER ? SANITIZER_CASES[c] : (c)]
 
@@ -111,10 +117,12 @@ static int left_out(ea_sync s)
     return 1;
 }
 
-/* `s`, or the per_request strategy where `s` is left out. */
+/* `s`, or the first strategy that is not left out. */
 static ea_sync strategy_or_other(ea_sync s)
 {
-    return left_out(s) ? EA_SYNC_PER_REQUEST : s;
+    for (int k = 0; k < EA_SYNC_COUNT && left_out(s); k++)
+        s = (ea_sync)k;
+    return s;
 }
 
 /* Every strategy and the graph, both kernels: GPU == CPU bit for bit, waits 4*bs / 1 / 0 / 0, twice. */
@@ -277,21 +285,24 @@ static void test_nonfinite_inputs(void **state)
 {
     (void)state;
     NEED_GPU();
-    /* three inputs: NaN/inf scattered (Dqk 16, then 7: padding must never read past dqk), and the
+    /* four inputs: NaN/inf scattered (Dqk 16, then 7: padding must never read past dqk), the
      * block rule of DESIGN.md 6.2 pinned as in tests/test_tc_reference.c (inf in V at key 66, which
-     * block 1 computes for rows 32 and 33 although they do not see it) */
+     * block 1 computes for rows 32 and 33 although they do not see it), and NaN/inf scattered where
+     * every row is past key 63 (the tc kernel's warps see tile 0 whole: its path without per-key
+     * tests) */
     static const char *const lines[] = {"name=nan bs=2 extend=40 prefix=30 hq=4 hkv=2 d=16 cap=3",
                                         "name=nan7 bs=2 extend=70 prefix=30 hq=4 hkv=2 dqk=7 dv=5",
-                                        "name=block bs=1 extend=70 prefix=30 hq=4 hkv=2 d=16 seed=11"};
-    for (int c = 0; c < 3; c++) {
+                                        "name=block bs=1 extend=70 prefix=30 hq=4 hkv=2 d=16 seed=11",
+                                        "name=nan_whole bs=1 extend=100 prefix=70 hq=4 hkv=2 d=16"};
+    for (int c = 0; c < 4; c++) {
         ea_problem pr;
         ea_host_batch hb;
         ea_test_problem(lines[c], &pr);
         float *k = pr.k_pool, *v = pr.v_pool;
-        if (c < 2)
+        if (c != 2)
             k[7] = NAN, k[105] = INFINITY, k[301] = -INFINITY, v[7] = NAN, v[222] = INFINITY;
         EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
-        if (c < 2) {
+        if (c != 2) {
             ((float *)hb.in.q)[3] = INFINITY;
             ((float *)hb.in.q)[77] = NAN;
         } else {
