@@ -60,8 +60,8 @@ COPY = ["Makefile", "include", "reference", "kernels", "optimized", "tests", "to
 REUSED = ["build/obj", "build/cuda", "build/lib"]  # the project's own build: only what the exercise changes is rebuilt
 
 
-def say(*args):
-    print(*args, flush=True)  # before the output of the builds and tests that follow
+def say(*args, **kwargs):
+    print(*args, **kwargs, flush=True)  # before the output of the builds and tests that follow
 
 
 def braces(code):

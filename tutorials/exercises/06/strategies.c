@@ -46,6 +46,12 @@ ea_status ea_cuda_plan_create(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan 
         return st;
     }
     pl.prefix_lens = pl.unified_kv_indptr + pl.bs + 1;
+    /* a new plan holds zeros, never the indices of a freed one that cudaMalloc handed back: a
+     * strategy (or graph) that fails to write them cannot pass on an earlier run's */
+    if ((st = ea_cuda_plan_poison(ctx, &pl)) != EA_OK) {
+        ea_cuda_plan_free(&pl);
+        return st;
+    }
     *plan = pl;
     return EA_OK;
 }
