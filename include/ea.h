@@ -215,6 +215,22 @@ ea_status ea_reference_blas(const ea_batch *b, const ea_params *p, const ea_inpu
 ea_status ea_reference_f64(const ea_batch *b, const ea_params *p, const ea_inputs *in, double *o);
 
 /**
+ * @brief ea_reference_f64(), and next to each output the magnitude that produced it.
+ *
+ * `mag[k] = sum_u p_u |v_u[d]| / l` for output `k` (row, head h, dimension d), with the float64
+ * probabilities `p_u` and denominator `l` (sinks included) of that row and head; 0 where no key is
+ * visible. `|o[k]| <= mag[k]` always, and an fp32 evaluation's rounding error is a multiple of
+ * `mag[k]` however much the terms cancel: it is the scale of ea_compare_mag().
+ * @param b host batch
+ * @param p layer parameters
+ * @param in q, k_pool, v_pool as for ea_reference_canonical()
+ * @param o [N, Hq, Dv] double output
+ * @param mag [N, Hq, Dv] the magnitudes
+ * @return EA_OK or an error
+ */
+ea_status ea_reference_f64_mag(const ea_batch *b, const ea_params *p, const ea_inputs *in, double *o, double *mag);
+
+/**
  * @brief Extend attention in the tensor-core order of DESIGN.md section 6.2: the contract of the
  * tensor-core kernel, bit for bit.
  *

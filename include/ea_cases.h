@@ -159,8 +159,9 @@ typedef struct {
     int64_t first;     /**< index of the first such element, -1 if none */
     double a_first;    /**< value of a at first */
     double b_first;    /**< value of b at first */
-    double max_rel;    /**< max |a-b| / (row's largest |b|) (tolerance compares) */
+    double max_rel;    /**< tolerance compares: max |a-b| over the element's scale (ea_compare_mag(), ea_compare_tol()) */
     int64_t sentinels; /**< elements of a still holding the sentinel */
+    ea_status status;  /**< EA_OK, or why the comparison could not be made (then differ is 1) */
 } ea_diff;
 
 /** @brief Fills @p n elements of @p dt with the sentinel pattern. */
@@ -182,10 +183,27 @@ ea_diff ea_compare_bits(const void *a, const void *b, ea_dtype dt, int64_t n);
  * @param dt its dtype
  * @param ref the reference, as double
  * @param n elements
- * @param row_len elements per row: Hq*Dv, one token's output
- * @param rel_tol relative tolerance
+ * @param row_len elements per row (>= 1): Hq*Dv, one token's output
+ * @param rel_tol relative tolerance, >= 0
  */
 ea_diff ea_compare_tol(const void *a, ea_dtype dt, const double *ref, int64_t n, int64_t row_len, double rel_tol);
+
+/**
+ * @brief Compares @p a (dtype @p dt) with a double reference, each element against the magnitude
+ * that produced it.
+ *
+ * An element passes when |a - ref| <= rel_tol * mag (+ one bf16 ulp, |ref| * 2^-7, for bf16
+ * outputs: each side rounds on its own); NaN must meet NaN, an infinity the same infinity. With
+ * `mag` from ea_reference_f64_mag() the bound follows the rounding error of any summation order,
+ * so an output that cancels to nearly zero is judged as strictly as a large one, and no more.
+ * @param a the output under test
+ * @param dt its dtype
+ * @param ref the reference, as double
+ * @param mag the magnitude of each element, >= |ref|
+ * @param n elements
+ * @param rel_tol relative tolerance, >= 0
+ */
+ea_diff ea_compare_mag(const void *a, ea_dtype dt, const double *ref, const double *mag, int64_t n, double rel_tol);
 
 /** @brief Converts @p n elements of @p dt to double (for ea_compare_tol references). */
 void ea_to_double(const void *a, ea_dtype dt, int64_t n, double *out);

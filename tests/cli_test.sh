@@ -21,6 +21,9 @@ printf 'name=a bs=2 extend=9 prefix=4 hq=2 hkv=1 d=8\nname=b bs=1 extend=3 mask=
 printf 'name=a bs=2 extend=9\nname=b bs=1 extend=3 hq=3\n' >"$tmp/bad.cases"
 : >"$tmp/empty.cases"
 expect 0 "good case file" -- "$bin" --cases "$tmp/good.cases"
+# one output per token, values of both signs: outputs cancel, the tolerance must not fail them
+printf 'name=a bs=1 extend=64 hq=1 hkv=1 dqk=128 dv=1\n' >"$tmp/cancel.cases"
+expect 0 "dv=1 outputs that cancel" -- "$bin" --cases "$tmp/cancel.cases"
 expect 0 "--only one case" -- "$bin" --cases "$tmp/good.cases" --only b
 expect 0 "--backend all without a GPU backend" -- "$bin" --cases "$tmp/good.cases" --backend all
 # --backend gpu: the GPU checks where there is a device, else exit 2 with "no CUDA device"
