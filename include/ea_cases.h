@@ -28,6 +28,10 @@ extern "C" {
 #define EA_CASE_MAX_EXTEND 65536
 /** Largest `prefix` value in a case file. */
 #define EA_CASE_MAX_PREFIX 1048576
+/** Largest case file ea_cases_load() reads, in bytes (64 MiB). */
+#define EA_CASE_MAX_FILE_BYTES ((size_t)64 << 20)
+/** Most cases one file may hold: the parsed cases take about 160 bytes each, so at most ~40 MiB. */
+#define EA_CASE_MAX_COUNT 262144
 
 /** How a per-request length was given. */
 typedef enum {
@@ -38,10 +42,11 @@ typedef enum {
 
 /** A per-request length (`extend=` or `prefix=`). */
 typedef struct {
-    ea_len_kind kind;                /**< how it was written */
-    int32_t lo;                      /**< the value (ALL) or the low bound (RAND) */
-    int32_t hi;                      /**< the high bound (RAND) */
-    int32_t list[EA_CASE_MAX_BS];    /**< the values (LIST), bs of them */
+    ea_len_kind kind;     /**< how it was written */
+    int32_t lo;           /**< the value (ALL) or the low bound (RAND) */
+    int32_t hi;           /**< the high bound (RAND) */
+    int32_t count;        /**< number of values in list (LIST: must equal the case's bs) */
+    const int32_t *list;  /**< the values (LIST), count of them; NULL otherwise */
 } ea_len_spec;
 
 /** One parsed line of a case file. */
@@ -67,14 +72,22 @@ typedef struct {
 
 /**
  * @brief Parses the text of a case file.
+ *
+ * Lines end with LF, CRLF or a lone CR. A key given twice on a line is an error. Time and memory
+ * are linear in the text: names are checked for repeats in a hash set, and a case stores its
+ * lists (`a,b,c`) with bs values, not a fixed maximum. At most ::EA_CASE_MAX_COUNT cases.
  * @param text NUL-terminated file contents
- * @param cases on success, a malloc'ed array (free() it); untouched on error
+ * @param cases on success, ONE malloc'ed block holding the cases and their lists (free() it once);
+ *        untouched on error
  * @param count on success, the number of cases
- * @return EA_OK, or EA_ERR_PARSE with a message naming the line and key
+ * @return EA_OK, or EA_ERR_PARSE with a message naming the line and key (EA_ERR_NOMEM)
  */
 ea_status ea_cases_parse(const char *text, ea_case **cases, int *count);
 
-/** @brief Reads and parses a case file (EA_ERR_IO if it cannot be read). Same outputs as ea_cases_parse(). */
+/**
+ * @brief Reads and parses a case file (EA_ERR_IO if it cannot be read or is larger than
+ * ::EA_CASE_MAX_FILE_BYTES). Same outputs as ea_cases_parse().
+ */
 ea_status ea_cases_load(const char *path, ea_case **cases, int *count);
 
 /**
@@ -83,7 +96,7 @@ ea_status ea_cases_load(const char *path, ea_case **cases, int *count);
  * tokens, or any subset of requests, can be made into a batch.
  */
 typedef struct {
-    ea_case spec;          /**< the case it was made from */
+    ea_case spec;          /**< the case it was made from (its lists not kept: list is NULL) */
     ea_params params;      /**< layer parameters (sinks point into this problem) */
     int32_t bs;            /**< requests */
     int32_t *prefix_lens;  /**< [bs] P_i as drawn */

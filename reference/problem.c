@@ -64,6 +64,7 @@ ea_status ea_problem_make(const ea_case *c, ea_problem *out)
     ea_problem pr;
     memset(&pr, 0, sizeof pr);
     pr.spec = *c;
+    pr.spec.extend.list = pr.spec.prefix.list = NULL; /* they belong to the caller's case */
     pr.bs = c->bs;
     pr.params = ea_params_default(c->hq, c->hkv, c->dqk, c->dv);
     pr.params.dtype = c->dtype;

@@ -54,6 +54,11 @@ if [ -x "$1/bin/ea-bench-sync" ]; then
   expect 2 "ea-bench-sync: --layers 12abc" -- "$s" --layers 12abc
   expect 2 "ea-bench-sync: bad --bs" -- "$s" --bs 0,-3
 fi
+# 100,000 cases are parsed in well under a second (a parser quadratic in the cases took 22 s):
+# --only a name that is not there parses the whole file, then stops; 10 s leaves room for sanitizers
+awk 'BEGIN { for (i = 0; i < 100000; i++) printf "name=c%d bs=4 extend=1,2,3,4 prefix=rand:0:9 d=8\n", i }' >"$tmp/many.cases"
+expect 2 "100000 cases parse quickly" -- timeout 10 "$bin" --cases "$tmp/many.cases" --only zzz
+grep -q "no case named 'zzz'" "$tmp/err" || { echo "FAIL: 100000 cases: not parsed"; fails=$((fails + 1)); }
 expect 2 "ea-compare: huge numbers in a case" -- "$bin" --cases <(printf 'name=a bs=99999999999999999999 extend=1\n')
 ls "$tmp" | grep -q tmp && { echo "FAIL: a partial output file was left"; fails=$((fails + 1)); }
 # two cases, each checked in the canonical and in the tensor-core order
