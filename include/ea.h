@@ -63,7 +63,8 @@ extern "C" {
     X(EA_ERR_IO, "cannot read a file")                                            \
     X(EA_ERR_NO_DEVICE, "no CUDA device")                                         \
     X(EA_ERR_CUDA, "CUDA error")                                                  \
-    X(EA_ERR_NOT_BUILT, "this part was not built")
+    X(EA_ERR_NOT_BUILT, "this part was not built")                               \
+    X(EA_ERR_LIMIT, "the work or memory asked for is over the limit")
 
 /** Status of every public function: one code per line of EA_STATUS_TABLE, whose text ea_status_str() returns. */
 typedef enum {

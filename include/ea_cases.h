@@ -91,6 +91,65 @@ ea_status ea_cases_parse(const char *text, ea_case **cases, int *count);
 ea_status ea_cases_load(const char *path, ea_case **cases, int *count);
 
 /**
+ * @brief Checks a case, parsed or made by hand, against the limits of the case-file format:
+ * bs in 1..::EA_CASE_MAX_BS, lengths in range (`rand` with LO <= HI, a list of exactly bs values),
+ * heads, dimensions and flags as ea_validate() wants them.
+ */
+ea_status ea_case_check(const ea_case *c);
+
+/**
+ * What a case costs, from the case alone (no allocation): every size in bytes, saturating at
+ * INT64_MAX rather than overflowing.
+ */
+typedef struct {
+    int64_t tokens;        /**< sum T_i: every position of every request */
+    int64_t new_tokens;    /**< N = sum E_i as drawn */
+    int64_t max_len;       /**< longest T_i */
+    int64_t out_elems;     /**< N * Hq * Dv */
+    int64_t problem_bytes; /**< every buffer of ea_problem_make() */
+    int64_t batch_bytes;   /**< every buffer of ea_host_batch_make(), for the split as drawn or the
+                                prefix-split check's (ea_alt_prefix_len()), whichever is larger */
+    int64_t scratch_bytes; /**< the largest scratch of a CPU reference (OpenBLAS, canonical, float64) */
+    int64_t device_bytes;  /**< device memory of one GPU run: the uploaded batch, pools, output, plan */
+    int64_t pairs;         /**< visible (query row, key) pairs, an upper bound (a mask counts every key) */
+    int64_t flop;          /**< work of one attention: pairs x Hq x 2 (Dqk + Dv) */
+} ea_cost;
+
+/** @brief The cost of a case (checked with ea_case_check() first); draws its lengths as ea_problem_make() does. */
+ea_status ea_case_cost(const ea_case *c, ea_cost *cost);
+
+/**
+ * Default work limit of the tools, in GFLOP per attention: the seed's shape is 13; ea-compare's CPU
+ * checks of a 100 GFLOP case take up to about an hour on one core.
+ */
+#define EA_DEFAULT_MAX_GFLOP 100.0
+
+/** Limits a tool runs a case under. */
+typedef struct {
+    int64_t host_bytes;   /**< most host memory a case may need */
+    int64_t device_bytes; /**< most device memory (0: not checked) */
+    double gflop;         /**< most work of one attention, in GFLOP */
+} ea_limits;
+
+/** @brief Host memory that can be allocated now: MemAvailable of /proc/meminfo, else physical memory (0 if unknown). */
+int64_t ea_host_memory_available(void);
+
+/** @brief Defaults that fit the machine: 3/4 of the available host memory, ::EA_DEFAULT_MAX_GFLOP, no device limit. */
+ea_limits ea_limits_default(void);
+
+/**
+ * @brief EA_OK when a case's needs are within the limits, else EA_ERR_LIMIT with a one-line message
+ * naming the case, the need, the limit and the option that raises it (`--max-bytes`, `--max-gflop`).
+ * @param name the case's name
+ * @param host_bytes host memory it needs
+ * @param device_bytes device memory it needs (checked when lim->device_bytes > 0)
+ * @param flop its work
+ * @param lim the limits
+ */
+ea_status ea_cost_within(const char *name, int64_t host_bytes, int64_t device_bytes, int64_t flop,
+                         const ea_limits *lim);
+
+/**
  * A generated problem: for every request, ALL its positions (prefix and new)
  * with their slot, query and mask row, so any split into cached and new
  * tokens, or any subset of requests, can be made into a batch.
@@ -112,7 +171,12 @@ typedef struct {
     float *sinks;          /**< [Hq] or NULL */
 } ea_problem;
 
-/** @brief Generates the data of a case from its seed; identical on every machine. */
+/**
+ * @brief Generates the data of a case from its seed; identical on every machine.
+ *
+ * The case is checked first (ea_case_check(): a hand-made case gets the same limits as a parsed
+ * one); nothing is allocated for a case that fails.
+ */
 ea_status ea_problem_make(const ea_case *c, ea_problem *pr);
 
 /** @brief Frees a problem (NULL-safe). */

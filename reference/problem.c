@@ -15,24 +15,6 @@ static float uniform(uint64_t *s, float lo, float hi)
     return lo + (hi - lo) * ((float)(ea_splitmix64(s) >> 40) * 0x1p-24f);
 }
 
-/* Uniform integer in [lo, hi]. The modulo bias is irrelevant for test data. */
-static int32_t uniform_int(uint64_t *s, int32_t lo, int32_t hi)
-{
-    return lo + (int32_t)(ea_splitmix64(s) % (uint64_t)((int64_t)hi - lo + 1));
-}
-
-static int32_t draw_len(const ea_len_spec *spec, int32_t i, uint64_t *s)
-{
-    switch (spec->kind) {
-    case EA_LEN_LIST:
-        return spec->list[i];
-    case EA_LEN_RAND:
-        return uniform_int(s, spec->lo, spec->hi);
-    default:
-        return spec->lo;
-    }
-}
-
 /* Fills n elements of a tensor with uniform values, rounded to the storage type. */
 static void fill(void *t, ea_dtype dt, int64_t n, float lo, float hi, uint64_t *s)
 {
@@ -61,6 +43,9 @@ ea_status ea_problem_make(const ea_case *c, ea_problem *out)
 {
     if (!c || !out)
         return ea_fail(EA_ERR_NULL, "case and problem are required");
+    ea_status st = ea_case_check(c);
+    if (st != EA_OK)
+        return st;
     ea_problem pr;
     memset(&pr, 0, sizeof pr);
     pr.spec = *c;
@@ -83,8 +68,8 @@ ea_status ea_problem_make(const ea_case *c, ea_problem *out)
     pr.seq_start[0] = 0;
     int64_t mask_total = 0;
     for (int32_t i = 0; i < c->bs; i++) {
-        int32_t E = draw_len(&c->extend, i, &s);
-        pr.prefix_lens[i] = draw_len(&c->prefix, i, &s);
+        int32_t E = ea_draw_len(&c->extend, i, &s);
+        pr.prefix_lens[i] = ea_draw_len(&c->prefix, i, &s);
         pr.seq_lens[i] = pr.prefix_lens[i] + E;
         pr.seq_start[i + 1] = pr.seq_start[i] + pr.seq_lens[i];
         pr.mask_start[i] = mask_total;

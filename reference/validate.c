@@ -5,7 +5,7 @@
 
 #include <math.h>
 
-static ea_status check_params(const ea_params *p)
+ea_status ea_check_params(const ea_params *p)
 {
     if (p->hq < 1 || p->hq > EA_MAX_HEADS || p->hkv < 1 || p->hkv > EA_MAX_HEADS)
         return ea_fail(EA_ERR_DIM, "heads must be in 1..%d (hq=%d, hkv=%d)", EA_MAX_HEADS, p->hq, p->hkv);
@@ -50,7 +50,7 @@ ea_status ea_validate(const ea_batch *b, const ea_params *p)
 {
     if (!b || !p)
         return ea_fail(EA_ERR_NULL, "batch or params is NULL");
-    ea_status st = check_params(p);
+    ea_status st = ea_check_params(p);
     if (st != EA_OK)
         return st;
     if (b->bs < 1 || b->bs >= INT32_MAX)

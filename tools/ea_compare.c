@@ -2,6 +2,12 @@
 /* ea-compare: checks every contract of DESIGN.md on the cases of a case file.
  *
  *   build/bin/ea-compare --cases tests/cases/default.cases [--backend cpu|gpu|all] [--only NAME]
+ *                        [--max-bytes BYTES] [--max-gflop GFLOP]
+ *
+ * Before anything runs, every selected case's memory and work are computed from the case alone
+ * (ea_case_cost); a case over the limits (by default 3/4 of the host memory available, the GPU's
+ * free memory, EA_DEFAULT_MAX_GFLOP per attention) is refused with exit 2 and one line naming its
+ * need and the limit. BYTES takes a k, M, G or T suffix (powers of 1000).
  *
  * CPU backend, per case:
  *   blas    canonical vs the OpenBLAS reference   (tolerance, max relative error shown)
@@ -25,6 +31,7 @@
 #include "ea_cuda.h"
 #include "ea_math.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +57,8 @@ static double now_ms(void)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ea-compare --cases FILE [--backend cpu|gpu|all] [--only NAME]\n");
+    fprintf(f, "usage: ea-compare --cases FILE [--backend cpu|gpu|all] [--only NAME] [--max-bytes BYTES] "
+               "[--max-gflop GFLOP]\n");
 }
 
 static ea_status run_two_stage(void *ctx, const ea_problem *pr, const ea_host_batch *hb, void *o)
@@ -363,8 +371,62 @@ static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c, ea_kernel kernel, co
     return err ? 2 : fail ? 1 : unverified ? 3 : 0;
 }
 
+/* A whole positive number, with an optional k, M, G or T suffix (powers of 1000); 0 if not one. */
+static double parse_amount(const char *s, int suffixes)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !(v > 0) || !isfinite(v))
+        return 0;
+    const char *units = "kMGT";
+    const char *u = suffixes && *end ? strchr(units, *end) : NULL;
+    if (u) {
+        v *= pow(1000.0, (double)(u - units + 1));
+        end++;
+    }
+    return *end ? 0 : v;
+}
+
+/* Host memory a case needs here, from its cost: its problem and two batches at a time (the whole
+ * one and an invariance check's), and the larger of the two CPU tables' own buffers (outputs,
+ * float64 references and magnitudes, the tensor-core table's fp32 inputs, a reference's scratch),
+ * and the GPU table's three outputs. In double: sizes that overflow int64 still compare. */
+static double host_need(const ea_case *c, const ea_cost *k)
+{
+    const double es = (double)ea_dtype_size(c->dtype), out = (double)k->out_elems, o = es * out;
+    const double pool = (double)k->tokens + c->bs;
+    const double cpu = 2 * o + 24 * out + (double)k->scratch_bytes;
+    const double tc = 16 * out + 4 * ((double)k->new_tokens * c->hq * c->dqk + pool * c->hkv * (c->dqk + c->dv));
+    return (double)k->problem_bytes + 2 * (double)k->batch_bytes + (cpu > tc ? cpu : tc) + 3 * o;
+}
+
+/* Refuses, before anything runs, the first selected case over the limits; 0 when all fit. */
+static int check_costs(const ea_case *cases, int count, const char *only, const ea_limits *lim, int want_gpu)
+{
+    double kept = 0; /* the CPU tables' outputs, kept for the GPU tables */
+    for (int k = 0; k < count; k++) {
+        if (only && strcmp(only, cases[k].name))
+            continue;
+        ea_cost cost;
+        if (ea_case_cost(&cases[k], &cost) != EA_OK) {
+            fprintf(stderr, "ea-compare: case '%s': %s\n", cases[k].name, ea_last_error());
+            return 2;
+        }
+        const double need = host_need(&cases[k], &cost) + kept;
+        kept += 2.0 * (double)ea_dtype_size(cases[k].dtype) * (double)cost.out_elems;
+        if (ea_cost_within(cases[k].name, need >= 0x1p63 ? INT64_MAX : (int64_t)need,
+                           want_gpu ? cost.device_bytes : 0, cost.flop, lim) != EA_OK) {
+            fprintf(stderr, "ea-compare: %s\n", ea_last_error());
+            return 2;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    ea_limits lim = ea_limits_default();
     const char *cases_path = NULL, *backend = "cpu", *only = NULL;
     for (int k = 1; k < argc; k++) {
         if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) {
@@ -376,6 +438,11 @@ int main(int argc, char **argv)
             backend = argv[++k];
         } else if (!strcmp(argv[k], "--only") && k + 1 < argc) {
             only = argv[++k];
+        } else if (!strcmp(argv[k], "--max-bytes") && k + 1 < argc && parse_amount(argv[k + 1], 1) >= 1) {
+            const double v = parse_amount(argv[++k], 1);
+            lim.host_bytes = v >= 0x1p63 ? INT64_MAX : (int64_t)v;
+        } else if (!strcmp(argv[k], "--max-gflop") && k + 1 < argc && parse_amount(argv[k + 1], 0) > 0) {
+            lim.gflop = parse_amount(argv[++k], 0);
         } else {
             fprintf(stderr, "ea-compare: unknown or incomplete option '%s' (try --help)\n", argv[k]);
             return 2;
@@ -414,6 +481,13 @@ int main(int argc, char **argv)
             return 2;
         }
         snprintf(gpu_skip, sizeof gpu_skip, "%s", ea_last_error());
+    }
+    if (ctx && ea_cuda_mem_free(ctx, &lim.device_bytes) != EA_OK)
+        lim.device_bytes = 0; /* unknown: the GPU's own out-of-memory status will say */
+    if (check_costs(cases, count, only, &lim, ctx != NULL) != 0) {
+        ea_cuda_destroy(ctx);
+        free(cases);
+        return 2;
     }
     int passed = 0, failed = 0, errors = 0;
     /* the CPU references' outputs, per kernel and case, kept for the GPU tables */
