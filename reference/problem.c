@@ -190,6 +190,12 @@ ea_status ea_host_batch_make(const ea_problem *pr, const int32_t *reqs, int32_t 
         nprefix += P;
         nmask += (int64_t)(pr->seq_lens[i] - P) * pr->seq_lens[i];
     }
+    /* the batch's offsets are int32 (repeated requests can add up past them) and its tensors
+     * must fit EA_MAX_ELEMENTS */
+    if (N > INT32_MAX || nprefix > INT32_MAX || (pr->mask && nmask > INT32_MAX) ||
+        ea_tensor_elems(N, p->hq, p->dqk > p->dv ? p->dqk : p->dv) < 0)
+        return ea_fail(EA_ERR_OVERFLOW, "a batch of %d requests: %lld new tokens, %lld cached, %lld mask entries: "
+                       "its int32 offsets or tensors overflow", n, (long long)N, (long long)nprefix, (long long)nmask);
     hb.qo_indptr = malloc(sizeof(int32_t) * ((size_t)n + 1));
     hb.prefix_kv_indptr = malloc(sizeof(int32_t) * ((size_t)n + 1));
     hb.prefix_kv_indices = malloc(sizeof(int64_t) * (size_t)(nprefix + 1));
