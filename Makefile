@@ -61,7 +61,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GPU_OBJ)
 LIB     := $(BUILD)/lib/libea.a
 HEADERS := $(wildcard include/*.h reference/*.h tests/*.h kernels/*.h optimized/*.h)
 
-TESTS     := test_math test_validate test_cases test_cost test_check test_hostile test_reference test_mma test_tc_reference test_gpu
+TESTS     := test_math test_validate test_cases test_cost test_check test_hostile test_long_request test_reference test_mma test_tc_reference test_gpu
 TEST_BINS := $(TESTS:%=$(BUILD)/tests/%)
 # The fuzz targets, driven by a replay main: `make test` re-runs the committed corpus and every
 # regression input with the test build's sanitizers.

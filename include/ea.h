@@ -40,6 +40,12 @@ extern "C" {
 #define EA_MAX_ELEMENTS ((int64_t)INT32_MAX)
 /** Keys per tile of the canonical order (DESIGN.md section 2) and of the tensor-core order (section 6.2). */
 #define EA_TILE 64
+/**
+ * Most unified keys of a batch, `sum (P_i + E_i)`, so of any one request: two tiles below
+ * INT32_MAX, so that every tile index the CPU and GPU loops form (a key index plus at most one
+ * tile) stays inside int32.
+ */
+#define EA_MAX_UNIFIED ((int64_t)INT32_MAX - 2 * EA_TILE)
 /** (query row, query head) pairs per block of the tensor-core order (DESIGN.md section 6.2). */
 #define EA_TC_BLOCK_PAIRS 64
 

@@ -101,8 +101,9 @@ ea_status ea_validate(const ea_batch *b, const ea_params *p)
             return ea_fail(EA_ERR_COUNT, "request %d: extend_start_loc=%d + %d tokens is outside [0, N=%d]", i,
                            b->extend_start_loc[i], E, N);
         unified_total += (int64_t)P + E;
-        if (unified_total > INT32_MAX)
-            return ea_fail(EA_ERR_OVERFLOW, "request %d: the unified key count passes INT32_MAX", i);
+        if (unified_total > EA_MAX_UNIFIED)
+            return ea_fail(EA_ERR_OVERFLOW, "request %d: the unified key count passes %lld (INT32_MAX less two tiles)",
+                           i, (long long)EA_MAX_UNIFIED);
         if (E > max_e)
             max_e = E;
         if (b->custom_mask) {
