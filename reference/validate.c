@@ -102,7 +102,7 @@ ea_status ea_validate(const ea_batch *b, const ea_params *p)
                            b->extend_start_loc[i], E, N);
         unified_total += (int64_t)P + E;
         if (unified_total > EA_MAX_UNIFIED)
-            return ea_fail(EA_ERR_OVERFLOW, "request %d: the unified key count passes %lld (INT32_MAX less two tiles)",
+            return ea_fail(EA_ERR_OVERFLOW, "request %d: the unified key count passes INT32_MAX less two tiles (%lld)",
                            i, (long long)EA_MAX_UNIFIED);
         if (E > max_e)
             max_e = E;
