@@ -188,7 +188,7 @@ ea_status ea_host_batch_make(const ea_problem *pr, const int32_t *reqs, int32_t 
         const int32_t P = prefix_lens ? prefix_lens[k] : pr->prefix_lens[i];
         N += pr->seq_lens[i] - P;
         nprefix += P;
-        nmask += (int64_t)(pr->seq_lens[i] - P) * pr->seq_lens[i];
+        nmask += pr->mask ? (int64_t)(pr->seq_lens[i] - P) * pr->seq_lens[i] : 0; /* T^2 <= 2^31 when masked: any n fits */
     }
     /* the batch's offsets are int32 (repeated requests can add up past them) and its tensors
      * must fit EA_MAX_ELEMENTS */
