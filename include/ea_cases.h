@@ -112,14 +112,16 @@ typedef struct {
     int64_t scratch_bytes; /**< the largest scratch of a CPU reference (OpenBLAS, canonical, float64) */
     int64_t device_bytes;  /**< device memory of one GPU run: the uploaded batch, pools, output, plan */
     int64_t pairs;         /**< visible (query row, key) pairs, an upper bound (a mask counts every key) */
-    int64_t flop;          /**< work of one attention: pairs x Hq x 2 (Dqk + Dv) */
+    int64_t flop;          /**< work of one attention, pairs x Hq x 2 (Dqk + Dv), over the split as drawn or
+                                the prefix-split check's, whichever is larger (a long prefix split in
+                                half makes that many new rows) */
 } ea_cost;
 
 /** @brief The cost of a case (checked with ea_case_check() first); draws its lengths as ea_problem_make() does. */
 ea_status ea_case_cost(const ea_case *c, ea_cost *cost);
 
 /**
- * Default work limit of the tools, in GFLOP per attention: the seed's shape is 13; ea-compare's CPU
+ * Default work limit of the tools, in GFLOP per attention: the default cases need at most 18; ea-compare's CPU
  * checks of a 100 GFLOP case take up to about an hour on one core.
  */
 #define EA_DEFAULT_MAX_GFLOP 100.0

@@ -135,7 +135,7 @@ ea_status ea_case_cost(const ea_case *c, ea_cost *out)
     if (!out)
         return ea_fail(EA_ERR_NULL, "cost is NULL");
     ea_cost k = {0};
-    int64_t n_prefix = 0, mask = 0, alt_new = 0, alt_prefix = 0, alt_mask = 0, max_e = 1, max_t = 1;
+    int64_t n_prefix = 0, mask = 0, alt_new = 0, alt_prefix = 0, alt_mask = 0, max_e = 1, max_t = 1, split_pairs = 0;
     uint64_t s = c->seed;
     for (int32_t i = 0; i < c->bs; i++) { /* the draws of ea_problem_make, in its order */
         const int64_t E = ea_draw_len(&c->extend, i, &s), P = ea_draw_len(&c->prefix, i, &s), T = P + E;
@@ -146,8 +146,10 @@ ea_status ea_case_cost(const ea_case *c, ea_cost *out)
         max_e = max64(max_e, E);
         max_t = max64(max_t, T);
         k.pairs += visible_pairs(c, P, E);
-        /* the prefix-split check's batch (ea_alt_prefix_len) */
+        /* the prefix-split check's batch (ea_alt_prefix_len): half a long prefix becomes new rows */
         const int64_t Pa = ea_alt_prefix_len((int32_t)P, (int32_t)E);
+        split_pairs += visible_pairs(c, Pa, T - Pa);
+        max_e = max64(max_e, T - Pa);
         alt_new += T - Pa;
         alt_prefix += Pa;
         alt_mask += (T - Pa) * T;
@@ -178,7 +180,7 @@ ea_status ea_case_cost(const ea_case *c, ea_cost *out)
     d = add(d, mul(8, add(n_prefix, k.new_tokens)) + 4 * (2 * bs + 1) + 16 * bs + 4 * (int64_t)c->hq);
     k.device_bytes = d;
 
-    k.flop = mul(mul(k.pairs, c->hq), 2 * (int64_t)(c->dqk + c->dv));
+    k.flop = mul(mul(max64(k.pairs, split_pairs), c->hq), 2 * (int64_t)(c->dqk + c->dv));
     *out = k;
     return EA_OK;
 }
