@@ -4,7 +4,8 @@
 #   make test      CMocka suites, then again under AddressSanitizer + UBSan
 #   make docs      Doxygen HTML into build/docs (warnings are errors)
 #   make bench     benchmarks (GPU parts where there is a GPU), results in bench/results
-#   make fuzz      libFuzzer on the case parser and on validation + references (FUZZ_SECONDS each)
+#   make fuzz      libFuzzer on the case parser (short and long files), validation + references, the
+#                  generator with invented cases, the tensor-core model vs DESIGN 6.1 (FUZZ_SECONDS each)
 #   make exercise N   check your solution of workshop exercise N (tutorials/)
 #   make clean
 #
@@ -54,18 +55,18 @@ CMOCKA_LIBS   = $(shell pkg-config --libs cmocka)
 
 LIB_SRC := reference/status.c reference/validate.c reference/unified.c reference/canonical.c \
            reference/two_stage.c reference/blas.c reference/naive64.c reference/cases.c \
-           reference/problem.c reference/check.c reference/invariance.c \
+           reference/problem.c reference/cost.c reference/check.c reference/invariance.c \
            reference/mma.c reference/mma_inputs.c reference/mma_vectors.c reference/tensor_core.c \
            optimized/sync_name.c $(GPU_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GPU_OBJ)
 LIB     := $(BUILD)/lib/libea.a
 HEADERS := $(wildcard include/*.h reference/*.h tests/*.h kernels/*.h optimized/*.h)
 
-TESTS     := test_math test_validate test_cases test_reference test_mma test_tc_reference test_gpu
+TESTS     := test_math test_validate test_cases test_cost test_check test_hostile test_long_request test_reference test_mma test_tc_reference test_gpu
 TEST_BINS := $(TESTS:%=$(BUILD)/tests/%)
 # The fuzz targets, driven by a replay main: `make test` re-runs the committed corpus and every
 # regression input with the test build's sanitizers.
-FUZZ_TARGETS := cases batch
+FUZZ_TARGETS := cases long batch problem mma
 REPLAY_BINS  := $(FUZZ_TARGETS:%=$(BUILD)/tests/replay_%)
 TOOLS     := $(BUILD)/bin/ea-compare $(BUILD)/bin/ea-determinism $(if $(NVCC),$(BUILD)/bin/ea-bench-kernel $(BUILD)/bin/ea-bench-sync $(BUILD)/bin/ea-mma-probe)
 
@@ -143,6 +144,8 @@ test: test-cpu test-asan
 # Fuzzing with libFuzzer (clang): each target for FUZZ_SECONDS on a scratch copy of the committed
 # corpus. A crash, sanitizer report, leak or timeout fails; the input is left in build/fuzz/.
 FUZZ_SECONDS ?= 60
+# Inputs up to 64 KiB: long case files, many mma elements (fuzz_long makes files 64 times longer still).
+FUZZ_MAX_LEN ?= 65536
 FUZZ_SRC := $(filter-out reference/blas.c,$(filter reference/%,$(LIB_SRC)))
 FUZZ_FLAGS := -std=c11 -pthread -O1 -g -ffp-contract=off -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
               -Iinclude -Ireference
@@ -156,7 +159,7 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	    rm -rf build/fuzz/work_$$t; mkdir -p build/fuzz/work_$$t; \
 	    echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
-	    build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+	    build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=$(FUZZ_MAX_LEN) \
 	        -artifact_prefix=build/fuzz/$$t- -print_final_stats=1 build/fuzz/work_$$t tests/fuzz/corpus/$$t \
 	        2>&1 | grep -E "^#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss|cov:|ERROR|SUMMARY|Test unit written" | tail -6; \
 	    test $${PIPESTATUS[0]} -eq 0 || { echo "fuzz $$t: FAILED (see build/fuzz/$$t-*)"; exit 1; }; done

@@ -40,6 +40,12 @@ extern "C" {
 #define EA_MAX_ELEMENTS ((int64_t)INT32_MAX)
 /** Keys per tile of the canonical order (DESIGN.md section 2) and of the tensor-core order (section 6.2). */
 #define EA_TILE 64
+/**
+ * Most unified keys of a batch, `sum (P_i + E_i)`, so of any one request: two tiles below
+ * INT32_MAX, so that every tile index the CPU and GPU loops form (a key index plus at most one
+ * tile) stays inside int32.
+ */
+#define EA_MAX_UNIFIED ((int64_t)INT32_MAX - 2 * EA_TILE)
 /** (query row, query head) pairs per block of the tensor-core order (DESIGN.md section 6.2). */
 #define EA_TC_BLOCK_PAIRS 64
 
@@ -63,7 +69,8 @@ extern "C" {
     X(EA_ERR_IO, "cannot read a file")                                            \
     X(EA_ERR_NO_DEVICE, "no CUDA device")                                         \
     X(EA_ERR_CUDA, "CUDA error")                                                  \
-    X(EA_ERR_NOT_BUILT, "this part was not built")
+    X(EA_ERR_NOT_BUILT, "this part was not built")                               \
+    X(EA_ERR_LIMIT, "the work or memory asked for is over the limit")
 
 /** Status of every public function: one code per line of EA_STATUS_TABLE, whose text ea_status_str() returns. */
 typedef enum {
@@ -213,6 +220,22 @@ ea_status ea_reference_blas(const ea_batch *b, const ea_params *p, const ea_inpu
  * @return EA_OK or an error
  */
 ea_status ea_reference_f64(const ea_batch *b, const ea_params *p, const ea_inputs *in, double *o);
+
+/**
+ * @brief ea_reference_f64(), and next to each output the magnitude that produced it.
+ *
+ * `mag[k] = sum_u p_u |v_u[d]| / l` for output `k` (row, head h, dimension d), with the float64
+ * probabilities `p_u` and denominator `l` (sinks included) of that row and head; 0 where no key is
+ * visible. `|o[k]| <= mag[k]` always, and an fp32 evaluation's rounding error is a multiple of
+ * `mag[k]` however much the terms cancel: it is the scale of ea_compare_mag().
+ * @param b host batch
+ * @param p layer parameters
+ * @param in q, k_pool, v_pool as for ea_reference_canonical()
+ * @param o [N, Hq, Dv] double output
+ * @param mag [N, Hq, Dv] the magnitudes
+ * @return EA_OK or an error
+ */
+ea_status ea_reference_f64_mag(const ea_batch *b, const ea_params *p, const ea_inputs *in, double *o, double *mag);
 
 /**
  * @brief Extend attention in the tensor-core order of DESIGN.md section 6.2: the contract of the

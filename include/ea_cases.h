@@ -28,6 +28,10 @@ extern "C" {
 #define EA_CASE_MAX_EXTEND 65536
 /** Largest `prefix` value in a case file. */
 #define EA_CASE_MAX_PREFIX 1048576
+/** Largest case file ea_cases_load() reads, in bytes (64 MiB). */
+#define EA_CASE_MAX_FILE_BYTES ((size_t)64 << 20)
+/** Most cases one file may hold: the parsed cases take about 160 bytes each, so at most ~40 MiB. */
+#define EA_CASE_MAX_COUNT 262144
 
 /** How a per-request length was given. */
 typedef enum {
@@ -38,10 +42,11 @@ typedef enum {
 
 /** A per-request length (`extend=` or `prefix=`). */
 typedef struct {
-    ea_len_kind kind;                /**< how it was written */
-    int32_t lo;                      /**< the value (ALL) or the low bound (RAND) */
-    int32_t hi;                      /**< the high bound (RAND) */
-    int32_t list[EA_CASE_MAX_BS];    /**< the values (LIST), bs of them */
+    ea_len_kind kind;     /**< how it was written */
+    int32_t lo;           /**< the value (ALL) or the low bound (RAND) */
+    int32_t hi;           /**< the high bound (RAND) */
+    int32_t count;        /**< number of values in list (LIST: must equal the case's bs) */
+    const int32_t *list;  /**< the values (LIST), count of them; NULL otherwise */
 } ea_len_spec;
 
 /** One parsed line of a case file. */
@@ -67,15 +72,84 @@ typedef struct {
 
 /**
  * @brief Parses the text of a case file.
+ *
+ * Lines end with LF, CRLF or a lone CR. A key given twice on a line is an error. Time and memory
+ * are linear in the text: names are checked for repeats in a hash set, and a case stores its
+ * lists (`a,b,c`) with bs values, not a fixed maximum. At most ::EA_CASE_MAX_COUNT cases.
  * @param text NUL-terminated file contents
- * @param cases on success, a malloc'ed array (free() it); untouched on error
+ * @param cases on success, ONE malloc'ed block holding the cases and their lists (free() it once);
+ *        untouched on error
  * @param count on success, the number of cases
- * @return EA_OK, or EA_ERR_PARSE with a message naming the line and key
+ * @return EA_OK, or EA_ERR_PARSE with a message naming the line and key (EA_ERR_NOMEM)
  */
 ea_status ea_cases_parse(const char *text, ea_case **cases, int *count);
 
-/** @brief Reads and parses a case file (EA_ERR_IO if it cannot be read). Same outputs as ea_cases_parse(). */
+/**
+ * @brief Reads and parses a case file (EA_ERR_IO if it cannot be read or is larger than
+ * ::EA_CASE_MAX_FILE_BYTES). Same outputs as ea_cases_parse().
+ */
 ea_status ea_cases_load(const char *path, ea_case **cases, int *count);
+
+/**
+ * @brief Checks a case, parsed or made by hand, against the limits of the case-file format:
+ * bs in 1..::EA_CASE_MAX_BS, lengths in range (`rand` with LO <= HI, a list of exactly bs values),
+ * heads, dimensions and flags as ea_validate() wants them.
+ */
+ea_status ea_case_check(const ea_case *c);
+
+/**
+ * What a case costs, from the case alone (no allocation): every size in bytes, saturating at
+ * INT64_MAX rather than overflowing.
+ */
+typedef struct {
+    int64_t tokens;        /**< sum T_i: every position of every request */
+    int64_t new_tokens;    /**< N = sum E_i as drawn */
+    int64_t max_len;       /**< longest T_i */
+    int64_t out_elems;     /**< N * Hq * Dv */
+    int64_t problem_bytes; /**< every buffer of ea_problem_make() */
+    int64_t batch_bytes;   /**< every buffer of ea_host_batch_make(), for the split as drawn or the
+                                prefix-split check's (ea_alt_prefix_len()), whichever is larger */
+    int64_t scratch_bytes; /**< the largest scratch of a CPU reference (OpenBLAS, canonical, float64) */
+    int64_t device_bytes;  /**< device memory of one GPU run: the uploaded batch, pools, output, plan */
+    int64_t pairs;         /**< visible (query row, key) pairs, an upper bound (a mask counts every key) */
+    int64_t flop;          /**< work of one attention, pairs x Hq x 2 (Dqk + Dv), over the split as drawn or
+                                the prefix-split check's, whichever is larger (a long prefix split in
+                                half makes that many new rows) */
+} ea_cost;
+
+/** @brief The cost of a case (checked with ea_case_check() first); draws its lengths as ea_problem_make() does. */
+ea_status ea_case_cost(const ea_case *c, ea_cost *cost);
+
+/**
+ * Default work limit of the tools, in GFLOP per attention: the default cases need at most 18; ea-compare's CPU
+ * checks of a 100 GFLOP case take up to about an hour on one core.
+ */
+#define EA_DEFAULT_MAX_GFLOP 100.0
+
+/** Limits a tool runs a case under. */
+typedef struct {
+    int64_t host_bytes;   /**< most host memory a case may need */
+    int64_t device_bytes; /**< most device memory (0: not checked) */
+    double gflop;         /**< most work of one attention, in GFLOP */
+} ea_limits;
+
+/** @brief Host memory that can be allocated now: MemAvailable of /proc/meminfo, else physical memory (0 if unknown). */
+int64_t ea_host_memory_available(void);
+
+/** @brief Defaults that fit the machine: 3/4 of the available host memory, ::EA_DEFAULT_MAX_GFLOP, no device limit. */
+ea_limits ea_limits_default(void);
+
+/**
+ * @brief EA_OK when a case's needs are within the limits, else EA_ERR_LIMIT with a one-line message
+ * naming the case, the need, the limit and the option that raises it (`--max-bytes`, `--max-gflop`).
+ * @param name the case's name
+ * @param host_bytes host memory it needs
+ * @param device_bytes device memory it needs (checked when lim->device_bytes > 0)
+ * @param flop its work
+ * @param lim the limits
+ */
+ea_status ea_cost_within(const char *name, int64_t host_bytes, int64_t device_bytes, int64_t flop,
+                         const ea_limits *lim);
 
 /**
  * A generated problem: for every request, ALL its positions (prefix and new)
@@ -83,7 +157,7 @@ ea_status ea_cases_load(const char *path, ea_case **cases, int *count);
  * tokens, or any subset of requests, can be made into a batch.
  */
 typedef struct {
-    ea_case spec;          /**< the case it was made from */
+    ea_case spec;          /**< the case it was made from (its lists not kept: list is NULL) */
     ea_params params;      /**< layer parameters (sinks point into this problem) */
     int32_t bs;            /**< requests */
     int32_t *prefix_lens;  /**< [bs] P_i as drawn */
@@ -99,7 +173,12 @@ typedef struct {
     float *sinks;          /**< [Hq] or NULL */
 } ea_problem;
 
-/** @brief Generates the data of a case from its seed; identical on every machine. */
+/**
+ * @brief Generates the data of a case from its seed; identical on every machine.
+ *
+ * The case is checked first (ea_case_check(): a hand-made case gets the same limits as a parsed
+ * one); nothing is allocated for a case that fails.
+ */
 ea_status ea_problem_make(const ea_case *c, ea_problem *pr);
 
 /** @brief Frees a problem (NULL-safe). */
@@ -174,8 +253,9 @@ typedef struct {
     int64_t first;     /**< index of the first such element, -1 if none */
     double a_first;    /**< value of a at first */
     double b_first;    /**< value of b at first */
-    double max_rel;    /**< max |a-b| / (row's largest |b|) (tolerance compares) */
+    double max_rel;    /**< tolerance compares: max |a-b| over the element's scale (ea_compare_mag(), ea_compare_tol()) */
     int64_t sentinels; /**< elements of a still holding the sentinel */
+    ea_status status;  /**< EA_OK, or why the comparison could not be made (then differ is 1) */
 } ea_diff;
 
 /** @brief Fills @p n elements of @p dt with the sentinel pattern. */
@@ -197,10 +277,27 @@ ea_diff ea_compare_bits(const void *a, const void *b, ea_dtype dt, int64_t n);
  * @param dt its dtype
  * @param ref the reference, as double
  * @param n elements
- * @param row_len elements per row: Hq*Dv, one token's output
- * @param rel_tol relative tolerance
+ * @param row_len elements per row (>= 1): Hq*Dv, one token's output
+ * @param rel_tol relative tolerance, >= 0
  */
 ea_diff ea_compare_tol(const void *a, ea_dtype dt, const double *ref, int64_t n, int64_t row_len, double rel_tol);
+
+/**
+ * @brief Compares @p a (dtype @p dt) with a double reference, each element against the magnitude
+ * that produced it.
+ *
+ * An element passes when |a - ref| <= rel_tol * mag (+ one bf16 ulp, |ref| * 2^-7, for bf16
+ * outputs: each side rounds on its own); NaN must meet NaN, an infinity the same infinity. With
+ * `mag` from ea_reference_f64_mag() the bound follows the rounding error of any summation order,
+ * so an output that cancels to nearly zero is judged as strictly as a large one, and no more.
+ * @param a the output under test
+ * @param dt its dtype
+ * @param ref the reference, as double
+ * @param mag the magnitude of each element, >= |ref|
+ * @param n elements
+ * @param rel_tol relative tolerance, >= 0
+ */
+ea_diff ea_compare_mag(const void *a, ea_dtype dt, const double *ref, const double *mag, int64_t n, double rel_tol);
 
 /** @brief Converts @p n elements of @p dt to double (for ea_compare_tol references). */
 void ea_to_double(const void *a, ea_dtype dt, int64_t n, double *out);

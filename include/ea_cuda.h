@@ -117,6 +117,14 @@ ea_status ea_cuda_available(void);
 /** @brief Creates a context on the current device. @param ctx receives it @return EA_OK or an error */
 ea_status ea_cuda_create(ea_cuda_ctx **ctx);
 
+/**
+ * @brief Device memory free now (`cudaMemGetInfo`), for the tools' cost check before a case is run.
+ * @param ctx a context
+ * @param free_bytes receives the free bytes
+ * @return EA_OK or an error
+ */
+ea_status ea_cuda_mem_free(ea_cuda_ctx *ctx, int64_t *free_bytes);
+
 /** @brief Destroys a context (NULL-safe). Synchronises its stream first. */
 void ea_cuda_destroy(ea_cuda_ctx *ctx);
 

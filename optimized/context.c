@@ -59,6 +59,16 @@ ea_status ea_cuda_create(ea_cuda_ctx **out)
     return EA_OK;
 }
 
+ea_status ea_cuda_mem_free(ea_cuda_ctx *ctx, int64_t *free_bytes)
+{
+    if (!ctx || !free_bytes)
+        return ea_fail(EA_ERR_NULL, "ctx and free_bytes are required");
+    size_t free_now = 0, total = 0;
+    EA_CUDA_TRY(cudaMemGetInfo(&free_now, &total));
+    *free_bytes = free_now > (size_t)INT64_MAX ? INT64_MAX : (int64_t)free_now;
+    return EA_OK;
+}
+
 void ea_cuda_destroy(ea_cuda_ctx *ctx)
 {
     if (!ctx)

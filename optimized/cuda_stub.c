@@ -6,6 +6,7 @@
 
 ea_status ea_cuda_available(void) { return NOT_BUILT; }
 ea_status ea_cuda_create(ea_cuda_ctx **ctx) { return NOT_BUILT; }
+ea_status ea_cuda_mem_free(ea_cuda_ctx *ctx, int64_t *free_bytes) { return NOT_BUILT; }
 void ea_cuda_destroy(ea_cuda_ctx *ctx) {}
 void *ea_cuda_stream(const ea_cuda_ctx *ctx) { return NULL; }
 int64_t ea_cuda_host_waits(const ea_cuda_ctx *ctx) { return 0; }

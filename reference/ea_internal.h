@@ -3,6 +3,7 @@
 #define EA_INTERNAL_H
 
 #include "ea.h"
+#include "ea_cases.h"
 #include "ea_math.h"
 
 #include <stdint.h>
@@ -26,6 +27,12 @@ static inline uint64_t ea_splitmix64(uint64_t *state)
 /* Records the message for ea_last_error() and returns s, so callers write
  * `return ea_fail(EA_ERR_X, "request %d: ...", i);`. */
 ea_status ea_fail(ea_status s, const char *fmt, ...) EA_PRINTF(2, 3);
+
+/* The layer parameters' part of ea_validate(). */
+ea_status ea_check_params(const ea_params *p);
+
+/* Request i's length as a case draws it (LIST: its value; RAND: the next draw of s). */
+int32_t ea_draw_len(const ea_len_spec *spec, int32_t i, uint64_t *s);
 
 /* What every reference checks first: a valid batch, and all of q, k_pool, v_pool and o given. */
 ea_status ea_check_call(const ea_batch *b, const ea_params *p, const ea_inputs *in, const void *o);

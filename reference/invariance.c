@@ -11,12 +11,16 @@
 ea_status ea_run_canonical(void *ctx, const ea_problem *pr, const ea_host_batch *hb, void *o)
 {
     (void)ctx;
+    if (!pr || !hb)
+        return ea_fail(EA_ERR_NULL, "problem and batch are required");
     return ea_reference_canonical(&hb->batch, &pr->params, &hb->in, o);
 }
 
 ea_status ea_run_tc(void *ctx, const ea_problem *pr, const ea_host_batch *hb, void *o)
 {
     (void)ctx;
+    if (!pr || !hb)
+        return ea_fail(EA_ERR_NULL, "problem and batch are required");
     return ea_reference_tc(&hb->batch, &pr->params, &hb->in, o);
 }
 
@@ -33,6 +37,15 @@ static void diff_add(ea_diff *acc, const ea_diff *d, int64_t offset)
     acc->sentinels += d->sentinels;
 }
 
+/* What both checks need: every pointer (ctx may be NULL, as the runner wants). */
+static ea_status check_args(const ea_problem *pr, ea_runner run, const ea_host_batch *full, const void *o_full,
+                            const ea_diff *out)
+{
+    if (!pr || !run || !full || !o_full || !out)
+        return ea_fail(EA_ERR_NULL, "problem, runner, batch, its output and the result are required");
+    return EA_OK;
+}
+
 /* Runs a batch into its own (sentinel-filled) output. */
 static ea_status run_fresh(const ea_problem *pr, ea_runner run, void *ctx, ea_host_batch *hb)
 {
@@ -44,6 +57,9 @@ static ea_status run_fresh(const ea_problem *pr, ea_runner run, void *ctx, ea_ho
 ea_status ea_check_batch_invariance(const ea_problem *pr, ea_runner run, void *ctx, const ea_host_batch *full,
                                     const void *o_full, ea_diff *out)
 {
+    ea_status st0 = check_args(pr, run, full, o_full, out);
+    if (st0 != EA_OK)
+        return st0;
     const ea_params *p = &pr->params;
     const int64_t row = (int64_t)p->hq * p->dv;
     const size_t es = ea_dtype_size(p->dtype);
@@ -71,12 +87,15 @@ ea_status ea_check_batch_invariance(const ea_problem *pr, ea_runner run, void *c
 
 int32_t ea_alt_prefix_len(int32_t prefix_len, int32_t extend_len)
 {
-    return prefix_len > 0 ? prefix_len / 2 : extend_len / 2;
+    return prefix_len > 0 ? prefix_len / 2 : extend_len > 0 ? extend_len / 2 : 0;
 }
 
 ea_status ea_check_split_invariance(const ea_problem *pr, ea_runner run, void *ctx, const ea_host_batch *full,
                                     const void *o_full, ea_diff *out)
 {
+    ea_status st0 = check_args(pr, run, full, o_full, out);
+    if (st0 != EA_OK)
+        return st0;
     const ea_params *p = &pr->params;
     const int32_t bs = full->batch.bs;
     const int64_t row = (int64_t)p->hq * p->dv;

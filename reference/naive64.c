@@ -1,12 +1,18 @@
 /* The accuracy yardstick: one query row and head at a time, in double, with
  * libm's exp and tanh and a two-pass softmax. Slow and obviously right; both
- * fp32 references are measured against it. */
+ * fp32 references are measured against it.
+ *
+ * Next to each output it can give the magnitude that produced it,
+ * sum_u p_u |v_u[d]| / l: the size of the terms whose sum is the output. An
+ * fp32 result's rounding error is proportional to it, whereas the output
+ * itself can cancel to nearly zero, so it is the scale a tolerance needs. */
 #include "ea_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 
-ea_status ea_reference_f64(const ea_batch *b, const ea_params *p, const ea_inputs *in, double *o)
+/* o and, when mag is not NULL, the magnitude of each output. */
+static ea_status attention_f64(const ea_batch *b, const ea_params *p, const ea_inputs *in, double *o, double *mag)
 {
     ea_status st = ea_check_call(b, p, in, o);
     if (st != EA_OK)
@@ -53,18 +59,38 @@ ea_status ea_reference_f64(const ea_batch *b, const ea_params *p, const ea_input
                 if (mx != -INFINITY && p->sinks)
                     sum += exp((double)p->sinks[h] - mx);
                 double *out = o + (row * p->hq + h) * p->dv;
-                for (int32_t d = 0; d < p->dv; d++)
+                double *size = mag ? mag + (row * p->hq + h) * p->dv : NULL;
+                for (int32_t d = 0; d < p->dv; d++) {
                     out[d] = 0.0;
+                    if (size)
+                        size[d] = 0.0;
+                }
                 for (int32_t u = 0; u < P + E && mx != -INFINITY; u++) {
                     if (s[u] == 0.0)
                         continue;
                     const int64_t vb = (ea_key_slot(b, i, P, u) * p->hkv + g) * p->dv;
-                    for (int32_t d = 0; d < p->dv; d++)
-                        out[d] += s[u] / sum * (double)ea_load(in->v_pool, p->dtype, vb + d);
+                    for (int32_t d = 0; d < p->dv; d++) {
+                        const double term = s[u] / sum * (double)ea_load(in->v_pool, p->dtype, vb + d);
+                        out[d] += term;
+                        if (size)
+                            size[d] += fabs(term);
+                    }
                 }
             }
         }
     }
     free(s);
     return EA_OK;
+}
+
+ea_status ea_reference_f64(const ea_batch *b, const ea_params *p, const ea_inputs *in, double *o)
+{
+    return attention_f64(b, p, in, o, NULL);
+}
+
+ea_status ea_reference_f64_mag(const ea_batch *b, const ea_params *p, const ea_inputs *in, double *o, double *mag)
+{
+    if (!mag)
+        return ea_fail(EA_ERR_NULL, "mag is NULL");
+    return attention_f64(b, p, in, o, mag);
 }

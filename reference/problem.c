@@ -16,24 +16,6 @@ static float uniform(uint64_t *s, float lo, float hi)
     return lo + (hi - lo) * ((float)(ea_splitmix64(s) >> 40) * 0x1p-24f);
 }
 
-/* Uniform integer in [lo, hi]. The modulo bias is irrelevant for test data. */
-static int32_t uniform_int(uint64_t *s, int32_t lo, int32_t hi)
-{
-    return lo + (int32_t)(ea_splitmix64(s) % (uint64_t)((int64_t)hi - lo + 1));
-}
-
-static int32_t draw_len(const ea_len_spec *spec, int32_t i, uint64_t *s)
-{
-    switch (spec->kind) {
-    case EA_LEN_LIST:
-        return spec->list[i];
-    case EA_LEN_RAND:
-        return uniform_int(s, spec->lo, spec->hi);
-    default:
-        return spec->lo;
-    }
-}
-
 /* Fills n elements of a tensor with uniform values, rounded to the storage type. */
 static void fill(void *t, ea_dtype dt, int64_t n, float lo, float hi, uint64_t *s)
 {
@@ -62,9 +44,13 @@ ea_status ea_problem_make(const ea_case *c, ea_problem *out)
 {
     if (!c || !out)
         return ea_fail(EA_ERR_NULL, "case and problem are required");
+    ea_status st = ea_case_check(c);
+    if (st != EA_OK)
+        return st;
     ea_problem pr;
     memset(&pr, 0, sizeof pr);
     pr.spec = *c;
+    pr.spec.extend.list = pr.spec.prefix.list = NULL; /* they belong to the caller's case */
     pr.bs = c->bs;
     pr.params = ea_params_default(c->hq, c->hkv, c->dqk, c->dv);
     pr.params.dtype = c->dtype;
@@ -83,8 +69,8 @@ ea_status ea_problem_make(const ea_case *c, ea_problem *out)
     pr.seq_start[0] = 0;
     int64_t mask_total = 0;
     for (int32_t i = 0; i < c->bs; i++) {
-        int32_t E = draw_len(&c->extend, i, &s);
-        pr.prefix_lens[i] = draw_len(&c->prefix, i, &s);
+        int32_t E = ea_draw_len(&c->extend, i, &s);
+        pr.prefix_lens[i] = ea_draw_len(&c->prefix, i, &s);
         pr.seq_lens[i] = pr.prefix_lens[i] + E;
         pr.seq_start[i + 1] = pr.seq_start[i] + pr.seq_lens[i];
         pr.mask_start[i] = mask_total;
@@ -203,8 +189,14 @@ ea_status ea_host_batch_make(const ea_problem *pr, const int32_t *reqs, int32_t 
         const int32_t P = prefix_lens ? prefix_lens[k] : pr->prefix_lens[i];
         N += pr->seq_lens[i] - P;
         nprefix += P;
-        nmask += (int64_t)(pr->seq_lens[i] - P) * pr->seq_lens[i];
+        nmask += pr->mask ? (int64_t)(pr->seq_lens[i] - P) * pr->seq_lens[i] : 0; /* T^2 <= 2^31 when masked: any n fits */
     }
+    /* the batch's offsets are int32 (repeated requests can add up past them) and its tensors
+     * must fit EA_MAX_ELEMENTS */
+    if (N > INT32_MAX || nprefix > INT32_MAX || (pr->mask && nmask > INT32_MAX) ||
+        ea_tensor_elems(N, p->hq, p->dqk > p->dv ? p->dqk : p->dv) < 0)
+        return ea_fail(EA_ERR_OVERFLOW, "a batch of %d requests: %lld new tokens, %lld cached, %lld mask entries: "
+                       "its int32 offsets or tensors overflow", n, (long long)N, (long long)nprefix, (long long)nmask);
     hb.qo_indptr = malloc(sizeof(int32_t) * ((size_t)n + 1));
     hb.prefix_kv_indptr = malloc(sizeof(int32_t) * ((size_t)n + 1));
     hb.prefix_kv_indices = malloc(sizeof(int64_t) * (size_t)(nprefix + 1));

@@ -95,8 +95,8 @@ static void tc_block(const tc_call *c, tc_scratch *w, int32_t i, int32_t g, int3
     }
     memset(w->acc, 0, sizeof(float) * (size_t)n_pairs * (size_t)Dv);
 
-    for (int32_t lo = 0; lo < P + E; lo += EA_TILE) {
-        const int32_t hi = lo + EA_TILE < P + E ? lo + EA_TILE : P + E;
+    for (int64_t lo = 0; lo < P + E; lo += EA_TILE) { /* 64-bit: no wrap near INT32_MAX */
+        const int32_t hi = (int32_t)(lo + EA_TILE < P + E ? lo + EA_TILE : P + E);
         /* A tile no pair of the block sees is skipped; any other is computed for every pair. */
         int seen = 0;
         for (int32_t r = r_first; r <= r_last && !seen; r++)

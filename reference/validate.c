@@ -5,7 +5,7 @@
 
 #include <math.h>
 
-static ea_status check_params(const ea_params *p)
+ea_status ea_check_params(const ea_params *p)
 {
     if (p->hq < 1 || p->hq > EA_MAX_HEADS || p->hkv < 1 || p->hkv > EA_MAX_HEADS)
         return ea_fail(EA_ERR_DIM, "heads must be in 1..%d (hq=%d, hkv=%d)", EA_MAX_HEADS, p->hq, p->hkv);
@@ -50,7 +50,7 @@ ea_status ea_validate(const ea_batch *b, const ea_params *p)
 {
     if (!b || !p)
         return ea_fail(EA_ERR_NULL, "batch or params is NULL");
-    ea_status st = check_params(p);
+    ea_status st = ea_check_params(p);
     if (st != EA_OK)
         return st;
     if (b->bs < 1 || b->bs >= INT32_MAX)
@@ -101,8 +101,9 @@ ea_status ea_validate(const ea_batch *b, const ea_params *p)
             return ea_fail(EA_ERR_COUNT, "request %d: extend_start_loc=%d + %d tokens is outside [0, N=%d]", i,
                            b->extend_start_loc[i], E, N);
         unified_total += (int64_t)P + E;
-        if (unified_total > INT32_MAX)
-            return ea_fail(EA_ERR_OVERFLOW, "request %d: the unified key count passes INT32_MAX", i);
+        if (unified_total > EA_MAX_UNIFIED)
+            return ea_fail(EA_ERR_OVERFLOW, "request %d: the unified key count passes INT32_MAX less two tiles (%lld)",
+                           i, (long long)EA_MAX_UNIFIED);
         if (E > max_e)
             max_e = E;
         if (b->custom_mask) {

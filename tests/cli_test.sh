@@ -21,6 +21,9 @@ printf 'name=a bs=2 extend=9 prefix=4 hq=2 hkv=1 d=8\nname=b bs=1 extend=3 mask=
 printf 'name=a bs=2 extend=9\nname=b bs=1 extend=3 hq=3\n' >"$tmp/bad.cases"
 : >"$tmp/empty.cases"
 expect 0 "good case file" -- "$bin" --cases "$tmp/good.cases"
+# one output per token, values of both signs: outputs cancel, the tolerance must not fail them
+printf 'name=a bs=1 extend=64 hq=1 hkv=1 dqk=128 dv=1\n' >"$tmp/cancel.cases"
+expect 0 "dv=1 outputs that cancel" -- "$bin" --cases "$tmp/cancel.cases"
 expect 0 "--only one case" -- "$bin" --cases "$tmp/good.cases" --only b
 expect 0 "--backend all without a GPU backend" -- "$bin" --cases "$tmp/good.cases" --backend all
 # --backend gpu: the GPU checks where there is a device, else exit 2 with "no CUDA device"
@@ -51,6 +54,30 @@ if [ -x "$1/bin/ea-bench-sync" ]; then
   expect 2 "ea-bench-sync: --layers 12abc" -- "$s" --layers 12abc
   expect 2 "ea-bench-sync: bad --bs" -- "$s" --bs 0,-3
 fi
+# 100,000 cases are parsed in well under a second (a parser quadratic in the cases took 22 s):
+# --only a name that is not there parses the whole file, then stops; 10 s leaves room for sanitizers
+awk 'BEGIN { for (i = 0; i < 100000; i++) printf "name=c%d bs=4 extend=1,2,3,4 prefix=rand:0:9 d=8\n", i }' >"$tmp/many.cases"
+expect 2 "100000 cases parse quickly" -- timeout 10 "$bin" --cases "$tmp/many.cases" --only zzz
+grep -q "no case named 'zzz'" "$tmp/err" || { echo "FAIL: 100000 cases: not parsed"; fails=$((fails + 1)); }
+# cases that pass validation but would need days or more memory than the machine has: refused
+# before anything is allocated, in well under a second, naming the need and the option
+printf 'name=days bs=1 extend=65536 prefix=1048576 hq=8 hkv=1 d=240\n' >"$tmp/days.cases"
+printf 'name=oom bs=1024 extend=65536 hq=1 hkv=1 d=31\n' >"$tmp/oom.cases"
+for c in days oom; do
+  expect 2 "$c: refused by the cost check" -- timeout 5 "$bin" --cases "$tmp/$c.cases"
+  grep -q "case '$c' needs .* GB of host memory, more than the limit of .* (--max-bytes)" "$tmp/err" ||
+    { echo "FAIL: $c: message lacks the need, the limit or the option"; cat "$tmp/err"; fails=$((fails + 1)); }
+  expect 2 "$c: refused for its work with --max-bytes 1T" -- timeout 5 "$bin" --cases "$tmp/$c.cases" --max-bytes 1T
+  grep -q "case '$c' needs .* GFLOP per attention, more than the limit of 100 (--max-gflop)" "$tmp/err" ||
+    { echo "FAIL: $c: message lacks the work"; cat "$tmp/err"; fails=$((fails + 1)); }
+done
+expect 2 "a small limit refuses a small case" -- "$bin" --cases "$tmp/good.cases" --max-bytes 1000
+expect 0 "a large limit runs it" -- "$bin" --cases "$tmp/good.cases" --max-bytes 2G --max-gflop 0.01
+expect 2 "--max-gflop below the work" -- "$bin" --cases "$tmp/good.cases" --max-gflop 0.000001
+for bad in 0 -5 12x 1.5.3 ''; do
+  expect 2 "--max-bytes '$bad'" -- "$bin" --cases "$tmp/good.cases" --max-bytes "$bad"
+done
+expect 2 "--max-gflop nan" -- "$bin" --cases "$tmp/good.cases" --max-gflop nan
 expect 2 "ea-compare: huge numbers in a case" -- "$bin" --cases <(printf 'name=a bs=99999999999999999999 extend=1\n')
 ls "$tmp" | grep -q tmp && { echo "FAIL: a partial output file was left"; fails=$((fails + 1)); }
 # two cases, each checked in the canonical and in the tensor-core order

@@ -1,5 +1,6 @@
 /* The case-file parser (good and bad lines), the generator (same seed, same
  * bytes) and the default case file's coverage of every feature. */
+#define _POSIX_C_SOURCE 200809L /* mkstemp */
 #include "test_util.h"
 
 static void test_parse_defaults_and_keys(void **state)
@@ -84,6 +85,13 @@ static void test_parse_bad_lines(void **state)
         {"name=a bs=1 extend=1\nname=a bs=1 extend=2", "line 2: key 'name': 'a' already used on line 1"},
         {"# nothing\n\n", "no cases"},
         {"name=a bs=1 extend=99999999999", "line 1: key 'extend'"},
+        {"name=a bs=1 extend=1 bs=2", "line 1: key 'bs': given twice"},
+        {"name=a bs=1 extend=1 name=b", "line 1: key 'name': given twice"},
+        {"name=a bs=2 extend=1,2 extend=3", "line 1: key 'extend': given twice"},
+        {"name=a bs=1 extend=1 d=8 d=8", "line 1: key 'd': given twice"},
+        {"name=a bs=1 extend=1\rname=a bs=1 extend=2", "line 2: key 'name': 'a' already used on line 1"},
+        {"name=a bs=1 extend=1\r\n\r\nname=b bs=1 extend=x", "line 3: key 'extend'"},
+        {"name=a bs=1 extend=1\n\rname=b bs=0 extend=1", "line 3: key 'bs'"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         ea_case *c = (ea_case *)(uintptr_t)0x1234;
@@ -95,6 +103,94 @@ static void test_parse_bad_lines(void **state)
         assert_ptr_equal(c, (ea_case *)(uintptr_t)0x1234);
         assert_int_equal(n, -7);
     }
+}
+
+/* LF, CRLF and a lone CR all end a line, and count as one line each. */
+static void test_line_endings(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {"name=a bs=1 extend=1\nname=b bs=2 extend=3,4\n",
+                                        "name=a bs=1 extend=1\r\nname=b bs=2 extend=3,4\r\n",
+                                        "name=a bs=1 extend=1\rname=b bs=2 extend=3,4\r",
+                                        "name=a bs=1 extend=1\r\nname=b bs=2 extend=3,4"};
+    for (size_t k = 0; k < sizeof texts / sizeof *texts; k++) {
+        ea_case *c;
+        int n;
+        EA_ASSERT_OK(ea_cases_parse(texts[k], &c, &n));
+        assert_int_equal(n, 2);
+        assert_string_equal(c[1].name, "b");
+        assert_int_equal(c[1].line, 2);
+        assert_int_equal(c[1].extend.count, 2);
+        assert_int_equal(c[1].extend.list[1], 4);
+        free(c);
+    }
+}
+
+/* Lists are stored with exactly bs values, in the one block the caller frees. */
+static void test_lists_sized_by_bs(void **state)
+{
+    (void)state;
+    ea_case *c;
+    int n;
+    EA_ASSERT_OK(ea_cases_parse("name=a bs=3 extend=5,6,7 prefix=1,2,3\nname=b bs=1 extend=9\n"
+                                "name=c bs=2 extend=1 prefix=8,9",
+                                &c, &n));
+    assert_int_equal(n, 3);
+    const char *block = (const char *)c, *end = block + sizeof(ea_case) * 3 + sizeof(int32_t) * 8;
+    const int32_t *want[] = {c[0].extend.list, c[0].prefix.list, c[2].prefix.list};
+    for (int k = 0; k < 3; k++)
+        assert_true((const char *)want[k] >= block + sizeof(ea_case) * 3 && (const char *)want[k] < end);
+    assert_null(c[1].extend.list);
+    assert_null(c[1].prefix.list);
+    assert_int_equal(c[0].prefix.list[2], 3);
+    assert_int_equal(c[2].prefix.list[0], 8);
+    assert_int_equal(c[2].extend.lo, 1);
+    free(c);
+}
+
+/* A file of many cases parses (the count is capped, and the cap is enforced, not a crash). */
+static void test_case_count_cap(void **state)
+{
+    (void)state;
+    const int n_lines = EA_CASE_MAX_COUNT + 1;
+    char *text = malloc((size_t)n_lines * 32 + 1), *w = text, *last = text;
+    for (int k = 0; k < n_lines; k++) {
+        last = w;
+        w += sprintf(w, "name=c%d bs=1 extend=1\n", k);
+    }
+    ea_case *c;
+    int n;
+    char msg[64];
+    snprintf(msg, sizeof msg, "line %d: more than %d cases", n_lines, EA_CASE_MAX_COUNT);
+    EA_ASSERT_ERR(ea_cases_parse(text, &c, &n), EA_ERR_PARSE, msg);
+    *last = 0; /* the last case gone: exactly at the cap */
+    EA_ASSERT_OK(ea_cases_parse(text, &c, &n));
+    assert_int_equal(n, EA_CASE_MAX_COUNT);
+    assert_string_equal(c[n - 1].name, "c262143");
+    free(c);
+    free(text);
+}
+
+/* The size cap says what it enforces: a file of exactly the limit is read, one byte more is not. */
+static void test_file_size_cap(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ea_cases_XXXXXX";
+    const int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "wb");
+    static char blanks[1 << 16];
+    memset(blanks, ' ', sizeof blanks);
+    for (size_t k = 0; k < EA_CASE_MAX_FILE_BYTES / sizeof blanks; k++)
+        assert_int_equal(fwrite(blanks, 1, sizeof blanks, f), sizeof blanks);
+    fflush(f);
+    ea_case *c;
+    int n;
+    EA_ASSERT_ERR(ea_cases_load(path, &c, &n), EA_ERR_PARSE, "no cases"); /* read whole, then parsed */
+    fputc(' ', f);
+    fclose(f);
+    EA_ASSERT_ERR(ea_cases_load(path, &c, &n), EA_ERR_IO, "larger than 64 MiB (67108864 bytes)");
+    unlink(path);
 }
 
 static void test_load_missing_file(void **state)
@@ -190,6 +286,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_defaults_and_keys),     cmocka_unit_test(test_parse_bad_lines),
+        cmocka_unit_test(test_line_endings),                cmocka_unit_test(test_lists_sized_by_bs),
+        cmocka_unit_test(test_case_count_cap),              cmocka_unit_test(test_file_size_cap),
         cmocka_unit_test(test_load_missing_file),           cmocka_unit_test(test_generator_deterministic),
         cmocka_unit_test(test_default_cases_cover_everything),
     };

@@ -21,10 +21,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort(); /* success must return cases */
         for (int k = 0; k < n; k++) {
             const ea_case *c = &cases[k];
+            ea_cost cost;
+            if (ea_case_cost(c, &cost) != EA_OK)
+                abort(); /* every parsed case is a valid case */
             /* generate only what stays small: the point is the parser's output, not big allocations */
-            const int32_t e_max = c->extend.kind == EA_LEN_ALL ? c->extend.lo : c->extend.kind == EA_LEN_RAND ? c->extend.hi : 64;
-            const int32_t p_max = c->prefix.kind == EA_LEN_ALL ? c->prefix.lo : c->prefix.kind == EA_LEN_RAND ? c->prefix.hi : 64;
-            if (c->bs > 4 || e_max > 64 || p_max > 64 || c->hq > 8 || c->dqk > 32 || c->dv > 32)
+            if (cost.problem_bytes > (1 << 20) || cost.batch_bytes > (1 << 20))
                 continue;
             ea_problem pr;
             ea_host_batch hb;

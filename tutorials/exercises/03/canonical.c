@@ -88,9 +88,9 @@ void ea_canon_keys(ea_canon *c, int32_t i, int32_t g, int32_t u_begin, int32_t u
     const int32_t E = c->b->qo_indptr[i + 1] - c->b->qo_indptr[i];
     const int32_t Dqk = p->dqk, Dv = p->dv;
 
-    for (int32_t tile = tile_origin; tile < u_end; tile += EA_TILE) {
-        const int32_t lo = tile > u_begin ? tile : u_begin;
-        const int32_t hi = tile + EA_TILE < u_end ? tile + EA_TILE : u_end;
+    for (int64_t tile = tile_origin; tile < u_end; tile += EA_TILE) { /* 64-bit: no wrap near INT32_MAX */
+        const int32_t lo = (int32_t)(tile > u_begin ? tile : u_begin);
+        const int32_t hi = (int32_t)(tile + EA_TILE < u_end ? tile + EA_TILE : u_end);
         if (lo >= hi)
             continue;
         const int32_t n = hi - lo;
