@@ -60,7 +60,7 @@ LIB_SRC := reference/status.c reference/validate.c reference/unified.c reference
            optimized/sync_name.c $(GPU_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GPU_OBJ)
 LIB     := $(BUILD)/lib/libea.a
-HEADERS := $(wildcard include/*.h reference/*.h tests/*.h kernels/*.h optimized/*.h)
+HEADERS := $(wildcard include/*.h reference/*.h tests/*.h tests/fuzz/*.h kernels/*.h optimized/*.h)
 
 TESTS     := test_math test_validate test_cases test_cost test_check test_hostile test_long_request test_reference test_mma test_tc_reference test_gpu
 TEST_BINS := $(TESTS:%=$(BUILD)/tests/%)

@@ -12,6 +12,7 @@
  * passed as NULL: validation must then refuse the batch without reading. */
 #include "ea.h"
 #include "ea_cases.h"
+#include "fuzz_reader.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -19,27 +20,6 @@
 #include <string.h>
 
 #define CAP 4096
-
-typedef struct {
-    const uint8_t *p;
-    size_t n;
-} reader;
-
-static uint8_t rd_u8(reader *r)
-{
-    if (!r->n)
-        return 0;
-    r->n--;
-    return *r->p++;
-}
-
-static int32_t rd_i32(reader *r)
-{
-    uint32_t v = 0;
-    for (int k = 0; k < 4; k++)
-        v |= (uint32_t)rd_u8(r) << (8 * k);
-    return (int32_t)v;
-}
 
 static int in_cap(int64_t n) { return n >= 0 && n <= CAP; }
 

@@ -7,26 +7,13 @@
  *
  * Input: elements of 68 bytes (16 + 16 bf16 little-endian, then the fp32
  * accumulator); a short tail is padded with zeros. */
+#include "ea_math.h"
 #include "ea_mma.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-static float f32_of(uint32_t bits)
-{
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-static uint32_t bits_of(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
 
 /* floor(log2 |x|) from the exponent field; a subnormal counts as -126. */
 static int align_exp(uint32_t f32_bits)
@@ -37,13 +24,13 @@ static int align_exp(uint32_t f32_bits)
 
 static float slow_mma(const uint16_t a[16], const uint16_t b[16], float c)
 {
-    const float canonical_nan = f32_of(0x7fffffffu);
+    const float canonical_nan = ea_f32_from_bits(0x7fffffffu);
     double value[17];
     int exp[17], n = 0, pos_inf = 0, neg_inf = 0;
     if (isnan(c))
         return canonical_nan;
     for (int k = 0; k < 16; k++) {
-        const float x = f32_of((uint32_t)a[k] << 16), y = f32_of((uint32_t)b[k] << 16);
+        const float x = ea_f32_from_bits((uint32_t)a[k] << 16), y = ea_f32_from_bits((uint32_t)b[k] << 16);
         if (isnan(x) || isnan(y) || (isinf(x) && y == 0) || (isinf(y) && x == 0))
             return canonical_nan;
         if (x == 0 || y == 0)
@@ -60,7 +47,7 @@ static float slow_mma(const uint16_t a[16], const uint16_t b[16], float c)
         pos_inf |= c > 0, neg_inf |= c < 0;
     else if (c != 0) {
         value[n] = c;
-        exp[n++] = align_exp(bits_of(c));
+        exp[n++] = align_exp(ea_f32_bits(c));
     }
     if (pos_inf && neg_inf)
         return canonical_nan;
@@ -97,12 +84,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             a[k] = (uint16_t)(e[2 * k] | e[2 * k + 1] << 8);
             b[k] = (uint16_t)(e[32 + 2 * k] | e[32 + 2 * k + 1] << 8);
         }
-        const float c = f32_of((uint32_t)e[64] | (uint32_t)e[65] << 8 | (uint32_t)e[66] << 16 | (uint32_t)e[67] << 24);
-        const uint32_t want = bits_of(slow_mma(a, b, c));
+        const float c = ea_f32_from_bits((uint32_t)e[64] | (uint32_t)e[65] << 8 | (uint32_t)e[66] << 16 | (uint32_t)e[67] << 24);
+        const uint32_t want = ea_f32_bits(slow_mma(a, b, c));
         ea_bf16x16 ax, bx;
         ea_mma_bf16x16(a, &ax);
         ea_mma_bf16x16(b, &bx);
-        if (bits_of(ea_mma_m16n8k16_elem(a, b, c)) != want || bits_of(ea_mma_dot16x16(&ax, &bx, c)) != want)
+        if (ea_f32_bits(ea_mma_m16n8k16_elem(a, b, c)) != want || ea_f32_bits(ea_mma_dot16x16(&ax, &bx, c)) != want)
             abort(); /* the model and the text disagree */
     }
     return 0;

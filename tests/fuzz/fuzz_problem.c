@@ -11,6 +11,7 @@
  *   i32 slots_linear | u8 name length (past 64: no terminator) | i32 list values[up to 64]
  *   i32 n | i32 reqs[n] | u8 with prefix lengths | i32 prefix_lens[n] */
 #include "ea_cases.h"
+#include "fuzz_reader.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,29 +19,6 @@
 
 #define LIST_MAX 64
 #define REQS_MAX 64
-
-typedef struct {
-    const uint8_t *p;
-    size_t n;
-} reader;
-
-static uint8_t rd_u8(reader *r)
-{
-    if (!r->n)
-        return 0;
-    r->n--;
-    return *r->p++;
-}
-
-static uint32_t rd_u32(reader *r)
-{
-    uint32_t v = 0;
-    for (int k = 0; k < 4; k++)
-        v |= (uint32_t)rd_u8(r) << (8 * k);
-    return v;
-}
-
-static int32_t rd_i32(reader *r) { return (int32_t)rd_u32(r); }
 
 static void rd_len(reader *r, ea_len_spec *s, const int32_t *values)
 {
