@@ -294,12 +294,35 @@ static int run_scaling(ea_cuda_ctx *ctx, int reps, void *flush, size_t flush_byt
     return rc;
 }
 
+/* A case file can ask for more than the machine has: such a case is refused, with one line, before
+ * anything is allocated (host: its problem, a batch and two outputs; device: checked where
+ * lim->device_bytes is set). 1 when one was refused. */
+static int over_limits(const ea_case *cases, int count, const char *only, const ea_limits *lim)
+{
+    for (int k = 0; k < count; k++) {
+        ea_cost c;
+        if (only && strcmp(only, cases[k].name))
+            continue;
+        const int st = ea_case_cost(&cases[k], &c);
+        const double host = (double)c.problem_bytes + (double)c.batch_bytes + 8.0 * (double)c.out_elems;
+        if (st != EA_OK || ea_cost_within(cases[k].name, host >= 0x1p63 ? INT64_MAX : (int64_t)host, c.device_bytes,
+                                          c.flop, lim) != EA_OK) {
+            fprintf(stderr, "ea-bench-kernel: %s\n", ea_last_error());
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *path = NULL, *only = NULL, *dump = NULL, *which = "both";
     int reps = 30, scaling = 0;
+    ea_limits lim = ea_limits_default();
     for (int k = 1; k < argc; k++) {
-        if (!strcmp(argv[k], "--cases") && k + 1 < argc)
+        if (ea_limits_option(argv[k], k + 1 < argc ? argv[k + 1] : NULL, &lim) == 1)
+            k++;
+        else if (!strcmp(argv[k], "--cases") && k + 1 < argc)
             path = argv[++k];
         else if (!strcmp(argv[k], "--only") && k + 1 < argc)
             only = argv[++k];
@@ -314,7 +337,8 @@ int main(int argc, char **argv)
             scaling = 1;
         else {
             fprintf(stderr, "ea-bench-kernel: unknown or incomplete option '%s' (usage: --cases FILE [--only NAME] "
-                            "[--reps 3..10000] [--kernel canonical|tc|both] [--dump DIR], or --scaling [--reps N])\n",
+                            "[--reps 3..10000] [--kernel canonical|tc|both] [--dump DIR] [--max-bytes BYTES] "
+                            "[--max-gflop GFLOP], or --scaling [--reps N])\n",
                     argv[k]);
             return 2;
         }
@@ -330,11 +354,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "ea-bench-kernel: %s\n", ea_last_error());
         return 2;
     }
+    if (over_limits(cases, count, only, &lim)) { /* host memory and work: also without a GPU */
+        free(cases);
+        return 2;
+    }
     ea_cuda_ctx *ctx;
     if (ea_cuda_create(&ctx) != EA_OK) {
         printf("ea-bench-kernel: skipped: %s\n", ea_last_error());
         free(cases);
         return 0;
+    }
+    if (ea_cuda_mem_free(ctx, &lim.device_bytes) != EA_OK || over_limits(cases, count, only, &lim)) {
+        free(cases);
+        ea_cuda_destroy(ctx);
+        return 2;
     }
     int dev, sms, clock_khz;
     struct cudaDeviceProp prop;

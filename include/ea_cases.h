@@ -140,6 +140,17 @@ int64_t ea_host_memory_available(void);
 ea_limits ea_limits_default(void);
 
 /**
+ * @brief Reads a tool's limit option: `--max-bytes BYTES` (a k, M, G or T suffix: powers of 1000)
+ * or `--max-gflop GFLOP`, both positive and finite.
+ * @param opt the option's name
+ * @param value its value (may be NULL: then the option is incomplete)
+ * @param lim updated when the option is one of the two and its value is good
+ * @return 1 when @p opt is a limit option with a good value, 0 when it is not a limit option,
+ *         -1 when it is one but @p value is missing or bad (nothing changed)
+ */
+int ea_limits_option(const char *opt, const char *value, ea_limits *lim);
+
+/**
  * @brief EA_OK when a case's needs are within the limits, else EA_ERR_LIMIT with a one-line message
  * naming the case, the need, the limit and the option that raises it (`--max-bytes`, `--max-gflop`).
  * @param name the case's name

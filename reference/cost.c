@@ -6,8 +6,10 @@
 #include "ea_cases.h"
 #include "ea_internal.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -209,6 +211,38 @@ ea_limits ea_limits_default(void)
                      .device_bytes = 0,
                      .gflop = EA_DEFAULT_MAX_GFLOP};
     return lim;
+}
+
+/* A positive, finite amount, with a k, M, G or T suffix (powers of 1000) where allowed; 0 if bad. */
+static double parse_amount(const char *s, int suffixes)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !(v > 0) || !isfinite(v))
+        return 0;
+    const char *units = "kMGT";
+    const char *u = suffixes && *end ? strchr(units, *end) : NULL;
+    if (u) {
+        v *= pow(1000.0, (double)(u - units + 1));
+        end++;
+    }
+    return *end ? 0 : v;
+}
+
+int ea_limits_option(const char *opt, const char *value, ea_limits *lim)
+{
+    const int bytes = opt && !strcmp(opt, "--max-bytes"), gflop = opt && !strcmp(opt, "--max-gflop");
+    if (!bytes && !gflop)
+        return 0;
+    const double v = value ? parse_amount(value, bytes) : 0;
+    if (!lim || !(bytes ? v >= 1 : v > 0))
+        return -1;
+    if (bytes)
+        lim->host_bytes = v >= 0x1p63 ? INT64_MAX : (int64_t)v;
+    else
+        lim->gflop = v;
+    return 1;
 }
 
 /* Bytes in words: "75.2 GB" (powers of 1000, as memory is sold and as free(1) -h does not). */

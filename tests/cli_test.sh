@@ -46,6 +46,11 @@ if [ -x "$1/bin/ea-bench-kernel" ]; then
   expect 2 "ea-bench-kernel: --reps 12abc" -- "$k" --cases "$tmp/good.cases" --reps 12abc
   expect 2 "ea-bench-kernel: missing file" -- "$k" --cases "$tmp/nope.cases"
   expect 2 "ea-bench-kernel: empty file" -- "$k" --cases "$tmp/empty.cases"
+  printf 'name=days bs=1 extend=65536 prefix=1048576 hq=8 hkv=1 d=240\n' >"$tmp/days-bench.cases"
+  expect 2 "ea-bench-kernel: a case over the limits" -- timeout 5 "$k" --cases "$tmp/days-bench.cases"
+  grep -q "case 'days' needs .*, more than the limit of .* (--max-" "$tmp/err" ||
+    { echo "FAIL: ea-bench-kernel: refusal without the need, the limit or the option"; fails=$((fails + 1)); }
+  expect 2 "ea-bench-kernel: --max-gflop nan" -- "$k" --cases "$tmp/good.cases" --max-gflop nan
 fi
 if [ -x "$1/bin/ea-bench-sync" ]; then
   s="$1/bin/ea-bench-sync"

@@ -120,6 +120,28 @@ static void test_limits_refuse_with_a_message(void **state)
     assert_true(def.gflop == EA_DEFAULT_MAX_GFLOP);
 }
 
+/* The tools' limit options: suffixes are powers of 1000; a bad value changes nothing. */
+static void test_limit_options(void **state)
+{
+    (void)state;
+    ea_limits lim = {.host_bytes = 5, .device_bytes = 0, .gflop = 7};
+    assert_int_equal(ea_limits_option("--max-bytes", "2G", &lim), 1);
+    assert_int_equal(lim.host_bytes, 2000000000);
+    assert_int_equal(ea_limits_option("--max-gflop", "0.5", &lim), 1);
+    assert_true(lim.gflop == 0.5);
+    assert_int_equal(ea_limits_option("--max-bytes", "1T", &lim), 1);
+    assert_int_equal(lim.host_bytes, 1000000000000);
+    static const char *const bad[][2] = {{"--max-bytes", "0"},   {"--max-bytes", "-3"},   {"--max-bytes", "2X"},
+                                         {"--max-bytes", ""},    {"--max-gflop", "nan"},  {"--max-gflop", "1k"},
+                                         {"--max-gflop", "inf"}, {"--max-bytes", NULL}};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        assert_int_equal(ea_limits_option(bad[k][0], bad[k][1], &lim), -1);
+        assert_int_equal(lim.host_bytes, 1000000000000);
+        assert_true(lim.gflop == 0.5);
+    }
+    assert_int_equal(ea_limits_option("--cases", "x", &lim), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -128,6 +150,7 @@ int main(void)
         cmocka_unit_test(test_cost_counts_the_split_check),
         cmocka_unit_test(test_cost_saturates),
         cmocka_unit_test(test_limits_refuse_with_a_message),
+        cmocka_unit_test(test_limit_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

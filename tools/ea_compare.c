@@ -373,23 +373,6 @@ static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c, ea_kernel kernel, co
     return err ? 2 : fail ? 1 : unverified ? 3 : 0;
 }
 
-/* A whole positive number, with an optional k, M, G or T suffix (powers of 1000); 0 if not one. */
-static double parse_amount(const char *s, int suffixes)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno || !(v > 0) || !isfinite(v))
-        return 0;
-    const char *units = "kMGT";
-    const char *u = suffixes && *end ? strchr(units, *end) : NULL;
-    if (u) {
-        v *= pow(1000.0, (double)(u - units + 1));
-        end++;
-    }
-    return *end ? 0 : v;
-}
-
 /* Host memory a case needs here, from its cost: its problem and two batches at a time (the whole
  * one and an invariance check's), and the larger of the two CPU tables' own buffers (outputs,
  * float64 references and magnitudes, the tensor-core table's fp32 inputs, a reference's scratch),
@@ -440,11 +423,8 @@ int main(int argc, char **argv)
             backend = argv[++k];
         } else if (!strcmp(argv[k], "--only") && k + 1 < argc) {
             only = argv[++k];
-        } else if (!strcmp(argv[k], "--max-bytes") && k + 1 < argc && parse_amount(argv[k + 1], 1) >= 1) {
-            const double v = parse_amount(argv[++k], 1);
-            lim.host_bytes = v >= 0x1p63 ? INT64_MAX : (int64_t)v;
-        } else if (!strcmp(argv[k], "--max-gflop") && k + 1 < argc && parse_amount(argv[k + 1], 0) > 0) {
-            lim.gflop = parse_amount(argv[++k], 0);
+        } else if (ea_limits_option(argv[k], k + 1 < argc ? argv[k + 1] : NULL, &lim) == 1) {
+            k++;
         } else {
             fprintf(stderr, "ea-compare: unknown or incomplete option '%s' (try --help)\n", argv[k]);
             return 2;
