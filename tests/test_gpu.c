@@ -297,16 +297,11 @@ static void test_nonfinite_inputs(void **state)
     for (int c = 0; c < 4; c++) {
         ea_problem pr;
         ea_host_batch hb;
-        ea_test_problem(lines[c], &pr);
-        float *k = pr.k_pool, *v = pr.v_pool;
-        if (c != 2)
-            k[7] = NAN, k[105] = INFINITY, k[301] = -INFINITY, v[7] = NAN, v[222] = INFINITY;
-        EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
         if (c != 2) {
-            ((float *)hb.in.q)[3] = INFINITY;
-            ((float *)hb.in.q)[77] = NAN;
-        } else {
-            v[(ea_test_key_slot(&hb, 0, 66) * 2 + 0) * 16 + 3] = INFINITY;
+            ea_test_nonfinite_batch(lines[c], &pr, &hb);
+        } else { /* the block rule: KV head 0, value dimension 3 of key 66 */
+            ea_test_batch(lines[c], &pr, &hb);
+            ((float *)pr.v_pool)[(ea_test_key_slot(&hb, 0, 66) * 2 + 0) * 16 + 3] = INFINITY;
         }
         for (int k = 0; k < EA_KERNEL_COUNT; k++) {
             if (!cpu_comparable((ea_kernel)k))

@@ -163,12 +163,7 @@ static void test_tc_nonfinite_inputs(void **state)
     for (int c = 0; c < 2; c++) {
         ea_problem pr;
         ea_host_batch hb;
-        ea_test_problem(lines[c], &pr);
-        float *k = pr.k_pool, *v = pr.v_pool;
-        k[7] = NAN, k[105] = INFINITY, k[301] = -INFINITY, v[7] = NAN, v[222] = INFINITY, v[600] = -INFINITY;
-        EA_ASSERT_OK(ea_host_batch_make(&pr, NULL, 0, NULL, &hb));
-        ((float *)hb.in.q)[3] = INFINITY;
-        ((float *)hb.in.q)[77] = NAN;
+        ea_test_nonfinite_batch(lines[c], &pr, &hb);
         check_against_transcription(&pr, &hb, lines[c]);
         ea_test_batch_free(&pr, &hb);
     }

@@ -6,6 +6,7 @@
 #include "ea.h"
 #include "ea_cases.h"
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -82,6 +83,21 @@ static inline void ea_test_batch(const char *line, ea_problem *pr, ea_host_batch
 {
     ea_test_problem(line, pr);
     EA_ASSERT_OK(ea_host_batch_make(pr, NULL, 0, NULL, hb));
+}
+
+/* The same, f32, with NaN and infinities scattered through K and V (set in the pools before the
+ * batch is made) and q (in the batch): the non-finite inputs every kernel and reference is held to. */
+static inline void ea_test_nonfinite_batch(const char *line, ea_problem *pr, ea_host_batch *hb)
+{
+    ea_test_problem(line, pr);
+    const int64_t pool = pr->pool_size * pr->params.hkv;
+    assert_true(pool * pr->params.dqk > 301 && pool * pr->params.dv > 600); /* the case is big enough */
+    float *k = pr->k_pool, *v = pr->v_pool;
+    k[7] = NAN, k[105] = INFINITY, k[301] = -INFINITY, v[7] = NAN, v[222] = INFINITY, v[600] = -INFINITY;
+    EA_ASSERT_OK(ea_host_batch_make(pr, NULL, 0, NULL, hb));
+    assert_true((int64_t)hb->num_tokens * pr->params.hq * pr->params.dqk > 77);
+    ((float *)hb->in.q)[3] = INFINITY;
+    ((float *)hb->in.q)[77] = NAN;
 }
 
 static inline void ea_test_batch_free(ea_problem *pr, ea_host_batch *hb)
