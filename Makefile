@@ -35,7 +35,8 @@ NVCCFLAGS := -std=c++17 -O3 -fmad=false -lineinfo $(CUDA_ARCH) -Iinclude -Irefer
 CUDA_OBJDIR := build/cuda
 ifneq ($(NVCC),)
 GPU_SRC   := optimized/context.c optimized/strategies.c optimized/graph.c optimized/runner.c
-GPU_OBJ   := $(CUDA_OBJDIR)/attention.o $(CUDA_OBJDIR)/attention_tc.o $(CUDA_OBJDIR)/index.o
+# The numbered attention kernels (kernels/README.md), then the index kernels of the strategies.
+GPU_OBJ   := $(patsubst kernels/%.cu,$(CUDA_OBJDIR)/%.o,$(sort $(wildcard kernels/attention/*.cu))) $(CUDA_OBJDIR)/index.o
 GPU_CFLAGS := -I$(CUDA_HOME)/include -Ikernels
 GPU_LIBS  := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lpthread -lrt -lstdc++
 else
@@ -57,10 +58,10 @@ LIB_SRC := reference/status.c reference/validate.c reference/unified.c reference
            reference/two_stage.c reference/blas.c reference/naive64.c reference/cases.c \
            reference/problem.c reference/cost.c reference/check.c reference/invariance.c \
            reference/mma.c reference/mma_inputs.c reference/mma_vectors.c reference/tensor_core.c \
-           optimized/sync_name.c $(GPU_SRC)
+           optimized/sync_name.c optimized/kernel_table.c $(GPU_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GPU_OBJ)
 LIB     := $(BUILD)/lib/libea.a
-HEADERS := $(wildcard include/*.h reference/*.h tests/*.h tests/fuzz/*.h kernels/*.h optimized/*.h)
+HEADERS := $(wildcard include/*.h reference/*.h tests/*.h tests/fuzz/*.h kernels/*.h kernels/attention/*.cuh optimized/*.h)
 
 TESTS     := test_math test_validate test_cases test_cost test_check test_hostile test_long_request test_reference test_mma test_tc_reference test_gpu
 TEST_BINS := $(TESTS:%=$(BUILD)/tests/%)
@@ -88,10 +89,11 @@ $(BUILD)/obj/%.o: %.c $(HEADERS) | deps
 $(CUDA_OBJDIR)/%.o: kernels/%.cu $(HEADERS) | deps
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -Xptxas -v -c $< -o $@ 2> $(CUDA_OBJDIR)/$*.ptxas || { cat $(CUDA_OBJDIR)/$*.ptxas; exit 1; }
-	@grep -E "spill|stack frame" $(CUDA_OBJDIR)/$*.ptxas | sort | uniq -c | sed 's/^/ptxas $*: /'
+	@grep -E "spill|stack frame" $(CUDA_OBJDIR)/$*.ptxas | sort | uniq -c | sed 's|^|ptxas $*: |'
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
+	@rm -f $@ # ar only adds: an object no longer listed (a renamed kernel) must not stay in
 	ar rcs $@ $^
 
 $(BUILD)/bin/ea-compare: $(BUILD)/obj/tools/ea_compare.o $(LIB)

@@ -1,7 +1,12 @@
 /* ea-bench-kernel: the attention kernels alone, per case of a case file.
  *
- *   build/bin/ea-bench-kernel --cases FILE [--only NAME] [--reps N] [--kernel canonical|tc|both] [--dump DIR]
+ *   build/bin/ea-bench-kernel --cases FILE [--only NAME] [--reps N] [--kernel 1..6|NAME|both] [--dump DIR]
+ *   build/bin/ea-bench-kernel --cases FILE --versions [--only NAME] [--reps N]
  *   build/bin/ea-bench-kernel --scaling [--reps N]
+ *
+ * The canonical columns time kernel 5 (bitmasks), the tc columns kernel 6; --kernel N times only
+ * kernel N, in the columns of its order. --versions times every numbered kernel (kernels/README.md)
+ * on one case (default seed_shape) and prints a markdown table.
  *
  * --scaling times both kernels on the grid bs {1, 8, 32, 128} x cached prefix {0, 512, 4096} x new
  * tokens {16, 256, 2048} (hq 8, hkv 2, d 128, bf16, causal: the seed's layer). There each tc output
@@ -20,6 +25,7 @@
 #include "ea.h"
 #include "ea_cases.h"
 #include "ea_cuda.h"
+#include "ea_rules.h"
 
 #include <cuda_runtime_api.h>
 #include <errno.h>
@@ -68,12 +74,8 @@ static void count_work(const ea_problem *pr, const ea_host_batch *hb, double *fl
         for (int32_t r = 0; r < E; r++) {
             const int32_t t = P + r;
             const uint8_t *m = b->custom_mask ? b->custom_mask + b->mask_indptr[i] + (int64_t)r * (P + E) : NULL;
-            for (int32_t u = 0; u < P + E; u++) {
-                int v = m ? m[u] != 0 : (!p->causal || u <= t);
-                if (p->sliding_window >= 0 && t - u > p->sliding_window)
-                    v = 0;
-                triples += v;
-            }
+            for (int32_t u = 0; u < P + E; u++)
+                triples += ea_visible_rule(p->causal, p->sliding_window, m, t, u);
         }
     }
     const double es = (double)ea_dtype_size(p->dtype);
@@ -160,8 +162,7 @@ static int time_kernel(ea_cuda_ctx *ctx, ea_kernel k, const ea_problem *pr, cons
     if (!want)
         return 2;
     ea_fill_sentinel(want, pr->params.dtype, n);
-    ea_status st = k == EA_KERNEL_TC ? ea_reference_tc(&hb->batch, &pr->params, &hb->in, want)
-                                     : ea_reference_canonical(&hb->batch, &pr->params, &hb->in, want);
+    ea_status st = ea_kernel_reference(k)(&hb->batch, &pr->params, &hb->in, want);
     if (st == EA_OK)
         st = ea_cuda_set_kernel(ctx, k);
     if (st == EA_OK)
@@ -294,6 +295,62 @@ static int run_scaling(ea_cuda_ctx *ctx, int reps, void *flush, size_t flush_byt
     return rc;
 }
 
+/* --versions: every numbered kernel on one case, each checked bitwise against its CPU reference
+ * before it is timed; a markdown table for kernels/README.md (bench/run.sh puts it there). */
+static int run_versions(ea_cuda_ctx *ctx, const ea_case *cases, int count, const char *name, int reps, void *flush,
+                        size_t flush_bytes)
+{
+    const ea_case *c = NULL;
+    for (int k = 0; k < count && !c; k++)
+        c = strcmp(cases[k].name, name) ? NULL : &cases[k];
+    ea_problem pr;
+    ea_host_batch hb;
+    ea_dev_batch *db;
+    ea_plan plan;
+    if (!c) {
+        fprintf(stderr, "ea-bench-kernel: --versions: no case named '%s'\n", name);
+        return 2;
+    }
+    if (ea_problem_make(c, &pr) != EA_OK || ea_host_batch_make(&pr, NULL, 0, NULL, &hb) != EA_OK ||
+        ea_cuda_batch_upload(ctx, &hb.batch, &pr.params, &hb.in, &db) != EA_OK ||
+        ea_cuda_plan_create(ctx, db, &plan) != EA_OK || ea_cuda_plan_build(ctx, db, EA_SYNC_DEVICE, &plan) != EA_OK) {
+        fprintf(stderr, "ea-bench-kernel: %s: %s\n", name, ea_last_error());
+        return 2;
+    }
+    double flops, bytes, first_us = 0, prev_us = 0;
+    count_work(&pr, &hb, &flops, &bytes);
+    float *ms = malloc(sizeof(float) * (size_t)reps);
+    void *got = malloc(hb.o_bytes + 1);
+    int rc = 0;
+    printf("| kernel | file | checked against | median us | min us | max us | TFLOP/s | vs previous | vs 1 |\n"
+           "|---|---|---|---:|---:|---:|---:|---:|---:|\n");
+    for (int k = EA_KERNEL_FIRST; k <= EA_KERNEL_LAST && ms && got; k++) {
+        double t[3];
+        const int r = time_kernel(ctx, (ea_kernel)k, &pr, &hb, db, &plan, flush, flush_bytes, ms, reps, got, t);
+        if (r) {
+            rc = r;
+            continue;
+        }
+        if (k == EA_KERNEL_FIRST)
+            first_us = t[0];
+        char prev[16] = "-";
+        if (prev_us > 0)
+            snprintf(prev, sizeof prev, "%.2fx", prev_us / t[0]);
+        printf("| %d | %s | %s | %.1f | %.1f | %.1f | %.2f | %s | %.1fx |\n", k, ea_kernel_name((ea_kernel)k),
+               ea_kernel_reference((ea_kernel)k) == ea_reference_tc ? "CPU tensor-core order, bitwise"
+                                                                     : "CPU canonical, bitwise",
+               t[0], t[1], t[2], flops / t[0] / 1e6, prev, first_us / t[0]);
+        fflush(stdout);
+        prev_us = t[0];
+    }
+    free(ms), free(got);
+    ea_cuda_plan_free(&plan);
+    ea_cuda_batch_free(db);
+    ea_host_batch_free(&hb);
+    ea_problem_free(&pr);
+    return rc;
+}
+
 /* A case file can ask for more than the machine has: such a case is refused, with one line, before
  * anything is allocated (host: its problem, a batch and two outputs; device: checked where
  * lim->device_bytes is set). 1 when one was refused. */
@@ -316,8 +373,9 @@ static int over_limits(const ea_case *cases, int count, const char *only, const 
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL, *only = NULL, *dump = NULL, *which = "both";
-    int reps = 30, scaling = 0;
+    const char *path = NULL, *only = NULL, *dump = NULL;
+    ea_kernel canon_kernel = EA_KERNEL_CANONICAL; /* timed in the canonical columns */
+    int reps = 30, scaling = 0, versions = 0, want_canon = 1, want_tc = 1;
     ea_limits lim = ea_limits_default();
     for (int k = 1; k < argc; k++) {
         if (ea_limits_option(argv[k], k + 1 < argc ? argv[k + 1] : NULL, &lim) == 1)
@@ -328,16 +386,25 @@ int main(int argc, char **argv)
             only = argv[++k];
         else if (!strcmp(argv[k], "--dump") && k + 1 < argc)
             dump = argv[++k];
-        else if (!strcmp(argv[k], "--kernel") && k + 1 < argc &&
-                 (!strcmp(argv[k + 1], "canonical") || !strcmp(argv[k + 1], "tc") || !strcmp(argv[k + 1], "both")))
-            which = argv[++k];
+        else if (!strcmp(argv[k], "--kernel") && k + 1 < argc && !strcmp(argv[k + 1], "both"))
+            want_canon = want_tc = 1, k++;
+        else if (!strcmp(argv[k], "--kernel") && k + 1 < argc) {
+            ea_kernel one;
+            if (ea_kernel_parse(argv[++k], &one) != EA_OK) {
+                fprintf(stderr, "ea-bench-kernel: %s\n", ea_last_error());
+                return 2;
+            }
+            want_tc = one == EA_KERNEL_TC, want_canon = !want_tc;
+            canon_kernel = want_canon ? one : canon_kernel;
+        } else if (!strcmp(argv[k], "--versions"))
+            versions = 1;
         else if (!strcmp(argv[k], "--reps") && k + 1 < argc && parse_reps(argv[k + 1], &reps))
             k++;
         else if (!strcmp(argv[k], "--scaling"))
             scaling = 1;
         else {
             fprintf(stderr, "ea-bench-kernel: unknown or incomplete option '%s' (usage: --cases FILE [--only NAME] "
-                            "[--reps 3..10000] [--kernel canonical|tc|both] [--dump DIR] [--max-bytes BYTES] "
+                            "[--reps 3..10000] [--kernel 1..6|NAME|both] [--versions] [--dump DIR] [--max-bytes BYTES] "
                             "[--max-gflop GFLOP], or --scaling [--reps N])\n",
                     argv[k]);
             return 2;
@@ -347,7 +414,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "ea-bench-kernel: --cases FILE (or --scaling) is required\n");
         return 2;
     }
-    const int want_canon = strcmp(which, "tc") != 0, want_tc = strcmp(which, "canonical") != 0;
     ea_case *cases = NULL;
     int count = 0;
     if (path && ea_cases_load(path, &cases, &count) != EA_OK) {
@@ -383,8 +449,9 @@ int main(int argc, char **argv)
     void *flush;
     const size_t flush_bytes = (size_t)256 << 20;
     CHECK(cudaMalloc(&flush, flush_bytes));
-    if (scaling) {
-        const int rc = run_scaling(ctx, reps, flush, flush_bytes);
+    if (scaling || versions) {
+        const int rc = scaling ? run_scaling(ctx, reps, flush, flush_bytes)
+                               : run_versions(ctx, cases, count, only ? only : "seed_shape", reps, flush, flush_bytes);
         cudaFree(flush);
         ea_cuda_destroy(ctx);
         return rc;
@@ -410,7 +477,7 @@ int main(int argc, char **argv)
         double canon[3] = {0}, tc[3] = {0};
         int r_canon = -1, r_tc = -1;
         if (want_canon)
-            r_canon = time_kernel(ctx, EA_KERNEL_CANONICAL, &pr, &hb, db, &plan, flush, flush_bytes, ms, reps, got, canon);
+            r_canon = time_kernel(ctx, canon_kernel, &pr, &hb, db, &plan, flush, flush_bytes, ms, reps, got, canon);
         if (want_tc) /* last, so `got` holds the tc output for --dump */
             r_tc = time_kernel(ctx, EA_KERNEL_TC, &pr, &hb, db, &plan, flush, flush_bytes, ms, reps, got, tc);
         if (r_canon == 2 || r_tc == 2)

@@ -49,16 +49,42 @@ typedef enum {
 const char *ea_sync_name(ea_sync s);
 
 /**
- * Which attention kernel a context runs. Each one is bitwise equal to its own CPU reference.
+ * Which attention kernel a context runs: the numbered versions of kernels/attention/ (see
+ * kernels/README.md), each one idea more than the one before, each bitwise equal to its CPU
+ * reference (ea_kernel_reference()).
  */
 typedef enum {
-    EA_KERNEL_CANONICAL = 0, /**< fp32 on CUDA cores, the canonical order: == ea_reference_canonical() */
-    EA_KERNEL_TC = 1,        /**< bf16 mma.sync tensor cores, the tensor-core order: == ea_reference_tc() */
-    EA_KERNEL_COUNT = 2      /**< number of kernels, not a kernel */
+    EA_KERNEL_NAIVE = 1,          /**< 1_naive.cu: a thread per (query row, query head), keys from global memory */
+    EA_KERNEL_SMEM_TILES = 2,     /**< 2_smem_tiles.cu: a block loads each tile of keys once into shared memory */
+    EA_KERNEL_GQA_BLOCKING = 3,   /**< 3_gqa_blocking.cu: one tile serves the G heads of a KV head; warp max */
+    EA_KERNEL_VECTOR_GATHERS = 4, /**< 4_vector_gathers.cu: 16-byte gathers in flight, conflict-free strides */
+    EA_KERNEL_BITMASKS = 5,       /**< 5_bitmasks.cu: visibility as ballots, pass 2 visits only visible keys */
+    EA_KERNEL_TC = 6,             /**< 6_tensor_cores.cu: bf16 mma.sync, the tensor-core order */
+    EA_KERNEL_CANONICAL = EA_KERNEL_BITMASKS, /**< the fastest kernel of the canonical order (a context's default) */
+    EA_KERNEL_FIRST = 1,          /**< the lowest kernel number */
+    EA_KERNEL_LAST = 6            /**< the highest kernel number */
 } ea_kernel;
 
-/** @brief The name of a kernel ("canonical", "tc"), or "unknown". */
+/** @brief The name of a kernel ("naive", ..., "bitmasks", "tc"), or "unknown". */
 const char *ea_kernel_name(ea_kernel k);
+
+/** A CPU reference: ea_reference_canonical() or ea_reference_tc(). */
+typedef ea_status (*ea_reference_fn)(const ea_batch *b, const ea_params *p, const ea_inputs *in, void *o);
+
+/**
+ * @brief The CPU reference kernel @p k equals bit for bit: ea_reference_tc() for ::EA_KERNEL_TC,
+ * ea_reference_canonical() for the others; NULL for an unknown kernel.
+ */
+ea_reference_fn ea_kernel_reference(ea_kernel k);
+
+/**
+ * @brief Reads a kernel from a command-line word: its number ("1".."6"), its name, or
+ * "canonical" (::EA_KERNEL_CANONICAL).
+ * @param s the word
+ * @param k receives the kernel
+ * @return EA_OK, or EA_ERR_SCALAR with a message listing the kernels
+ */
+ea_status ea_kernel_parse(const char *s, ea_kernel *k);
 
 /**
  * @brief Whether the tensor-core model of ea_mma.h was verified on the current device's
@@ -291,7 +317,7 @@ typedef struct {
     ea_cuda_ctx *ctx;  /**< the context to run in */
     ea_sync sync;      /**< strategy of the step */
     int use_graph;     /**< 1: capture the device strategy's step as a graph and replay it */
-    ea_kernel kernel;  /**< the attention kernel (::EA_KERNEL_CANONICAL when zero-initialised) */
+    ea_kernel kernel;  /**< the attention kernel (0: the context's current one) */
     int64_t waits;     /**< out: blocking host waits of the last step (not counting upload/download) */
 } ea_cuda_runner;
 

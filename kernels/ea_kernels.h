@@ -34,19 +34,16 @@ typedef struct {
     float sm_scale, logit_cap;
 } ea_attn_args;
 
-/* Query (row, head) pairs one block owns, and warps per block. */
-#define EA_ATTN_PAIRS 32
-#define EA_ATTN_WARPS 8
-
-/* Bytes of dynamic shared memory the attention kernel needs for these dims. */
-size_t ea_attn_smem_bytes(int32_t dqk, int32_t dv);
-
-/* One launch for the whole batch: grid (ceil(max_extend_len*G / EA_ATTN_PAIRS), Hkv, bs). */
-cudaError_t ea_launch_attention(const ea_attn_args *a, cudaStream_t s);
-
-/* The tensor-core kernel (kernels/attention_tc.cu), DESIGN.md section 6.2: blocks of
- * EA_TC_BLOCK_PAIRS pairs of one KV head, grid (ceil(max_extend_len*G / 64), Hkv, bs). */
-cudaError_t ea_launch_attention_tc(const ea_attn_args *a, cudaStream_t s);
+/* The numbered attention kernels (kernels/attention/N_*.cu, kernels/README.md): one launch for
+ * the whole batch each, every one bitwise equal to its CPU reference. 1..5 compute the canonical
+ * order of DESIGN.md section 2 (== ea_reference_canonical), 6 the tensor-core order of section
+ * 6.2 (== ea_reference_tc). optimized/strategies.c picks one by ea_kernel. */
+cudaError_t ea_launch_attention_1(const ea_attn_args *a, cudaStream_t s); /* naive: a thread per row */
+cudaError_t ea_launch_attention_2(const ea_attn_args *a, cudaStream_t s); /* shared-memory tiles */
+cudaError_t ea_launch_attention_3(const ea_attn_args *a, cudaStream_t s); /* GQA blocking, warp max */
+cudaError_t ea_launch_attention_4(const ea_attn_args *a, cudaStream_t s); /* vector gathers */
+cudaError_t ea_launch_attention_5(const ea_attn_args *a, cudaStream_t s); /* bitmasks */
+cudaError_t ea_launch_attention_6(const ea_attn_args *a, cudaStream_t s); /* tensor cores */
 
 /* The proof of the tc kernel's fast probabilities: over all 2^32 floats x, counts into *bad the
  * inputs whose fast value rounds to another bf16 than ea_expf(x) (must stay 0), and into *slow
@@ -55,7 +52,7 @@ cudaError_t ea_launch_attention_tc(const ea_attn_args *a, cudaStream_t s);
 cudaError_t ea_launch_tc_prob_check(unsigned long long *bad, unsigned long long *slow, unsigned int *max_ulps,
                                     cudaStream_t s);
 
-/* Launches with an impossible shared-memory request (for the launch-failure test). */
+/* Kernel 5 with an impossible shared-memory request (for the launch-failure test). */
 cudaError_t ea_launch_attention_bad_smem(const ea_attn_args *a, cudaStream_t s);
 
 /* batched strategy: packed[4*i..] = prefix start, prefix end, extend start, extend len of request i. */

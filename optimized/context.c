@@ -50,6 +50,7 @@ ea_status ea_cuda_create(ea_cuda_ctx **out)
     ea_cuda_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return ea_fail(EA_ERR_NOMEM, "out of host memory");
+    ctx->kernel = EA_KERNEL_CANONICAL;
     cudaError_t e = cudaStreamCreateWithFlags(&ctx->stream, cudaStreamNonBlocking);
     if (e != cudaSuccess) {
         free(ctx);
@@ -95,7 +96,7 @@ ea_status ea_cuda_set_kernel(ea_cuda_ctx *ctx, ea_kernel k)
 {
     if (!ctx)
         return ea_fail(EA_ERR_NULL, "ctx is NULL");
-    if ((unsigned)k >= EA_KERNEL_COUNT)
+    if (k < EA_KERNEL_FIRST || k > EA_KERNEL_LAST)
         return ea_fail(EA_ERR_SCALAR, "unknown kernel %d", (int)k);
     ctx->kernel = k;
     return EA_OK;

@@ -30,7 +30,7 @@ ea_status ea_run_cuda(void *runner, const ea_problem *pr, const ea_host_batch *h
         return ea_fail(EA_ERR_NULL, "runner, problem, batch and output are required");
     ea_dev_batch *db = NULL;
     ea_graph *g = NULL;
-    ea_status st = ea_cuda_set_kernel(r->ctx, r->kernel);
+    ea_status st = r->kernel ? ea_cuda_set_kernel(r->ctx, r->kernel) : EA_OK; /* 0: the context's kernel */
     if (st == EA_OK)
         st = ea_cuda_batch_upload(r->ctx, &hb->batch, &pr->params, &hb->in, &db);
     if (st == EA_OK)

@@ -1,4 +1,4 @@
-/* Strategy and kernel names, shared by the CUDA build and the no-CUDA stub. */
+/* Strategy names, shared by the CUDA build and the no-CUDA stub. */
 #include "ea_cuda.h"
 
 const char *ea_sync_name(ea_sync s)
@@ -10,18 +10,6 @@ const char *ea_sync_name(ea_sync s)
         return "batched";
     case EA_SYNC_DEVICE:
         return "device";
-    default:
-        return "unknown";
-    }
-}
-
-const char *ea_kernel_name(ea_kernel k)
-{
-    switch (k) {
-    case EA_KERNEL_CANONICAL:
-        return "canonical";
-    case EA_KERNEL_TC:
-        return "tc";
     default:
         return "unknown";
     }

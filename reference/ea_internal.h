@@ -5,6 +5,7 @@
 #include "ea.h"
 #include "ea_cases.h"
 #include "ea_math.h"
+#include "ea_rules.h"
 
 #include <stdint.h>
 
@@ -40,20 +41,9 @@ ea_status ea_check_call(const ea_batch *b, const ea_params *p, const ea_inputs *
 /* Element count of a [rows, heads, dim] tensor, or -1 past EA_MAX_ELEMENTS. */
 int64_t ea_tensor_elems(int64_t rows, int64_t heads, int64_t dim);
 
-/* Reads element i of a f32 or bf16 tensor as float (bf16 -> f32 is exact). */
-static inline float ea_load(const void *t, ea_dtype dt, int64_t i)
-{
-    return dt == EA_BF16 ? ea_bf16_to_f32(((const uint16_t *)t)[i]) : ((const float *)t)[i];
-}
-
-/* Writes x as element i, rounding to nearest even for bf16. */
-static inline void ea_store(void *t, ea_dtype dt, int64_t i, float x)
-{
-    if (dt == EA_BF16)
-        ((uint16_t *)t)[i] = ea_f32_to_bf16(x);
-    else
-        ((float *)t)[i] = x;
-}
+/* Element i of a f32 or bf16 tensor as float, and back (ea_rules.h, shared with the GPU). */
+static inline float ea_load(const void *t, ea_dtype dt, int64_t i) { return ea_load_elem(t, dt == EA_BF16, i); }
+static inline void ea_store(void *t, ea_dtype dt, int64_t i, float x) { ea_store_elem(t, dt == EA_BF16, i, x); }
 
 /* Slot of unified key u of request i: prefix slots first, then new slots. */
 static inline int64_t ea_key_slot(const ea_batch *b, int32_t i, int32_t P, int32_t u)
@@ -62,14 +52,11 @@ static inline int64_t ea_key_slot(const ea_batch *b, int32_t i, int32_t P, int32
                  : b->extend_kv_indices[b->extend_start_loc[i] + (u - P)];
 }
 
-/* The visibility rule of DESIGN.md section 1 for query position t and key u.
+/* The visibility rule of DESIGN.md section 1 for query position t and key u (ea_rules.h).
  * mask_row is the row's mask (P+E entries) or NULL. */
 static inline int ea_visible(const ea_params *p, const uint8_t *mask_row, int32_t t, int32_t u)
 {
-    int v = mask_row ? mask_row[u] != 0 : (!p->causal || u <= t);
-    if (p->sliding_window >= 0 && t - u > p->sliding_window)
-        v = 0;
-    return v;
+    return ea_visible_rule(p->causal, p->sliding_window, mask_row, t, u);
 }
 
 /* Request i's mask row r (P+E entries) or NULL without a custom mask. */

@@ -1,6 +1,6 @@
 /* The GPU suite: every bitwise claim of the CUDA path on fresh random inputs
- * with poisoned outputs, for both kernels (canonical == ea_reference_canonical,
- * tc == ea_reference_tc), the host-wait counts of each strategy, and the error
+ * with poisoned outputs, for every numbered kernel (1..5 == ea_reference_canonical,
+ * 6 tc == ea_reference_tc), the host-wait counts of each strategy, and the error
  * paths. Without a CUDA device (or without nvcc at build time) every test is
  * skipped visibly. On a card whose architecture the tensor-core model was not
  * verified on, the tc kernel's CPU comparisons are reported and skipped; its
@@ -81,10 +81,7 @@ static void *cpu_output_of(const ea_problem *pr, const ea_host_batch *hb, ea_ker
 {
     void *o = malloc(hb->o_bytes + 1);
     ea_fill_sentinel(o, pr->params.dtype, ea_test_out_elems(pr, hb));
-    if (k == EA_KERNEL_TC)
-        EA_ASSERT_OK(ea_reference_tc(&hb->batch, &pr->params, &hb->in, o));
-    else
-        EA_ASSERT_OK(ea_reference_canonical(&hb->batch, &pr->params, &hb->in, o));
+    EA_ASSERT_OK(ea_kernel_reference(k)(&hb->batch, &pr->params, &hb->in, o));
     return o;
 }
 
@@ -97,7 +94,7 @@ static void *cpu_output(const ea_problem *pr, const ea_host_batch *hb)
 static int cpu_comparable(ea_kernel k)
 {
     static int said;
-    if (k != EA_KERNEL_TC || ea_cuda_mma_model_verified())
+    if (ea_kernel_reference(k) != ea_reference_tc || ea_cuda_mma_model_verified())
         return 1;
     if (!said++)
         print_message("model not verified on this card: tc vs CPU comparisons skipped (run ea-mma-probe)\n");
@@ -125,12 +122,12 @@ static ea_sync strategy_or_other(ea_sync s)
     return s;
 }
 
-/* Every strategy and the graph, both kernels: GPU == CPU bit for bit, waits 4*bs / 1 / 0 / 0, twice. */
+/* Every strategy and the graph, every kernel: GPU == CPU bit for bit, waits 4*bs / 1 / 0 / 0, twice. */
 static void test_strategies_match_cpu(void **state)
 {
     (void)state;
     NEED_GPU();
-    for (int k = 0; k < EA_KERNEL_COUNT; k++)
+    for (int k = EA_KERNEL_FIRST; k <= EA_KERNEL_LAST; k++)
         for (int c = 0; c < NCASES; c++) {
             ea_problem pr;
             ea_host_batch hb;
@@ -265,22 +262,23 @@ static void test_gpu_invariances(void **state)
 {
     (void)state;
     NEED_GPU();
-    for (int c = 0; c < 2 * NCASES; c++) {
-        ea_problem pr;
-        ea_host_batch hb;
-        ea_test_batch(CASE(c % NCASES), &pr, &hb);
-        ea_cuda_runner r = {.ctx = ctx, .sync = EA_SYNC_DEVICE, .kernel = c < NCASES ? EA_KERNEL_CANONICAL : EA_KERNEL_TC};
-        void *o = malloc(hb.o_bytes + 1);
-        EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, o));
-        char what[200];
-        snprintf(what, sizeof what, "%s, %s kernel, GPU", CASE(c % NCASES), ea_kernel_name(r.kernel));
-        ea_assert_invariances(what, &pr, ea_run_cuda, &r, &hb, o);
-        free(o);
-        ea_test_batch_free(&pr, &hb);
-    }
+    for (int k = EA_KERNEL_FIRST; k <= EA_KERNEL_LAST; k++)
+        for (int c = 0; c < NCASES; c++) {
+            ea_problem pr;
+            ea_host_batch hb;
+            ea_test_batch(CASE(c), &pr, &hb);
+            ea_cuda_runner r = {.ctx = ctx, .sync = EA_SYNC_DEVICE, .kernel = (ea_kernel)k};
+            void *o = malloc(hb.o_bytes + 1);
+            EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, o));
+            char what[200];
+            snprintf(what, sizeof what, "%s, %s kernel, GPU", CASE(c), ea_kernel_name(r.kernel));
+            ea_assert_invariances(what, &pr, ea_run_cuda, &r, &hb, o);
+            free(o);
+            ea_test_batch_free(&pr, &hb);
+        }
 }
 
-/* NaN and infinities in q/k/v are data: GPU and CPU treat them identically, in both kernels. */
+/* NaN and infinities in q/k/v are data: GPU and CPU treat them identically, in every kernel. */
 static void test_nonfinite_inputs(void **state)
 {
     (void)state;
@@ -303,7 +301,7 @@ static void test_nonfinite_inputs(void **state)
             ea_test_batch(lines[c], &pr, &hb);
             ((float *)pr.v_pool)[(ea_test_key_slot(&hb, 0, 66) * 2 + 0) * 16 + 3] = INFINITY;
         }
-        for (int k = 0; k < EA_KERNEL_COUNT; k++) {
+        for (int k = EA_KERNEL_FIRST; k <= EA_KERNEL_LAST; k++) {
             if (!cpu_comparable((ea_kernel)k))
                 continue;
             void *want = cpu_output_of(&pr, &hb, (ea_kernel)k), *got = malloc(hb.o_bytes + 1);
@@ -344,7 +342,8 @@ static void test_error_paths(void **state)
 
     /* an impossible shared-memory request: a status, the output untouched, the context still usable */
     EA_ASSERT_OK(ea_cuda_set_kernel(ctx, EA_KERNEL_CANONICAL));
-    EA_ASSERT_ERR(ea_cuda_set_kernel(ctx, (ea_kernel)5), EA_ERR_SCALAR, "unknown kernel 5");
+    EA_ASSERT_ERR(ea_cuda_set_kernel(ctx, (ea_kernel)0), EA_ERR_SCALAR, "unknown kernel 0");
+    EA_ASSERT_ERR(ea_cuda_set_kernel(ctx, (ea_kernel)(EA_KERNEL_LAST + 1)), EA_ERR_SCALAR, "unknown kernel 7");
     EA_ASSERT_OK(ea_cuda_batch_upload(ctx, &hb.batch, &pr.params, &hb.in, &db));
     ea_plan plan;
     EA_ASSERT_OK(ea_cuda_plan_create(ctx, db, &plan));
@@ -366,6 +365,41 @@ static void test_error_paths(void **state)
     ea_test_batch_free(&pr, &hb);
 }
 
+/* The kernel table (no GPU needed): numbers and names read back, each kernel's CPU reference,
+ * and words that are no kernel refused with the list. */
+static void test_kernel_table(void **state)
+{
+    (void)state;
+    const char *const names[] = {"naive", "smem_tiles", "gqa_blocking", "vector_gathers", "bitmasks", "tc"};
+    assert_int_equal(EA_KERNEL_LAST - EA_KERNEL_FIRST + 1, sizeof names / sizeof *names);
+    for (int k = EA_KERNEL_FIRST; k <= EA_KERNEL_LAST; k++) {
+        char number[4];
+        snprintf(number, sizeof number, "%d", k);
+        ea_kernel got = (ea_kernel)0;
+        EA_ASSERT_OK(ea_kernel_parse(number, &got));
+        assert_int_equal(got, k);
+        got = (ea_kernel)0;
+        EA_ASSERT_OK(ea_kernel_parse(names[k - 1], &got));
+        assert_int_equal(got, k);
+        assert_string_equal(ea_kernel_name((ea_kernel)k), names[k - 1]);
+        assert_ptr_equal(ea_kernel_reference((ea_kernel)k),
+                         k == EA_KERNEL_TC ? ea_reference_tc : ea_reference_canonical);
+    }
+    ea_kernel got = (ea_kernel)0;
+    EA_ASSERT_OK(ea_kernel_parse("canonical", &got));
+    assert_int_equal(got, EA_KERNEL_BITMASKS);
+    const char *const bad[] = {"0", "7", "", "tc ", "Naive", "55"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        got = (ea_kernel)3;
+        EA_ASSERT_ERR(ea_kernel_parse(bad[k], &got), EA_ERR_SCALAR, "1 naive, 2 smem_tiles");
+        assert_int_equal(got, 3); /* unchanged */
+    }
+    assert_string_equal(ea_kernel_name((ea_kernel)0), "unknown");
+    assert_string_equal(ea_kernel_name((ea_kernel)(EA_KERNEL_LAST + 1)), "unknown");
+    assert_null(ea_kernel_reference((ea_kernel)0));
+    assert_null(ea_kernel_reference((ea_kernel)(EA_KERNEL_LAST + 1)));
+}
+
 /* Runs everywhere: without a device, creating a context is a clean status, never a crash. */
 static void test_no_device_is_a_status(void **state)
 {
@@ -382,6 +416,7 @@ static void test_no_device_is_a_status(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kernel_table),
         cmocka_unit_test(test_no_device_is_a_status), cmocka_unit_test(test_strategies_match_cpu),
         cmocka_unit_test(test_indices_match),         cmocka_unit_test(test_plan_once_run_many),
         cmocka_unit_test(test_gpu_invariances),       cmocka_unit_test(test_nonfinite_inputs),

@@ -1,7 +1,7 @@
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 /* ea-compare: checks every contract of DESIGN.md on the cases of a case file.
  *
- *   build/bin/ea-compare --cases tests/cases/default.cases [--backend cpu|gpu|all] [--only NAME]
+ *   build/bin/ea-compare --cases tests/cases/default.cases [--backend cpu|gpu|all] [--only NAME] [--kernel N]
  *                        [--max-bytes BYTES] [--max-gflop GFLOP]
  *
  * Before anything runs, every selected case's memory and work are computed from the case alone
@@ -18,10 +18,11 @@
  * CPU tensor-core order (DESIGN section 6.2), per case:
  *   f64     the tensor-core reference vs a float64 loop on the same bf16 inputs (tolerance 2^-7)
  *   batch, split   its invariances (bitwise)
- * GPU backend, once per kernel (canonical, tc), per case (bitwise unless said otherwise):
+ * GPU backend, once per kernel (1..6 of kernels/README.md, or the one --kernel names), per case (bitwise
+ * unless said otherwise):
  *   per_request, batched, device, graph   each strategy's output == the kernel's CPU reference
  *            (for tc on a card whose architecture the mma model was not verified on: shown, not judged)
- *   indices  every strategy's unified indices == the CPU builder's (once, with the canonical kernel)
+ *   indices  every strategy's unified indices == the CPU builder's (once, with the first kernel)
  *   twice    running again gives the same bits
  *   batch, split   the invariances, on the GPU
  *   waits    blocking host waits per step: 4*bs, 1, 0, 0
@@ -57,8 +58,9 @@ static double now_ms(void)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ea-compare --cases FILE [--backend cpu|gpu|all] [--only NAME] [--max-bytes BYTES] "
-               "[--max-gflop GFLOP]\n");
+    fprintf(f, "usage: ea-compare --cases FILE [--backend cpu|gpu|all] [--only NAME] [--kernel 1..6|NAME] "
+               "[--max-bytes BYTES] [--max-gflop GFLOP]\n"
+               "  --kernel: check one GPU kernel (kernels/README.md: 1 naive .. 5 bitmasks, 6 tc); default: all\n");
 }
 
 static ea_status run_two_stage(void *ctx, const ea_problem *pr, const ea_host_batch *hb, void *o)
@@ -283,13 +285,17 @@ static int check_indices(ea_cuda_ctx *ctx, const ea_problem *pr, const ea_host_b
     return st == EA_OK ? 0 : 2;
 }
 
-/* Runs the GPU checks of one case with one kernel, against that kernel's CPU reference; returns 0
- * pass, 1 fail, 2 error, 3 passed everything but the bitwise CPU check is unverified on this card
- * (the tensor-core model was not verified on its architecture). */
-static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c, ea_kernel kernel, const void *cpu_ref)
+/* Whether kernel k computes the tensor-core order (else the canonical one). */
+static int uses_tc(ea_kernel k) { return ea_kernel_reference(k) == ea_reference_tc; }
+
+/* Runs the GPU checks of one case with one kernel, against that kernel's CPU reference (and the
+ * unified indices once per case, with_indices); returns 0 pass, 1 fail, 2 error, 3 passed
+ * everything but the bitwise CPU check is unverified on this card (the tensor-core model was not
+ * verified on its architecture). */
+static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c, ea_kernel kernel, const void *cpu_ref, int with_indices)
 {
-    const int unverified = kernel == EA_KERNEL_TC && !ea_cuda_mma_model_verified();
-    const char *ref_name = kernel == EA_KERNEL_TC ? "CPU tensor-core order" : "CPU canonical";
+    const int unverified = uses_tc(kernel) && !ea_cuda_mma_model_verified();
+    const char *ref_name = uses_tc(kernel) ? "CPU tensor-core order" : "CPU canonical";
     ea_problem pr;
     ea_host_batch hb;
     if (make_case(c, &pr, &hb) != 0)
@@ -307,8 +313,7 @@ static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c, ea_kernel kernel, co
         if (cpu_ref) /* the CPU table computed it already */
             memcpy(want, cpu_ref, hb.o_bytes);
         else
-            st = kernel == EA_KERNEL_TC ? ea_reference_tc(&hb.batch, p, &hb.in, want)
-                                        : ea_reference_canonical(&hb.batch, p, &hb.in, want);
+            st = ea_kernel_reference(kernel)(&hb.batch, p, &hb.in, want);
     }
     for (int s = 0; s <= EA_SYNC_COUNT && st == EA_OK; s++) { /* s == EA_SYNC_COUNT: the graph */
         ea_cuda_runner r = {.ctx = ctx, .sync = s == EA_SYNC_COUNT ? EA_SYNC_DEVICE : (ea_sync)s,
@@ -351,7 +356,7 @@ static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c, ea_kernel kernel, co
     if (st == EA_OK)
         st = ea_check_split_invariance(&pr, ea_run_cuda, &dev, &hb, got, &d_split);
     int err = st != EA_OK;
-    if (!err && kernel == EA_KERNEL_CANONICAL)
+    if (!err && with_indices)
         err = check_indices(ctx, &pr, &hb, &idx_ok);
     if (err) {
         fprintf(stderr, "ea-compare: %s: %s\n", c->name, ea_last_error());
@@ -363,7 +368,7 @@ static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c, ea_kernel kernel, co
         snprintf(wbuf, sizeof wbuf, "%lld/%lld/%lld/%lld", (long long)waits[0], (long long)waits[1],
                  (long long)waits[2], (long long)waits[3]);
         printf("%-20s %4d %6d %6s %6s %6s %6s %7s %6s %6s %6s %14s  %s\n", c->name, c->bs, hb.num_tokens, verdict[0],
-               verdict[1], verdict[2], verdict[3], kernel == EA_KERNEL_TC ? "-" : idx_ok ? "ok" : "FAIL", twice_ok ? "ok" : "FAIL",
+               verdict[1], verdict[2], verdict[3], !with_indices ? "-" : idx_ok ? "ok" : "FAIL", twice_ok ? "ok" : "FAIL",
                d_batch.differ || d_batch.sentinels ? "FAIL" : "ok", d_split.differ || d_split.sentinels ? "FAIL" : "ok",
                wbuf, fail ? "FAIL" : "pass");
     }
@@ -413,6 +418,7 @@ int main(int argc, char **argv)
 {
     ea_limits lim = ea_limits_default();
     const char *cases_path = NULL, *backend = "cpu", *only = NULL;
+    ea_kernel first = EA_KERNEL_FIRST, last = EA_KERNEL_LAST; /* the GPU kernels to check */
     for (int k = 1; k < argc; k++) {
         if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) {
             usage(stdout);
@@ -423,6 +429,12 @@ int main(int argc, char **argv)
             backend = argv[++k];
         } else if (!strcmp(argv[k], "--only") && k + 1 < argc) {
             only = argv[++k];
+        } else if (!strcmp(argv[k], "--kernel") && k + 1 < argc) {
+            if (ea_kernel_parse(argv[++k], &first) != EA_OK) {
+                fprintf(stderr, "ea-compare: %s\n", ea_last_error());
+                return 2;
+            }
+            last = first;
         } else if (ea_limits_option(argv[k], k + 1 < argc ? argv[k + 1] : NULL, &lim) == 1) {
             k++;
         } else {
@@ -472,8 +484,8 @@ int main(int argc, char **argv)
         return 2;
     }
     int passed = 0, failed = 0, errors = 0;
-    /* the CPU references' outputs, per kernel and case, kept for the GPU tables */
-    void **cpu_ref = calloc((size_t)EA_KERNEL_COUNT * (size_t)count, sizeof *cpu_ref);
+    /* the CPU references' outputs, per order (canonical, tensor-core) and case, kept for the GPU tables */
+    void **cpu_ref = calloc(2 * (size_t)count, sizeof *cpu_ref);
     if (!cpu_ref) {
         fprintf(stderr, "ea-compare: out of memory\n");
         free(cases);
@@ -504,18 +516,20 @@ int main(int argc, char **argv)
         }
     }
     int unverified = 0;
-    for (int kern = 0; ctx && kern < EA_KERNEL_COUNT; kern++) {
-        printf("GPU backend, %s kernel (bitwise vs %s; waits = per_request/batched/device/graph)\n"
+    for (int kern = first; ctx && kern <= (int)last; kern++) {
+        printf("GPU backend, kernel %d (%s) (bitwise vs %s; waits = per_request/batched/device/graph)\n"
                "%-20s %4s %6s %6s %6s %6s %6s %7s %6s %6s %6s %14s  %s\n",
-               ea_kernel_name((ea_kernel)kern), kern == EA_KERNEL_TC ? "CPU tensor-core order" : "CPU canonical", "case",
-               "bs", "N", "per_rq", "batch", "device", "graph", "indices", "twice", "batch", "split", "waits", "verdict");
-        if (kern == EA_KERNEL_TC && !ea_cuda_mma_model_verified())
+               kern, ea_kernel_name((ea_kernel)kern), uses_tc((ea_kernel)kern) ? "CPU tensor-core order" : "CPU canonical",
+               "case", "bs", "N", "per_rq", "batch", "device", "graph", "indices", "twice", "batch", "split", "waits",
+               "verdict");
+        if (uses_tc((ea_kernel)kern) && !ea_cuda_mma_model_verified())
             printf("model not verified on this card: the tensor-core model of ea_mma.h was checked on sm_90 only "
                    "(run ea-mma-probe); CPU comparisons are shown, not judged\n");
         for (int k = 0; k < count; k++) {
             if (only && strcmp(only, cases[k].name))
                 continue;
-            int r = run_case_gpu(ctx, &cases[k], (ea_kernel)kern, cpu_ref[kern * count + k]);
+            int r = run_case_gpu(ctx, &cases[k], (ea_kernel)kern, cpu_ref[uses_tc((ea_kernel)kern) * count + k],
+                                 kern == (int)first);
             fflush(stdout);
             passed += r == 0, failed += r == 1, errors += r == 2, unverified += r == 3;
         }
@@ -525,7 +539,7 @@ int main(int argc, char **argv)
     } else if (want_gpu) {
         printf("GPU checks skipped: %s\n", gpu_skip);
     }
-    for (int k = 0; k < EA_KERNEL_COUNT * count; k++)
+    for (int k = 0; k < 2 * count; k++)
         free(cpu_ref[k]);
     free(cpu_ref);
     free(cases);

@@ -419,8 +419,8 @@ int main(int argc, char **argv)
             printf("GPU canonical kernel and GPU tensor-core kernel: skipped: %s\n", ea_last_error());
         } else {
             const backend gpu[] = {
-                {"GPU canonical kernel (kernels/attention.cu, device strategy)", 1, ctx, EA_KERNEL_CANONICAL, NULL},
-                {"GPU tensor-core kernel (kernels/attention_tc.cu, device strategy)", 1, ctx, EA_KERNEL_TC, NULL},
+                {"GPU canonical kernel (kernels/attention/5_bitmasks.cu, device strategy)", 1, ctx, EA_KERNEL_CANONICAL, NULL},
+                {"GPU tensor-core kernel (kernels/attention/6_tensor_cores.cu, device strategy)", 1, ctx, EA_KERNEL_TC, NULL},
             };
             for (int b = 0; b < 2; b++)
                 failed |= measure(&gpu[b], &w, &p, samples, seed) != 1;

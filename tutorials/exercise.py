@@ -41,7 +41,7 @@ EXERCISES = {
             checks=[["build/tests/test_reference"], ["build/tests/test_validate"]]),
     3: dict(path="reference/canonical.c", page="03-canonical-order.md",
             checks=[["build/tests/test_reference"], ["build/bin/ea-compare", "--cases", CHECK_CASES, "--backend", "cpu"]]),
-    4: dict(path="kernels/attention.cu", page="04-gpu-kernel.md",
+    4: dict(path="kernels/attention/5_bitmasks.cu", page="04-gpu-kernel.md",
             gpu="the kernel's outputs, bit for bit against the CPU canonical reference, for every strategy",
             checks=[GPU_TESTS, ["build/bin/ea-compare", "--cases", CHECK_CASES, "--backend", "gpu"]]),
     5: dict(path="optimized/strategies.c", page="05-sync-bubble.md",

@@ -1,4 +1,4 @@
-/* The tensor-core extend-attention kernel: DESIGN.md section 6.2's order on mma.sync, bit for bit
+/* Kernel 6, tensor cores: DESIGN.md section 6.2's order on mma.sync, bit for bit
  * equal to ea_reference_tc() because every product-sum is one of the instructions that
  * include/ea_mma.h models, and everything else is exactly rounded IEEE fp32.
  *
@@ -25,6 +25,7 @@
  * every pair, partly masked or not. */
 #include "ea_kernels.h"
 #include "ea_math.h"
+#include "ea_rules.h"
 
 #include <stdint.h>
 
@@ -105,11 +106,7 @@ __device__ __forceinline__ bool visible(const ea_attn_args &a, const tc_block &B
 {
     if (u >= B.T)
         return false;
-    const int32_t t = B.P + r;
-    bool v = B.mask ? B.mask[(int64_t)r * B.T + u] != 0 : (!a.causal || u <= t);
-    if (a.sliding_window >= 0 && t - u > a.sliding_window)
-        v = false;
-    return v;
+    return ea_visible_rule(a.causal, a.sliding_window, B.mask ? B.mask + (int64_t)r * B.T : nullptr, B.P + r, u);
 }
 
 /* The first tile from `from` on that some pair of the block sees, or -1 (uniform across the block:
@@ -616,7 +613,7 @@ static int padded(int d)
     return d <= 64 ? 64 : d <= 128 ? 128 : 256;
 }
 
-extern "C" cudaError_t ea_launch_attention_tc(const ea_attn_args *a, cudaStream_t s)
+extern "C" cudaError_t ea_launch_attention_6(const ea_attn_args *a, cudaStream_t s)
 {
     if (a->dqk > 256 || a->dv > 256)
         return cudaErrorInvalidValue;
