@@ -322,7 +322,7 @@ static int run_versions(ea_cuda_ctx *ctx, const ea_case *cases, int count, const
     float *ms = malloc(sizeof(float) * (size_t)reps);
     void *got = malloc(hb.o_bytes + 1);
     int rc = 0;
-    printf("| kernel | file | checked against | median us | min us | max us | TFLOP/s | vs previous | vs 1 |\n"
+    printf("| kernel | name | checked against | median us | min us | max us | TFLOP/s | vs previous | vs 1 |\n"
            "|---|---|---|---:|---:|---:|---:|---:|---:|\n");
     for (int k = EA_KERNEL_FIRST; k <= EA_KERNEL_LAST && ms && got; k++) {
         double t[3];

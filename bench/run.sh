@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: every benchmark, in one run, from the repository root.
 # Without a GPU: the CPU-side timings (canonical vs OpenBLAS on the seed shape), then exit 0.
-# With a GPU: also the kernel benchmark (both kernels) and the tensor-core peers, the sync
+# With a GPU: also the kernel benchmark (kernels 5 and 6) and the tensor-core peers, every numbered
+# kernel on the seed shape (its table goes into kernels/README.md), the sync
 # benchmark (table, CSV, Chrome trace) and its PyTorch peer, the timeline picture and the scaling
 # grid (tools/device-check.sh bench).
 set -u
@@ -16,3 +17,6 @@ if ! nvidia-smi -L >/dev/null 2>&1 || [ ! -x "$build/bin/ea-bench-sync" ]; then
 fi
 # The GPU steps are the bench phase of tools/device-check.sh, writing straight into the results.
 OUT="$results" bash tools/device-check.sh bench
+# the per-kernel table of kernels/README.md, from this card's --versions run
+card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr -c 'A-Za-z0-9\n' '-' | sed 's/-*$//')
+python3 bench/versions_table.py "$results/kernel-versions-$card.txt" kernels/README.md

@@ -291,7 +291,7 @@ ea_status ea_cuda_test_bad_launch(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_p
 
 /**
  * @brief Test hook: runs the proof of the tc kernel's fast probabilities over all 2^32 floats
- * (see kernels/attention_tc.cu) and waits for it.
+ * (see kernels/attention/6_tensor_cores.cu) and waits for it.
  * @param ctx context
  * @param bad receives how many inputs round to another bf16 than ea_expf() would give (must be 0)
  * @param exact receives how many inputs take the exact path

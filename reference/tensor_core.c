@@ -1,7 +1,7 @@
 #define _POSIX_C_SOURCE 200809L /* sysconf */
 /* The tensor-core reference: extend attention in the order of DESIGN.md section 6.2, every
  * product-sum through the model of one mma instruction (include/ea_mma.h), so that the
- * tensor-core kernel (kernels/attention_tc.cu) can be checked against it bit for bit.
+ * tensor-core kernel (kernels/attention/6_tensor_cores.cu) can be checked against it bit for bit.
  *
  * The loop nest is the kernel's:
  *   for request i, KV head g, block of 64 (query row, query head) pairs:   (one GPU block)

@@ -5,8 +5,9 @@
 #   tools/device-check.sh check   the CMocka suites, the CLI tests, ea-compare --backend all,
 #                                 ea-mma-probe, compute-sanitizer memcheck and racecheck on the GPU
 #                                 suite (add `full` for initcheck and synccheck too)
-#   tools/device-check.sh bench   ea-bench-kernel (both kernels) and the tensor-core peers, the
-#                                 scaling grid, ea-bench-sync with its PyTorch peer and timeline
+#   tools/device-check.sh bench   ea-bench-kernel (kernels 5 and 6) and the tensor-core peers, every
+#                                 numbered kernel on the seed shape (--versions), the scaling grid,
+#                                 ea-bench-sync with its PyTorch peer and timeline
 #
 # Results go to $OUT (the bench phase names them after the card, ready for bench/results/); the
 # check phase packs its logs into one logs.tgz. A summary ends the output.
@@ -46,6 +47,7 @@ if [ "$phase" = check ]; then
 elif [ "$phase" = bench ]; then
   dump=$(mktemp -d) peers=$(mktemp -d)
   step bench-kernel "$out/kernel-$card.txt" build/bin/ea-bench-kernel --cases tests/cases/default.cases --dump "$dump"
+  step versions "$out/kernel-versions-$card.txt" build/bin/ea-bench-kernel --cases tests/cases/default.cases --versions
   for c in seed_shape long_prefix gqa8_d128 no_prefix bf16_small; do cp "$dump/$c".* "$peers/"; done
   step peers "$out/kernel-peers-$card.txt" env PYTHONUNBUFFERED=1 timeout 300 python3 bench/peers/attention_peers.py "$peers"
   step bench-sync "$out/sync-$card.txt" build/bin/ea-bench-sync --kernel tc --csv "$out/sync-$card.csv" \
@@ -60,5 +62,5 @@ elif [ "$phase" = bench ]; then
 else
   echo "usage: tools/device-check.sh check [full] | bench"; exit 2
 fi
-# (the bench phase writes 9 files: its summary is printed only)
+# (the bench phase writes 10 files: its summary is printed only)
 if [ "$phase" = check ]; then printf '%s\n' "${summary[@]}" | tee "$out/summary.txt"; else printf '%s\n' "${summary[@]}"; fi

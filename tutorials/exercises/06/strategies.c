@@ -197,10 +197,28 @@ ea_status ea_cuda_run(ea_cuda_ctx *ctx, const ea_dev_batch *db, const ea_plan *p
     if (plan->bs < db->bs)
         return ea_fail(EA_ERR_COUNT, "the plan has %d requests, the batch %d", plan->bs, db->bs);
     const ea_attn_args a = attn_args(db, plan);
-    if (ctx->kernel == EA_KERNEL_TC)
-        EA_CUDA_TRY(ea_launch_attention_tc(&a, ctx->stream));
-    else
-        EA_CUDA_TRY(ea_launch_attention(&a, ctx->stream));
+    switch (ctx->kernel) { /* kernels/README.md: what each version adds */
+    case EA_KERNEL_NAIVE:
+        EA_CUDA_TRY(ea_launch_attention_1(&a, ctx->stream));
+        break;
+    case EA_KERNEL_SMEM_TILES:
+        EA_CUDA_TRY(ea_launch_attention_2(&a, ctx->stream));
+        break;
+    case EA_KERNEL_GQA_BLOCKING:
+        EA_CUDA_TRY(ea_launch_attention_3(&a, ctx->stream));
+        break;
+    case EA_KERNEL_VECTOR_GATHERS:
+        EA_CUDA_TRY(ea_launch_attention_4(&a, ctx->stream));
+        break;
+    case EA_KERNEL_BITMASKS:
+        EA_CUDA_TRY(ea_launch_attention_5(&a, ctx->stream));
+        break;
+    case EA_KERNEL_TC:
+        EA_CUDA_TRY(ea_launch_attention_6(&a, ctx->stream));
+        break;
+    default: /* ea_cuda_set_kernel admits no other value: a corrupted context */
+        return ea_fail(EA_ERR_SCALAR, "the context's kernel %d is not one of 1..%d", (int)ctx->kernel, EA_KERNEL_LAST);
+    }
     return EA_OK;
 }
 
