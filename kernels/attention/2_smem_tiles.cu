@@ -8,8 +8,11 @@
  * (a broadcast). Tiles that no row of the block can see (causality, the window) are not loaded.
  * Each thread still owns one row and runs kernel 1's passes, so the order is unchanged.
  * Costs left: q is read from global memory inside the score loop, acc[256] is in local memory,
- * and the G query heads of a KV head load the same tiles G times. kernels/README.md has its time. */
-#include "common.cuh"
+ * and the G query heads of a KV head load the same tiles G times.
+ * Measured (H200, seed shape, kernels/README.md): 25.0 ms, 1.04x kernel 1: the tile removed the
+ * pool traffic, but each fmaf still comes with a q load and an acc load and store, and those set
+ * the pace. */
+#include "row_state.cuh"
 
 #define THREADS EA_TILE /* one thread per query row, as many as keys per tile */
 
@@ -27,7 +30,8 @@ __host__ __device__ static inline tile_layout layout_of(int dqk, int dv)
     return L;
 }
 
-/* The tile's K and V rows, keys [tile, tile + n), into k[j][d] and v[j][d]. */
+/* Load: the tile's K and V rows, keys [tile, tile + n), into k[j][d] and v[j][d], consecutive
+ * threads on consecutive d. */
 __device__ static void load_tile(const ea_attn_args &args, const request &req, int g, int tile, int n, float *k,
                                  float *v)
 {
@@ -41,6 +45,41 @@ __device__ static void load_tile(const ea_attn_args &args, const request &req, i
     }
 }
 
+/* Pass 1 (score): kernel 1's score_tile with k from the shared tile (every thread reads the same
+ * element at once: a broadcast). */
+__device__ static bool score_tile(const ea_attn_args &args, const row_state &st, const float *k, int tile, int n,
+                                  float *x, bool *vis, float *m_new)
+{
+    bool any = false;
+    *m_new = st.m;
+    for (int j = 0; j < n; j++) {
+        vis[j] = visible(args, st.mask, st.t, tile + j);
+        if (!vis[j])
+            continue;
+        float s = 0.0f;
+        for (int d = 0; d < args.dqk; d++)
+            s = __fmaf_rn(ea_load_elem(args.q, args.bf16, st.q0 + d), k[j * args.dqk + d], s);
+        x[j] = logit(args, s);
+        *m_new = fmaxf(*m_new, x[j]);
+        any = true;
+    }
+    return any;
+}
+
+/* Pass 2, then (accumulate): kernel 1's accumulate_tile with v from the shared tile. */
+__device__ static void accumulate_tile(const ea_attn_args &args, row_state &st, const float *v, int n, const float *x,
+                                       const bool *vis)
+{
+    for (int j = 0; j < n; j++) {
+        if (!vis[j])
+            continue;
+        const float p = ea_expf(x[j] - st.m);
+        st.l = st.l + p;
+        for (int d = 0; d < args.dv; d++)
+            st.acc[d] = __fmaf_rn(p, v[j * args.dv + d], st.acc[d]);
+    }
+}
+
 __global__ void __launch_bounds__(THREADS) attention_smem_tiles(const ea_attn_args args)
 {
     extern __shared__ __align__(16) unsigned char smem[];
@@ -49,16 +88,12 @@ __global__ void __launch_bounds__(THREADS) attention_smem_tiles(const ea_attn_ar
 
     const int i = blockIdx.z, h = blockIdx.y, g = h / (args.hq / args.hkv);
     const request req = request_of(args, i);
-    const int r0 = blockIdx.x * THREADS, r = r0 + threadIdx.x, t = req.P + r;
+    const int r0 = blockIdx.x * THREADS, r = r0 + threadIdx.x;
     if (r0 >= req.E)
         return; /* the whole block is past the request's rows: a uniform exit */
     const bool mine = r < req.E; /* rows past E still help load tiles */
-    const uint8_t *mask_row = mine ? mask_row_of(args, i, req, r) : nullptr;
-    const int64_t q0 = ((int64_t)(req.row0 + r) * args.hq + h) * args.dqk;
-
-    float m = -INFINITY, l = 0.0f, acc[EA_MAX_HEAD_DIM];
-    for (int d = 0; d < args.dv; d++)
-        acc[d] = 0.0f;
+    row_state st;
+    begin_row(st, args, i, req, h, r);
 
     int u_first, u_last;
     visible_keys(args, req, r0, min(req.E - 1, r0 + THREADS - 1), &u_first, &u_last);
@@ -67,51 +102,15 @@ __global__ void __launch_bounds__(THREADS) attention_smem_tiles(const ea_attn_ar
         __syncthreads(); /* every thread is done with the previous tile */
         load_tile(args, req, g, tile, n, sk, sv);
         __syncthreads();
-        if (!mine)
-            continue;
-
-        /* pass 1: the logits of the visible keys and their max */
-        float x[EA_TILE];
-        bool vis[EA_TILE], any = false;
-        float m_new = m;
-        for (int j = 0; j < n; j++) {
-            vis[j] = visible(args, mask_row, t, tile + j);
-            if (!vis[j])
-                continue;
-            float s = 0.0f;
-            for (int d = 0; d < args.dqk; d++)
-                s = __fmaf_rn(ea_load_elem(args.q, args.bf16, q0 + d), sk[j * args.dqk + d], s);
-            x[j] = logit(args, s);
-            m_new = fmaxf(m_new, x[j]);
-            any = true;
-        }
-        if (!any)
-            continue;
-
-        /* pass 2: rescale, then add the tile's keys in increasing u */
-        if (m != -INFINITY) {
-            const float a = ea_expf(m - m_new);
-            l = l * a;
-            for (int d = 0; d < args.dv; d++)
-                acc[d] = acc[d] * a;
-        }
-        for (int j = 0; j < n; j++) {
-            if (!vis[j])
-                continue;
-            const float p = ea_expf(x[j] - m_new);
-            l = l + p;
-            for (int d = 0; d < args.dv; d++)
-                acc[d] = __fmaf_rn(p, sv[j * args.dv + d], acc[d]);
-        }
-        m = m_new;
+        float x[EA_TILE], m_new;
+        bool vis[EA_TILE];
+        if (!mine || !score_tile(args, st, sk, tile, n, x, vis, &m_new))
+            continue; /* a tile with no visible key leaves the state untouched */
+        rescale_state(st, m_new, args.dv);
+        accumulate_tile(args, st, sv, n, x, vis);
     }
-    if (!mine)
-        return;
-
-    const float den = denominator(args, h, m, l);
-    const int64_t o0 = ((int64_t)(req.row0 + r) * args.hq + h) * args.dv;
-    for (int d = 0; d < args.dv; d++)
-        store_output(args, o0 + d, acc[d], den, m == -INFINITY);
+    if (mine)
+        write_row(args, req, st);
 }
 
 extern "C" cudaError_t ea_launch_attention_2(const ea_attn_args *args, cudaStream_t stream)

@@ -13,7 +13,7 @@
  * The probabilities and their visibility go from pass 1 to pass 2 through shared memory.
  * Costs left: lanes read K rows dqk floats apart (same bank: a 32-way conflict when dqk is a
  * multiple of 32), loads are one element each, and pass 2 tests every key for every row.
- * kernels/README.md has its time. */
+ * Measured (H200, seed shape, kernels/README.md): 7.70 ms, 3.25x kernel 2. */
 #include "common.cuh"
 
 #define WARPS 8
@@ -37,13 +37,151 @@ __host__ __device__ static inline gqa_layout layout_of(int dqk, int dv)
     return L;
 }
 
+/* A warp's 4 rows (row0 .. row0+3 of the group's query matrix) and their online-softmax state;
+ * lane l holds dimensions l, l+32, ... of each acc. */
+struct warp_rows {
+    int row0;
+    float m[ROWS_PER_WARP], l[ROWS_PER_WARP], acc[ROWS_PER_WARP][DV_PER_LANE];
+};
+
+/* Load: the block's queries (once), zero past the last row. */
+__device__ static void load_queries(const ea_attn_args &args, const request &req, int g, int block_row0, float *q)
+{
+    const int G = args.hq / args.hkv;
+    for (int idx = threadIdx.x; idx < ROWS * args.dqk; idx += WARPS * WARP) {
+        const int row = block_row0 + idx / args.dqk, d = idx % args.dqk;
+        q[idx] = row < req.E * G
+                     ? ea_load_elem(args.q, args.bf16, ((int64_t)(req.row0 + row / G) * args.hq + g * G + row % G) * args.dqk + d)
+                     : 0.0f;
+    }
+}
+
+/* Load: the tile's K and V rows, one element per thread and step, zero rows past n. */
+__device__ static void load_tile(const ea_attn_args &args, const request &req, int g, int tile, int n, float *k, float *v)
+{
+    for (int idx = threadIdx.x; idx < EA_TILE * args.dqk; idx += WARPS * WARP) {
+        const int j = idx / args.dqk;
+        k[idx] = j < n ? ea_load_elem(args.k_pool, args.bf16, (req.slots[tile + j] * args.hkv + g) * args.dqk + idx % args.dqk)
+                       : 0.0f;
+    }
+    for (int idx = threadIdx.x; idx < EA_TILE * args.dv; idx += WARPS * WARP) {
+        const int j = idx / args.dv;
+        v[idx] = j < n ? ea_load_elem(args.v_pool, args.bf16, (req.slots[tile + j] * args.hkv + g) * args.dv + idx % args.dv)
+                       : 0.0f;
+    }
+}
+
+/* Pass 1 (score): s[k][half] = q_k . k_{lane + 32*half}, each one sequential fmaf chain over d. */
+__device__ __forceinline__ void score_tile(const ea_attn_args &args, const float *q, const float *keys, int lane,
+                                           float (&s)[ROWS_PER_WARP][2])
+{
+#pragma unroll
+    for (int k = 0; k < ROWS_PER_WARP; k++)
+        s[k][0] = s[k][1] = 0.0f;
+    for (int d = 0; d < args.dqk; d++)
+#pragma unroll
+        for (int k = 0; k < ROWS_PER_WARP; k++)
+#pragma unroll
+            for (int half = 0; half < 2; half++)
+                s[k][half] = __fmaf_rn(q[k * args.dqk + d], keys[(lane + half * WARP) * args.dqk + d], s[k][half]);
+}
+
+/* Pass 1, end: logits, visibility, the tile max (warp_max) and the probabilities p[j][k] with
+ * their visibility, for pass 2. any[k]: row k sees a key of the tile. */
+__device__ __forceinline__ void probabilities(const ea_attn_args &args, int i, const request &req, const warp_rows &w,
+                                              int tile, int n, int lane, const float (&s)[ROWS_PER_WARP][2],
+                                              float (&m_new)[ROWS_PER_WARP], bool (&any)[ROWS_PER_WARP], float *p,
+                                              uint8_t *vis_of)
+{
+    const int G = args.hq / args.hkv;
+#pragma unroll
+    for (int k = 0; k < ROWS_PER_WARP; k++) {
+        const int row = w.row0 + k, r = row / G;
+        const uint8_t *mask_row = row < req.E * G ? mask_row_of(args, i, req, r) : nullptr;
+        float x[2], mx = -INFINITY;
+        bool vis[2];
+#pragma unroll
+        for (int half = 0; half < 2; half++) {
+            const int j = lane + half * WARP;
+            vis[half] = row < req.E * G && j < n && visible(args, mask_row, req.P + r, tile + j);
+            x[half] = logit(args, s[k][half]);
+            if (vis[half])
+                mx = fmaxf(mx, x[half]);
+        }
+        m_new[k] = fmaxf(w.m[k], warp_max(mx));
+        any[k] = __any_sync(FULL_MASK, vis[0] || vis[1]);
+#pragma unroll
+        for (int half = 0; half < 2; half++) {
+            const int j = lane + half * WARP;
+            p[j * ROWS_PER_WARP + k] = vis[half] ? ea_expf(x[half] - m_new[k]) : 0.0f;
+            vis_of[j * ROWS_PER_WARP + k] = vis[half];
+        }
+    }
+}
+
+/* Pass 2, first (softmax update): each row that sees the tile rescales to its new max. */
+__device__ __forceinline__ void rescale_state(warp_rows &w, const float (&m_new)[ROWS_PER_WARP],
+                                              const bool (&any)[ROWS_PER_WARP])
+{
+#pragma unroll
+    for (int k = 0; k < ROWS_PER_WARP; k++) {
+        if (!any[k])
+            continue; /* a tile with no visible key leaves the state untouched */
+        if (w.m[k] != -INFINITY) {
+            const float a = ea_expf(w.m[k] - m_new[k]);
+            w.l[k] = w.l[k] * a;
+#pragma unroll
+            for (int c = 0; c < DV_PER_LANE; c++)
+                w.acc[k][c] = w.acc[k][c] * a;
+        }
+        w.m[k] = m_new[k];
+    }
+}
+
+/* Pass 2, then (accumulate): lanes own d = lane + 32c; every key of the tile in increasing u,
+ * added to the rows that see it. */
+__device__ __forceinline__ void accumulate_tile(warp_rows &w, const float *v, int dv, int n, int lane, const float *p,
+                                                const uint8_t *vis_of)
+{
+    for (int j = 0; j < n; j++)
+#pragma unroll
+        for (int k = 0; k < ROWS_PER_WARP; k++) {
+            if (!vis_of[j * ROWS_PER_WARP + k])
+                continue;
+            const float pk = p[j * ROWS_PER_WARP + k];
+            w.l[k] = w.l[k] + pk;
+#pragma unroll
+            for (int c = 0; c < DV_PER_LANE; c++)
+                if (lane + WARP * c < dv)
+                    w.acc[k][c] = __fmaf_rn(pk, v[j * dv + lane + WARP * c], w.acc[k][c]);
+        }
+}
+
+/* Epilogue (write): sink, normalise, round to the storage type. */
+__device__ __forceinline__ void write_rows(const ea_attn_args &args, const request &req, int g, const warp_rows &w,
+                                           int lane)
+{
+    const int G = args.hq / args.hkv;
+#pragma unroll
+    for (int k = 0; k < ROWS_PER_WARP; k++) {
+        const int row = w.row0 + k, h = g * G + row % G;
+        if (row >= req.E * G)
+            continue;
+        const float den = denominator(args, h, w.m[k], w.l[k]);
+        const int64_t o0 = ((int64_t)(req.row0 + row / G) * args.hq + h) * args.dv;
+#pragma unroll
+        for (int c = 0; c < DV_PER_LANE; c++)
+            if (lane + WARP * c < args.dv)
+                store_output(args, o0 + lane + WARP * c, w.acc[k][c], den, w.m[k] == -INFINITY);
+    }
+}
+
 __global__ void __launch_bounds__(WARPS *WARP) attention_gqa_blocking(const ea_attn_args args)
 {
     extern __shared__ __align__(16) unsigned char smem[];
-    const int dqk = args.dqk, dv = args.dv;
-    const gqa_layout L = layout_of(dqk, dv);
+    const gqa_layout L = layout_of(args.dqk, args.dv);
     float *sk = (float *)(smem + L.k), *sv = (float *)(smem + L.v), *sq = (float *)(smem + L.q);
-    const int tid = threadIdx.x, warp = tid / WARP, lane = tid % WARP;
+    const int warp = threadIdx.x / WARP, lane = threadIdx.x % WARP;
     float *sp = (float *)(smem + L.p) + warp * EA_TILE * ROWS_PER_WARP;
     uint8_t *svis = smem + L.vis + warp * EA_TILE * ROWS_PER_WARP;
 
@@ -52,23 +190,16 @@ __global__ void __launch_bounds__(WARPS *WARP) attention_gqa_blocking(const ea_a
     const int block_row0 = blockIdx.x * ROWS;
     if (block_row0 >= req.E * G)
         return; /* a uniform exit */
+    load_queries(args, req, g, block_row0, sq);
 
-    /* the block's queries, zero past the last row */
-    for (int idx = tid; idx < ROWS * dqk; idx += WARPS * WARP) {
-        const int row = block_row0 + idx / dqk, d = idx % dqk;
-        sq[idx] = row < req.E * G ? ea_load_elem(args.q, args.bf16,
-                                                 ((int64_t)(req.row0 + row / G) * args.hq + g * G + row % G) * dqk + d)
-                                  : 0.0f;
-    }
-
-    const int row0 = block_row0 + warp * ROWS_PER_WARP; /* this warp's rows: row0 .. row0+3 */
-    float m[ROWS_PER_WARP], l[ROWS_PER_WARP], acc[ROWS_PER_WARP][DV_PER_LANE];
+    warp_rows w;
+    w.row0 = block_row0 + warp * ROWS_PER_WARP;
 #pragma unroll
     for (int k = 0; k < ROWS_PER_WARP; k++) {
-        m[k] = -INFINITY, l[k] = 0.0f;
+        w.m[k] = -INFINITY, w.l[k] = 0.0f;
 #pragma unroll
         for (int c = 0; c < DV_PER_LANE; c++)
-            acc[k][c] = 0.0f;
+            w.acc[k][c] = 0.0f;
     }
 
     int u_first, u_last;
@@ -76,99 +207,18 @@ __global__ void __launch_bounds__(WARPS *WARP) attention_gqa_blocking(const ea_a
     for (int tile = u_first / EA_TILE * EA_TILE; tile <= u_last; tile += EA_TILE) {
         const int n = min(EA_TILE, req.T - tile);
         __syncthreads(); /* the previous tile is no longer read */
-        /* load: the tile's K and V rows, zero rows past n */
-        for (int idx = tid; idx < EA_TILE * dqk; idx += WARPS * WARP) {
-            const int j = idx / dqk;
-            sk[idx] = j < n ? ea_load_elem(args.k_pool, args.bf16, (req.slots[tile + j] * args.hkv + g) * dqk + idx % dqk)
-                            : 0.0f;
-        }
-        for (int idx = tid; idx < EA_TILE * dv; idx += WARPS * WARP) {
-            const int j = idx / dv;
-            sv[idx] = j < n ? ea_load_elem(args.v_pool, args.bf16, (req.slots[tile + j] * args.hkv + g) * dv + idx % dv)
-                            : 0.0f;
-        }
+        load_tile(args, req, g, tile, n, sk, sv);
         __syncthreads();
-
-        /* pass 1: lane scores keys lane and lane+32 for the warp's 4 rows */
-        float s[ROWS_PER_WARP][2] = {};
-        for (int d = 0; d < dqk; d++)
-#pragma unroll
-            for (int k = 0; k < ROWS_PER_WARP; k++)
-#pragma unroll
-                for (int half = 0; half < 2; half++)
-                    s[k][half] = __fmaf_rn(sq[(warp * ROWS_PER_WARP + k) * dqk + d], sk[(lane + half * WARP) * dqk + d],
-                                           s[k][half]);
-
-        /* logits, visibility, the tile max, probabilities */
+        float s[ROWS_PER_WARP][2], m_new[ROWS_PER_WARP];
         bool any[ROWS_PER_WARP];
-        float m_new[ROWS_PER_WARP];
-#pragma unroll
-        for (int k = 0; k < ROWS_PER_WARP; k++) {
-            const int row = row0 + k, r = row / G;
-            const uint8_t *mask_row = row < req.E * G ? mask_row_of(args, i, req, r) : nullptr;
-            float x[2], mx = -INFINITY;
-            bool vis[2];
-#pragma unroll
-            for (int half = 0; half < 2; half++) {
-                const int j = lane + half * WARP;
-                vis[half] = row < req.E * G && j < n && visible(args, mask_row, req.P + r, tile + j);
-                x[half] = logit(args, s[k][half]);
-                if (vis[half])
-                    mx = fmaxf(mx, x[half]);
-            }
-            m_new[k] = fmaxf(m[k], warp_max(mx));
-            any[k] = __any_sync(FULL_MASK, vis[0] || vis[1]);
-#pragma unroll
-            for (int half = 0; half < 2; half++) {
-                const int j = lane + half * WARP;
-                sp[j * ROWS_PER_WARP + k] = vis[half] ? ea_expf(x[half] - m_new[k]) : 0.0f;
-                svis[j * ROWS_PER_WARP + k] = vis[half];
-            }
-        }
+        score_tile(args, sq + warp * ROWS_PER_WARP * args.dqk, sk, lane, s);
+        probabilities(args, i, req, w, tile, n, lane, s, m_new, any, sp, svis);
         __syncwarp();
-
-        /* pass 2: lanes own d = lane + 32c; rescale each row that sees the tile, then add keys in increasing u */
-#pragma unroll
-        for (int k = 0; k < ROWS_PER_WARP; k++) {
-            if (!any[k])
-                continue; /* a tile with no visible key leaves the state untouched */
-            if (m[k] != -INFINITY) {
-                const float a = ea_expf(m[k] - m_new[k]);
-                l[k] = l[k] * a;
-#pragma unroll
-                for (int c = 0; c < DV_PER_LANE; c++)
-                    acc[k][c] = acc[k][c] * a;
-            }
-            m[k] = m_new[k];
-        }
-        for (int j = 0; j < n; j++)
-#pragma unroll
-            for (int k = 0; k < ROWS_PER_WARP; k++) {
-                if (!svis[j * ROWS_PER_WARP + k])
-                    continue;
-                const float p = sp[j * ROWS_PER_WARP + k];
-                l[k] = l[k] + p;
-#pragma unroll
-                for (int c = 0; c < DV_PER_LANE; c++)
-                    if (lane + WARP * c < dv)
-                        acc[k][c] = __fmaf_rn(p, sv[j * dv + lane + WARP * c], acc[k][c]);
-            }
+        rescale_state(w, m_new, any);
+        accumulate_tile(w, sv, args.dv, n, lane, sp, svis);
         __syncwarp(); /* sp and svis are rewritten by the next tile's pass 1 */
     }
-
-    /* epilogue: sink, normalise, round to the storage type */
-#pragma unroll
-    for (int k = 0; k < ROWS_PER_WARP; k++) {
-        const int row = row0 + k, h = g * G + row % G;
-        if (row >= req.E * G)
-            continue;
-        const float den = denominator(args, h, m[k], l[k]);
-        const int64_t o0 = ((int64_t)(req.row0 + row / G) * args.hq + h) * dv;
-#pragma unroll
-        for (int c = 0; c < DV_PER_LANE; c++)
-            if (lane + WARP * c < dv)
-                store_output(args, o0 + lane + WARP * c, acc[k][c], den, m[k] == -INFINITY);
-    }
+    write_rows(args, req, g, w, lane);
 }
 
 extern "C" cudaError_t ea_launch_attention_3(const ea_attn_args *args, cudaStream_t stream)
