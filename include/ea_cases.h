@@ -33,6 +33,21 @@ extern "C" {
 /** Most cases one file may hold: the parsed cases take about 160 bytes each, so at most ~40 MiB. */
 #define EA_CASE_MAX_COUNT 262144
 
+/**
+ * @brief splitmix64, the project's PRNG: every random choice of a case (its lengths, slots, mask
+ * and data) is drawn with it from the case's `seed`, and tools that invent data use it too.
+ * Tiny and fully specified, so a seed gives the same data on every machine.
+ * @param state the generator's state, advanced by one step
+ * @return the next 64 random bits
+ */
+static inline uint64_t ea_splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 /** How a per-request length was given. */
 typedef enum {
     EA_LEN_ALL = 0,  /**< one value for every request */

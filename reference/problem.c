@@ -2,7 +2,7 @@
  * It draws every request's whole sequence (slots, queries and mask rows for
  * prefix AND new positions), so tests can cut it into cached and new tokens
  * at any point, or take any subset of requests, and still ask for the same
- * attention. The PRNG is ea_splitmix64 (ea_internal.h). */
+ * attention. The PRNG is ea_splitmix64 (ea_cases.h). */
 #include "ea_cases.h"
 #include "ea_internal.h"
 
