@@ -237,6 +237,8 @@ typedef struct {
  * @param n number of requests in @p reqs (ignored when reqs is NULL)
  * @param prefix_lens [n] cached tokens of each (NULL: as drawn); must be <= T_i
  * @param hb filled on success; free with ea_host_batch_free()
+ * @return EA_OK; EA_ERR_DIM for no requests, EA_ERR_RANGE for a request not in the problem,
+ *         EA_ERR_COUNT for a prefix outside [0, T_i], EA_ERR_OVERFLOW, EA_ERR_NOMEM
  */
 ea_status ea_host_batch_make(const ea_problem *pr, const int32_t *reqs, int32_t n, const int32_t *prefix_lens,
                              ea_host_batch *hb);

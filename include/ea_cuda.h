@@ -151,7 +151,7 @@ void ea_cuda_reset_waits(ea_cuda_ctx *ctx);
  *        queue from now on (a new context runs ::EA_KERNEL_CANONICAL).
  * @param ctx context
  * @param k the kernel
- * @return EA_OK, or EA_ERR_SCALAR for an unknown kernel
+ * @return EA_OK, or EA_ERR_ARG for an unknown kernel
  */
 ea_status ea_cuda_set_kernel(ea_cuda_ctx *ctx, ea_kernel k);
 
@@ -209,10 +209,15 @@ void ea_cuda_plan_free(ea_plan *plan);
  *
  * per_request and batched return after their host loop (having waited 4*bs
  * times or once); device returns as soon as its two kernels are queued.
+ * @return EA_OK; EA_ERR_ARG for an unknown strategy; EA_ERR_PLAN for a plan too small for @p db
+ *         or (batched) a plan created in another context; EA_ERR_CUDA
  */
 ea_status ea_cuda_plan_build(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_sync s, ea_plan *plan);
 
-/** @brief Queues one layer's attention over a built plan into db->o. No host wait. */
+/**
+ * @brief Queues one layer's attention over a built plan into db->o. No host wait.
+ * @return EA_OK, EA_ERR_PLAN for a plan of fewer requests than @p db, or EA_ERR_CUDA
+ */
 ea_status ea_cuda_run(ea_cuda_ctx *ctx, const ea_dev_batch *db, const ea_plan *plan);
 
 /**
@@ -282,6 +287,8 @@ ea_status ea_cuda_check_tc_probabilities(ea_cuda_ctx *ctx, uint64_t *bad, uint64
  * @param indptr [bs+1] receives unified_kv_indptr
  * @param indices receives unified_kv_indices (indptr[bs] entries; room for plan->capacity)
  * @param prefix_lens [bs] receives prefix_lens
+ * @return EA_OK; EA_ERR_DIM when @p bs < 1, EA_ERR_PLAN when it exceeds plan->bs; EA_ERR_COUNT when the plan
+ *         holds more indices than its capacity; EA_ERR_CUDA
  */
 ea_status ea_cuda_plan_download(ea_cuda_ctx *ctx, const ea_plan *plan, int32_t bs, int32_t *indptr,
                                 int64_t *indices, int32_t *prefix_lens);

@@ -8,6 +8,10 @@ ea_status ea_cuda_plan_download(ea_cuda_ctx *ctx, const ea_plan *plan, int32_t b
 {
     if (!ctx || !plan || !indptr || !indices || !prefix_lens)
         return ea_fail(EA_ERR_NULL, "ctx, plan and the host arrays are required");
+    if (bs < 1)
+        return ea_fail(EA_ERR_DIM, "bs must be >= 1 (%d)", bs);
+    if (bs > plan->bs)
+        return ea_fail(EA_ERR_PLAN, "the plan has %d requests, %d asked for", plan->bs, bs);
     EA_CUDA_TRY(cudaMemcpyAsync(indptr, plan->unified_kv_indptr, sizeof(int32_t) * ((size_t)bs + 1),
                                 cudaMemcpyDeviceToHost, ctx->stream));
     EA_CUDA_TRY(cudaMemcpyAsync(prefix_lens, plan->prefix_lens, sizeof(int32_t) * (size_t)bs,

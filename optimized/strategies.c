@@ -136,7 +136,7 @@ static ea_status build_batched(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan
     if (st != EA_OK)
         return st;
     if (ctx->packed_len < 4 * (size_t)bs)
-        return ea_fail(EA_ERR_COUNT, "the plan was not created in this context");
+        return ea_fail(EA_ERR_PLAN, "the plan was not created in this context");
     int32_t *packed = ctx->pinned, *indptr = packed + 4 * bs, *prefix_lens = indptr + plan->bs + 1;
     /* EXERCISE 6 BEGIN: launch the pack kernel, copy the 4*bs scalars to `packed` with ONE cudaMemcpyAsync, wait once (ea_cuda_wait), then fill prefix_lens and indptr from host memory */
     EA_CUDA_TRY(ea_launch_pack_scalars(db->prefix_kv_indptr, db->extend_start_loc, db->extend_seq_lens, bs,
@@ -172,7 +172,7 @@ ea_status ea_cuda_plan_build(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_sync s
     if (!ctx || !db || !plan)
         return ea_fail(EA_ERR_NULL, "ctx, db and plan are required");
     if (plan->bs < db->bs || plan->capacity < db->num_prefix_indices + db->num_tokens)
-        return ea_fail(EA_ERR_COUNT, "the plan (bs=%d, %lld keys) is too small for the batch (bs=%d, %lld keys)",
+        return ea_fail(EA_ERR_PLAN, "the plan (bs=%d, %lld keys) is too small for the batch (bs=%d, %lld keys)",
                        plan->bs, (long long)plan->capacity, db->bs,
                        (long long)(db->num_prefix_indices + db->num_tokens));
     switch (s) {
@@ -183,7 +183,7 @@ ea_status ea_cuda_plan_build(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_sync s
     case EA_SYNC_DEVICE:
         return build_device(ctx, db, plan);
     default:
-        return ea_fail(EA_ERR_SCALAR, "unknown sync strategy %d", (int)s);
+        return ea_fail(EA_ERR_ARG, "unknown sync strategy %d", (int)s);
     }
 }
 
@@ -208,7 +208,7 @@ ea_status ea_cuda_run(ea_cuda_ctx *ctx, const ea_dev_batch *db, const ea_plan *p
     if (!ctx || !db || !plan)
         return ea_fail(EA_ERR_NULL, "ctx, db and plan are required");
     if (plan->bs < db->bs)
-        return ea_fail(EA_ERR_COUNT, "the plan has %d requests, the batch %d", plan->bs, db->bs);
+        return ea_fail(EA_ERR_PLAN, "the plan has %d requests, the batch %d", plan->bs, db->bs);
     const ea_attn_args a = attn_args(db, plan);
     if (ctx->kernel == EA_KERNEL_TC)
         EA_CUDA_TRY(ea_launch_attention_tc(&a, ctx->stream));

@@ -344,7 +344,7 @@ static void test_error_paths(void **state)
 
     /* an impossible shared-memory request: a status, the output untouched, the context still usable */
     EA_ASSERT_OK(ea_cuda_set_kernel(ctx, EA_KERNEL_CANONICAL));
-    EA_ASSERT_ERR(ea_cuda_set_kernel(ctx, (ea_kernel)5), EA_ERR_SCALAR, "unknown kernel 5");
+    EA_ASSERT_ERR(ea_cuda_set_kernel(ctx, (ea_kernel)5), EA_ERR_ARG, "unknown kernel 5");
     EA_ASSERT_OK(ea_cuda_batch_upload(ctx, &hb.batch, &pr.params, &hb.in, &db));
     ea_plan plan;
     EA_ASSERT_OK(ea_cuda_plan_create(ctx, db, &plan));
@@ -359,7 +359,17 @@ static void test_error_paths(void **state)
     EA_ASSERT_OK(ea_cuda_download_output(ctx, db, got));
     ea_assert_bits(got, want, EA_F32, n, "after a failed launch");
 
-    EA_ASSERT_ERR(ea_cuda_plan_build(ctx, db, (ea_sync)7, &plan), EA_ERR_SCALAR, "unknown sync strategy 7");
+    EA_ASSERT_ERR(ea_cuda_plan_build(ctx, db, (ea_sync)7, &plan), EA_ERR_ARG, "unknown sync strategy 7");
+
+    /* a plan that does not fit the batch */
+    ea_plan small = plan;
+    small.bs = 1;
+    EA_ASSERT_ERR(ea_cuda_plan_build(ctx, db, EA_SYNC_DEVICE, &small), EA_ERR_PLAN, "too small for the batch");
+    EA_ASSERT_ERR(ea_cuda_run(ctx, db, &small), EA_ERR_PLAN, "the plan has 1 requests, the batch 2");
+    int32_t indptr[4], plens[3];
+    int64_t *idx = malloc(sizeof(int64_t) * (size_t)plan.capacity);
+    EA_ASSERT_ERR(ea_cuda_plan_download(ctx, &plan, 3, indptr, idx, plens), EA_ERR_PLAN, "3 asked for");
+    free(idx);
     free(got), free(want);
     ea_cuda_plan_free(&plan);
     ea_cuda_batch_free(db);

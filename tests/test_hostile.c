@@ -410,7 +410,7 @@ static const struct {
     ROW(cost_no_case, EA_ERR_NULL), ROW(cost_no_out, EA_ERR_NULL), ROW(check_no_case, EA_ERR_NULL),
     ROW(within_no_name, EA_ERR_NULL), ROW(within_no_limits, EA_ERR_NULL),
     ROW(batch_no_problem, EA_ERR_NULL), ROW(batch_no_out, EA_ERR_NULL), ROW(batch_zero_requests, EA_ERR_DIM),
-    ROW(batch_request_negative, EA_ERR_DIM), ROW(batch_request_past_bs, EA_ERR_DIM),
+    ROW(batch_request_negative, EA_ERR_RANGE), ROW(batch_request_past_bs, EA_ERR_RANGE),
     ROW(batch_prefix_negative, EA_ERR_COUNT), ROW(batch_prefix_past_sequence, EA_ERR_COUNT),
     ROW(batch_mask_offsets_overflow, EA_ERR_OVERFLOW), ROW(batch_tokens_overflow, EA_ERR_OVERFLOW),
     ROW(tol_row_len_zero, EA_ERR_DIM), ROW(tol_row_len_negative, EA_ERR_DIM), ROW(tol_no_ref, EA_ERR_NULL),
