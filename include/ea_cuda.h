@@ -21,7 +21,6 @@
 #define EA_CUDA_H
 
 #include "ea.h"
-#include "ea_cases.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -263,23 +262,6 @@ ea_status ea_cuda_malloc(ea_cuda_ctx *ctx, size_t bytes, void **ptr);
 void ea_cuda_free(void *ptr);
 
 /**
- * @brief Test hook: launches the attention kernel with an impossible shared-memory
- * size, which must come back as EA_ERR_CUDA and leave db->o untouched.
- */
-ea_status ea_cuda_test_bad_launch(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan);
-
-/**
- * @brief Test hook: runs the proof of the tc kernel's fast probabilities over all 2^32 floats
- * (see kernels/attention_tc.cu) and waits for it.
- * @param ctx context
- * @param bad receives how many inputs round to another bf16 than ea_expf() would give (must be 0)
- * @param exact receives how many inputs take the exact path
- * @param max_ulps receives the largest distance, in fp32 ulps, between the fast value and ea_expf()
- *        over [-80, 0]: the margin around bf16 midpoints must exceed it
- */
-ea_status ea_cuda_check_tc_probabilities(ea_cuda_ctx *ctx, uint64_t *bad, uint64_t *exact, uint32_t *max_ulps);
-
-/**
  * @brief Copies a plan's unified indices to the host (waits; counted).
  * @param ctx context
  * @param plan a built plan
@@ -292,21 +274,6 @@ ea_status ea_cuda_check_tc_probabilities(ea_cuda_ctx *ctx, uint64_t *bad, uint64
  */
 ea_status ea_cuda_plan_download(ea_cuda_ctx *ctx, const ea_plan *plan, int32_t bs, int32_t *indptr,
                                 int64_t *indices, int32_t *prefix_lens);
-
-/** A GPU backend for the checks of ea_cases.h (pass as the `ctx` of an ::ea_runner). */
-typedef struct {
-    ea_cuda_ctx *ctx;  /**< the context to run in */
-    ea_sync sync;      /**< strategy of the step */
-    int use_graph;     /**< 1: capture the device strategy's step as a graph and replay it */
-    ea_kernel kernel;  /**< the attention kernel (::EA_KERNEL_CANONICAL when zero-initialised) */
-    int64_t waits;     /**< out: blocking host waits of the last step (not counting upload/download) */
-} ea_cuda_runner;
-
-/**
- * @brief An ::ea_runner: uploads the host batch, poisons the device output, runs one
- * step as @p runner says, downloads into @p o, frees the device batch.
- */
-ea_status ea_run_cuda(void *runner, const ea_problem *pr, const ea_host_batch *hb, void *o);
 
 /** @} */
 

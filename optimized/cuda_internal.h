@@ -5,7 +5,8 @@
 #include <cuda_runtime_api.h>
 
 #include "ea_cuda.h"
-#include "ea_internal.h"
+#include "ea_cuda_testing.h"
+#include "ea_fail.h"
 #include "ea_kernels.h"
 
 struct ea_cuda_ctx {

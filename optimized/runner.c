@@ -2,6 +2,7 @@
  * upload to download, with the step's own host waits recorded. Used by the
  * GPU tests and ea-compare --backend gpu. */
 #include "cuda_internal.h"
+#include "ea_cuda_runner.h"
 
 ea_status ea_cuda_plan_download(ea_cuda_ctx *ctx, const ea_plan *plan, int32_t bs, int32_t *indptr,
                                 int64_t *indices, int32_t *prefix_lens)

@@ -15,7 +15,8 @@
 #endif
 
 /* Records the message for ea_last_error() and returns s, so callers write
- * `return ea_fail(EA_ERR_X, "request %d: ...", i);`. */
+ * `return ea_fail(EA_ERR_X, "request %d: ...", i);`. (optimized/ea_fail.h declares it for
+ * optimized/; status.c sees both.) */
 ea_status ea_fail(ea_status s, const char *fmt, ...) EA_PRINTF(2, 3);
 
 /* The layer parameters' part of ea_validate(). */

@@ -5,7 +5,9 @@
  * skipped visibly. On a card whose architecture the tensor-core model was not
  * verified on, the tc kernel's CPU comparisons are reported and skipped; its
  * invariances are still checked. */
+#include "../optimized/ea_cuda_testing.h"
 #include "ea_cuda.h"
+#include "ea_cuda_runner.h"
 #include "ea_math.h"
 #include "test_util.h"
 

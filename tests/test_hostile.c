@@ -8,7 +8,9 @@
  * status to return: every bit pattern is a valid input, tested in test_math and
  * test_mma), and functions of no pointer and no range (ea_params_default). */
 #include "test_util.h"
+#include "../optimized/ea_cuda_testing.h"
 #include "ea_cuda.h"
+#include "ea_cuda_runner.h"
 #include <math.h>
 #include "ea_mma_vectors.h"
 

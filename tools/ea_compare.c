@@ -29,6 +29,7 @@
 #include "ea.h"
 #include "ea_cases.h"
 #include "ea_cuda.h"
+#include "ea_cuda_runner.h"
 #include "ea_math.h"
 
 #include <errno.h>
