@@ -34,18 +34,74 @@ extern "C" {
  */
 
 /**
- * How the unified indices are built (DESIGN.md section 3). The numbering is
- * the story's order: each one removes host waits the previous one had.
+ * The strategies of DESIGN.md section 3, one row each, in the story's order (each one removes
+ * host waits the one before had):
+ *
+ *     X(ID, value, name, host waits of one step (an expression of bs), description)
+ *
+ * The enum ::ea_sync (`EA_SYNC_<ID> = value`), ea_sync_name() and ea_step_expected_waits() are
+ * expanded from it; ::ea_step adds the graph. The tests, ea-compare and ea-bench-sync read those,
+ * so a strategy, its name or its wait count is written here and nowhere else. Values and names
+ * are stable: the tutorials and the committed results use them.
+ */
+#define EA_SYNC_TABLE(X)                                                                                         \
+    X(PER_REQUEST, 0, "per_request", 4 * (int64_t)(bs),                                                          \
+      "4 blocking scalar reads per request, then one upload of the offsets and one gather of the slices")         \
+    X(BATCHED, 1, "batched", 1, "a pack kernel, ONE device-to-host copy, the host loop, one upload, one gather") \
+    X(DEVICE, 2, "device", 0, "a scan kernel and a copy kernel: the host never waits")
+
+/**
+ * The steps the checks run: every strategy of ::EA_SYNC_TABLE (same value, same name), then the
+ * device strategy's whole step captured once as a CUDA graph and replayed. Same columns.
+ */
+#define EA_STEP_TABLE(X)                                                                                         \
+    EA_SYNC_TABLE(X)                                                                                             \
+    X(GRAPH, 3, "graph", 0, "the device strategy's step (index build + attention) as one CUDA graph, replayed")
+
+#define EA_X_SYNC_ENUM(id, value, name, waits, what) EA_SYNC_##id = (value),
+#define EA_X_STEP_ENUM(id, value, name, waits, what) EA_STEP_##id = (value),
+#define EA_X_ONE(id, value, name, waits, what) +1
+
+/** How the unified indices are built: one value per row of ::EA_SYNC_TABLE. */
+typedef enum {
+    EA_SYNC_TABLE(EA_X_SYNC_ENUM)
+    EA_SYNC_COUNT = 0 EA_SYNC_TABLE(EA_X_ONE) /**< number of strategies, not a strategy */
+} ea_sync;
+
+/**
+ * What one step of ea_run_cuda() runs: a strategy (`EA_STEP_PER_REQUEST`, `EA_STEP_BATCHED`,
+ * `EA_STEP_DEVICE`, equal to their ::ea_sync values) or `EA_STEP_GRAPH`; one value per row of
+ * ::EA_STEP_TABLE.
  */
 typedef enum {
-    EA_SYNC_PER_REQUEST = 0, /**< 4 blocking scalar reads per request, then one gather of the slices: 4*bs waits */
-    EA_SYNC_BATCHED = 1,     /**< a pack kernel, ONE device-to-host copy, the host loop, one gather: 1 wait */
-    EA_SYNC_DEVICE = 2,      /**< a scan kernel and a copy kernel: 0 waits */
-    EA_SYNC_COUNT = 3        /**< number of strategies, not a strategy */
-} ea_sync;
+    EA_STEP_TABLE(EA_X_STEP_ENUM)
+    EA_STEP_COUNT = 0 EA_STEP_TABLE(EA_X_ONE) /**< number of steps, not a step */
+} ea_step;
+
+#undef EA_X_SYNC_ENUM
+#undef EA_X_STEP_ENUM
+#undef EA_X_ONE
 
 /** @brief The name of a strategy ("per_request", "batched", "device"), or "unknown". */
 const char *ea_sync_name(ea_sync s);
+
+/** @brief The name of a step: its strategy's name, or "graph"; "unknown" out of range. */
+const char *ea_step_name(ea_step s);
+
+/**
+ * @brief The strategy whose indices a step builds: its own for a strategy's step, the device
+ *        strategy for the graph; ::EA_SYNC_COUNT for an unknown step.
+ */
+ea_sync ea_step_strategy(ea_step s);
+
+/**
+ * @brief The blocking host waits one step must take (not counting upload and download):
+ *        `4*bs`, 1, 0, 0 for per_request, batched, device, graph (::EA_STEP_TABLE).
+ * @param s the step (a strategy's step has the strategy's value: `EA_STEP_BATCHED`)
+ * @param bs requests in the batch
+ * @return the count, or -1 for an unknown step
+ */
+int64_t ea_step_expected_waits(ea_step s, int32_t bs);
 
 /**
  * Which attention kernel a context runs. Each one is bitwise equal to its own CPU reference.
@@ -206,8 +262,9 @@ void ea_cuda_plan_free(ea_plan *plan);
 /**
  * @brief Builds the unified indices of @p db into @p plan with strategy @p s.
  *
- * per_request and batched return after their host loop (having waited 4*bs
- * times or once); device returns as soon as its two kernels are queued.
+ * per_request and batched return after their host loop (having waited
+ * ea_step_expected_waits() times: 4*bs or once); device returns as soon as its two kernels are
+ * queued.
  * @return EA_OK; EA_ERR_ARG for an unknown strategy; EA_ERR_PLAN for a plan too small for @p db
  *         or (batched) a plan created in another context; EA_ERR_CUDA
  */
@@ -265,7 +322,7 @@ void ea_cuda_free(void *ptr);
  * @brief Copies a plan's unified indices to the host (waits; counted).
  * @param ctx context
  * @param plan a built plan
- * @param bs requests of the batch it was built for
+ * @param bs requests of the batch it was built for (at most plan->bs)
  * @param indptr [bs+1] receives unified_kv_indptr
  * @param indices receives unified_kv_indices (indptr[bs] entries; room for plan->capacity)
  * @param prefix_lens [bs] receives prefix_lens

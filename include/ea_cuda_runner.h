@@ -7,9 +7,9 @@
  * generated problems of ea_cases.h; the GPU tests and ea-compare use it.
  *
  * @code
- * ea_cuda_runner r = {.ctx = ctx, .sync = EA_SYNC_DEVICE, .use_graph = 1, .kernel = EA_KERNEL_TC};
- * if (ea_run_cuda(&r, &problem, &host_batch, o) == EA_OK)
- *     printf("%lld host waits\n", (long long)r.waits);
+ * ea_cuda_runner r = {.ctx = ctx, .step = EA_STEP_GRAPH, .kernel = EA_KERNEL_TC};
+ * if (ea_run_cuda(&r, &problem, &host_batch, o) == EA_OK && r.waits != ea_step_expected_waits(r.step, bs))
+ *     puts("the graph waited");
  * @endcode
  */
 #ifndef EA_CUDA_RUNNER_H
@@ -30,8 +30,7 @@ extern "C" {
 /** A GPU backend for the checks of ea_cases.h (pass as the `ctx` of an ::ea_runner). */
 typedef struct {
     ea_cuda_ctx *ctx;  /**< the context to run in */
-    ea_sync sync;      /**< strategy of the step */
-    int use_graph;     /**< 1: capture the device strategy's step as a graph and replay it */
+    ea_step step;      /**< what the step runs: a strategy, or the device strategy's step as a graph */
     ea_kernel kernel;  /**< the attention kernel (::EA_KERNEL_CANONICAL when zero-initialised) */
     int64_t waits;     /**< out: blocking host waits of the last step (not counting upload/download) */
 } ea_cuda_runner;
@@ -39,7 +38,7 @@ typedef struct {
 /**
  * @brief An ::ea_runner: uploads the host batch, poisons the device output, runs one
  * step as @p runner says, downloads into @p o, frees the device batch.
- * @return EA_OK; EA_ERR_NULL; EA_ERR_ARG for an unknown strategy or kernel; any error of the calls
+ * @return EA_OK; EA_ERR_NULL; EA_ERR_ARG for an unknown step or kernel; any error of the calls
  */
 ea_status ea_run_cuda(void *runner, const ea_problem *pr, const ea_host_batch *hb, void *o);
 

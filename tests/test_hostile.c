@@ -478,6 +478,8 @@ static void test_hostile_arguments_quiet(void **state)
     assert_string_equal(ea_status_str((ea_status)-1), "unknown status");
     assert_string_equal(ea_status_str(EA_STATUS_COUNT), "unknown status");
     assert_non_null(ea_sync_name((ea_sync)99));
+    assert_non_null(ea_step_name((ea_step)-2));
+    assert_int_equal(ea_step_expected_waits((ea_step)99, 1), -1);
     assert_non_null(ea_kernel_name((ea_kernel)-3));
     assert_null(ea_mma_dist_name((ea_mma_dist)1000)); /* documented: NULL for an unknown one */
     assert_null(ea_mma_dist_what((ea_mma_dist)-1));
