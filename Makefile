@@ -22,8 +22,11 @@ SIMD    := $(shell grep -qw fma /proc/cpuinfo 2>/dev/null && echo -mfma) \
            $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && echo -mavx2)
 # -ffp-contract=off: the compiler must never fuse a*b+c on its own (DESIGN 2).
 CFLAGS  := -std=c11 -pthread -O3 -g -Wall -Wextra -Wno-unused-parameter -ffp-contract=off $(SIMD) \
-           -Iinclude -Ireference -DEA_SOURCE_DIR=\"$(CURDIR)\" $(SAN)
+           -Iinclude -DEA_SOURCE_DIR=\"$(CURDIR)\" $(SAN)
 LDFLAGS := -pthread $(SAN)
+# The library's internal header (reference/ea_internal.h) is for reference/ and the tests only:
+# optimized/, tools/ and bench/ build on the public headers (and optimized/'s own).
+$(BUILD)/obj/reference/%.o $(BUILD)/obj/tests/%.o: CFLAGS += -Ireference
 
 # CUDA: built when nvcc is found (CI has it, with no GPU: the code compiles and
 # the GPU tests skip). -fmad=false: nvcc must not fuse a*b+c either; no fast math.

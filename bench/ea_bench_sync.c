@@ -1,10 +1,11 @@
 /* ea-bench-sync: the sync bubble, measured where it exists -- inside a forward pass.
  *
  *   build/bin/ea-bench-sync [--bs 1,8,32,64,128] [--prefix both|0|rand] [--layers 36] [--repeats 10]
- *                           [--kernel tc|canonical] [--csv FILE] [--trace FILE]
+ *                           [--kernel 1..6|NAME] [--csv FILE] [--trace FILE]
  *
  * --kernel picks the attention kernel every strategy runs (default tc, the tensor-core kernel;
- * canonical is the fp32 CUDA-core one). Each is validated bitwise against its CPU reference.
+ * canonical is kernel 5, the fp32 CUDA-core one; any of kernels/README.md by number or name). Each is
+ * validated bitwise against its CPU reference.
  *
  * A model of a prefill forward of one TP4 shard of Qwen3-8B: for each of L
  * layers, first queue the layer's other GPU work (cuBLAS bf16 GEMMs of the QKV
@@ -73,8 +74,24 @@
 #define GATE_UP (2 * 12288 / 4)
 #define DOWN_IN (12288 / 4)
 
-enum { S_PER_REQUEST, S_BATCHED, S_DEVICE, S_DEVICE_GRAPH, S_PLAN_ONCE, S_COUNT };
-static const char *const STRAT[S_COUNT] = {"per_request", "batched", "device", "device+graph", "plan_once"};
+/* The bench's rows: every strategy of EA_SYNC_TABLE (include/ea_cuda.h; same value, same name),
+ * then the device strategy's step as a CUDA graph (named device+graph, as in every result so far)
+ * and plan_once. */
+enum {
+#define X_ROW(id, value, name, waits, what) S_##id = (value),
+    EA_SYNC_TABLE(X_ROW)
+#undef X_ROW
+    S_DEVICE_GRAPH = EA_SYNC_COUNT,
+    S_PLAN_ONCE,
+    S_COUNT
+};
+static const char *const STRAT[S_COUNT] = {
+#define X_NAME(id, value, name, waits, what) [value] = name,
+    EA_SYNC_TABLE(X_NAME)
+#undef X_NAME
+    [S_DEVICE_GRAPH] = "device+graph",
+    [S_PLAN_ONCE] = "plan_once",
+};
 
 /* Output files are written under a temporary name and renamed at the end; if the run stops
  * early (an error exits), the temporary files are removed: no partial output is left. */
@@ -194,20 +211,12 @@ typedef struct {
 static double attention_step(bench *b, int s)
 {
     const double t0 = now_us();
-    switch (s) {
-    case S_PER_REQUEST:
-    case S_BATCHED:
-    case S_DEVICE:
-        EA(ea_cuda_extend(b->ctx, b->db, s == S_PER_REQUEST ? EA_SYNC_PER_REQUEST
-                                         : s == S_BATCHED   ? EA_SYNC_BATCHED
-                                                            : EA_SYNC_DEVICE));
-        break;
-    case S_DEVICE_GRAPH:
+    if (s < EA_SYNC_COUNT) /* a strategy's row */
+        EA(ea_cuda_extend(b->ctx, b->db, (ea_sync)s));
+    else if (s == S_DEVICE_GRAPH)
         EA(ea_cuda_graph_launch(b->ctx, b->graph));
-        break;
-    default:
+    else
         EA(ea_cuda_run(b->ctx, b->db, &b->plan));
-    }
     return now_us() - t0;
 }
 
@@ -297,10 +306,7 @@ static void validate_strategies(bench *b, ea_kernel kernel)
     const int64_t n = (int64_t)b->hb.num_tokens * p->hq * p->dv;
     void *want = malloc(b->hb.o_bytes + 1), *got = malloc(b->hb.o_bytes + 1);
     ea_fill_sentinel(want, p->dtype, n);
-    if (kernel == EA_KERNEL_TC)
-        EA(ea_reference_tc(&b->hb.batch, p, &b->hb.in, want));
-    else
-        EA(ea_reference_canonical(&b->hb.batch, p, &b->hb.in, want));
+    EA(ea_kernel_reference(kernel)(&b->hb.batch, p, &b->hb.in, want));
     for (int s = 0; s < S_COUNT; s++) {
         EA(ea_cuda_poison_output(b->ctx, b->db));
         attention_step(b, s);
@@ -460,190 +466,269 @@ static int parse_list(const char *s, int *out, int max)
     return *s ? -1 : n;
 }
 
-int main(int argc, char **argv)
+/* The command line. */
+typedef struct {
+    int bs_list[16], nbs, layers, repeats;
+    const char *prefix_mode, *csv_path, *trace_path, *dump_path;
+    ea_kernel kernel;
+} options;
+
+/* Fills o from the command line; 0 (with a message) on a bad or incomplete option. */
+static int parse_args(int argc, char **argv, options *o)
 {
-    int bs_list[16] = {1, 8, 32, 64, 128}, nbs = 5, layers = 36, repeats = 10;
-    const char *prefix_mode = "both", *csv_path = NULL, *trace_path = NULL, *dump_path = NULL;
-    ea_kernel kernel = EA_KERNEL_TC;
+    *o = (options){.bs_list = {1, 8, 32, 64, 128}, .nbs = 5, .layers = 36, .repeats = 10, .prefix_mode = "both",
+                   .kernel = EA_KERNEL_TC};
     for (int k = 1; k < argc; k++) {
         const char *a = argv[k], *v = k + 1 < argc ? argv[k + 1] : NULL;
-        if (!strcmp(a, "--bs") && v && (nbs = parse_list(v, bs_list, 16)) > 0)
+        if (!strcmp(a, "--bs") && v && (o->nbs = parse_list(v, o->bs_list, 16)) > 0)
             k++;
         else if (!strcmp(a, "--prefix") && v && (!strcmp(v, "both") || !strcmp(v, "0") || !strcmp(v, "rand")))
-            prefix_mode = v, k++;
-        else if (!strcmp(a, "--layers") && v && parse_int(v, 1, 64, &layers))
+            o->prefix_mode = v, k++;
+        else if (!strcmp(a, "--layers") && v && parse_int(v, 1, 64, &o->layers))
             k++;
-        else if (!strcmp(a, "--repeats") && v && parse_int(v, 3, 1000, &repeats))
+        else if (!strcmp(a, "--repeats") && v && parse_int(v, 3, 1000, &o->repeats))
             k++;
         else if (!strcmp(a, "--csv") && v)
-            csv_path = v, k++;
+            o->csv_path = v, k++;
         else if (!strcmp(a, "--trace") && v)
-            trace_path = v, k++;
+            o->trace_path = v, k++;
         else if (!strcmp(a, "--dump") && v)
-            dump_path = v, k++;
-        else if (!strcmp(a, "--kernel") && v && (!strcmp(v, "tc") || !strcmp(v, "canonical")))
-            kernel = !strcmp(v, "tc") ? EA_KERNEL_TC : EA_KERNEL_CANONICAL, k++;
+            o->dump_path = v, k++;
+        else if (!strcmp(a, "--kernel") && v && ea_kernel_parse(v, &o->kernel) == EA_OK)
+            k++;
         else {
             fprintf(stderr, "ea-bench-sync: bad or incomplete option '%s' (usage: [--bs 1,8,32] [--prefix both|0|rand] "
-                            "[--layers 1..64] [--repeats 3..1000] [--kernel tc|canonical] [--csv FILE] [--trace FILE] "
+                            "[--layers 1..64] [--repeats 3..1000] [--kernel 1..6|NAME] [--csv FILE] [--trace FILE] "
                             "[--dump FILE])\n", a);
-            return 2;
+            return 0;
         }
     }
+    return 1;
+}
+
+/* The CSV and trace files asked for, open under their temporary names (NULL where not asked). */
+typedef struct {
+    FILE *csv, *trace;
+} outputs;
+
+/* Opens the outputs and writes their headers; 0 (with a message) when one cannot be written. */
+static int open_outputs(const options *o, const char *card, outputs *out)
+{
+    *out = (outputs){NULL, NULL};
+    atexit(remove_partial_outputs);
+    if (o->csv_path) {
+        snprintf(csv_tmp, sizeof csv_tmp, "%s.tmp", o->csv_path);
+        if (!(out->csv = fopen(csv_tmp, "w"))) {
+            fprintf(stderr, "ea-bench-sync: cannot write %s\n", o->csv_path);
+            return 0;
+        }
+        fprintf(out->csv, "card,bs,prefix,strategy,layers,host_lat_us_med,host_lat_us_min,host_lat_us_max,e2e_ms_med,"
+                          "e2e_ms_min,e2e_ms_max,bubble_us_per_layer,overhead_us_per_layer,gpu_overhead_us_per_layer,"
+                          "waits_per_layer,floor_ms,"
+                          "attn_kernel_us,kernel,round_trip_us\n");
+    }
+    if (o->trace_path) {
+        snprintf(trace_tmp, sizeof trace_tmp, "%s.tmp", o->trace_path);
+        if (!(out->trace = fopen(trace_tmp, "w"))) {
+            fprintf(stderr, "ea-bench-sync: cannot write %s\n", o->trace_path);
+            return 0;
+        }
+        fprintf(out->trace, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"card\":\"%s\"},\"traceEvents\":[\n", card);
+    }
+    return 1;
+}
+
+/* Closes the outputs and gives them their real names. */
+static void close_outputs(const options *o, outputs *out)
+{
+    if (out->csv) {
+        fclose(out->csv);
+        if (rename(csv_tmp, o->csv_path) == 0)
+            csv_tmp[0] = 0;
+    }
+    if (out->trace) {
+        fprintf(out->trace, "\n]}\n");
+        fclose(out->trace);
+        if (rename(trace_tmp, o->trace_path) == 0)
+            trace_tmp[0] = 0;
+    }
+}
+
+/* One configuration: the batch of `bs` requests with prefixes `pfx` on the device, its plan and
+ * graph, the layer model's GEMMs and the events of every layer. */
+static void bench_setup(bench *b, ea_cuda_ctx *ctx, int layers, int bs, const char *pfx)
+{
+    memset(b, 0, sizeof *b);
+    b->ctx = ctx;
+    b->stream = (cudaStream_t)ea_cuda_stream(ctx);
+    b->layers = layers;
+    char line[256];
+    snprintf(line, sizeof line, "name=sync bs=%d extend=256 prefix=%s hq=8 hkv=2 d=128 dtype=bf16 seed=%d", bs, pfx,
+             1000 + bs);
+    ea_case *c;
+    int nc;
+    EA(ea_cases_parse(line, &c, &nc));
+    EA(ea_problem_make(&c[0], &b->pr));
+    free(c);
+    EA(ea_host_batch_make(&b->pr, NULL, 0, NULL, &b->hb));
+    EA(ea_cuda_batch_upload(ctx, &b->hb.batch, &b->pr.params, &b->hb.in, &b->db));
+    EA(ea_cuda_reserve(ctx, b->db));
+    EA(ea_cuda_plan_create(ctx, b->db, &b->plan));
+    EA(ea_cuda_plan_build(ctx, b->db, EA_SYNC_DEVICE, &b->plan));
+    EA(ea_cuda_graph_capture(ctx, b->db, &b->graph));
+    model_init(&b->model, b->hb.num_tokens, b->stream);
+    b->e_gemm = malloc(sizeof(cudaEvent_t) * (size_t)layers);
+    b->e0 = malloc(sizeof(cudaEvent_t) * (size_t)layers);
+    b->e1 = malloc(sizeof(cudaEvent_t) * (size_t)layers);
+    for (int l = 0; l < layers; l++) {
+        CK(cudaEventCreate(&b->e_gemm[l]));
+        CK(cudaEventCreate(&b->e0[l]));
+        CK(cudaEventCreate(&b->e1[l]));
+    }
+    CK(cudaEventCreate(&b->ref));
+}
+
+static void bench_free(bench *b)
+{
+    for (int l = 0; l < b->layers; l++) {
+        cudaEventDestroy(b->e_gemm[l]);
+        cudaEventDestroy(b->e0[l]);
+        cudaEventDestroy(b->e1[l]);
+    }
+    cudaEventDestroy(b->ref);
+    free(b->e_gemm), free(b->e0), free(b->e1);
+    model_free(&b->model);
+    ea_cuda_graph_free(b->graph);
+    ea_cuda_plan_free(&b->plan);
+    ea_cuda_batch_free(b->db);
+    ea_host_batch_free(&b->hb);
+    ea_problem_free(&b->pr);
+}
+
+/* What one row of the table reports. */
+typedef struct {
+    stats lat;    /* host latency of the attention step, us, over every layer of every repeat */
+    stats e2e;    /* end-to-end forward, us */
+    double bub;   /* median bubble per layer, us */
+    double waits; /* blocking host waits per layer */
+} row_result;
+
+/* The measurement: `repeats` forwards of every row after two warm-up rounds. The rows take turns,
+ * forward by forward, so that drift in clocks or temperature touches all of them alike. */
+static void measure(bench *b, double attn_us, int repeats, row_result res[S_COUNT])
+{
+    const int layers = b->layers;
+    double *lat_all = malloc(sizeof(double) * (size_t)(S_COUNT * layers * repeats));
+    double *bub_all = malloc(sizeof(double) * (size_t)(S_COUNT * layers * repeats));
+    double *e2e = malloc(sizeof(double) * (size_t)(S_COUNT * repeats)), lat[64], bub[64];
+    for (int r = -2; r < repeats; r++) { /* two warm-up rounds */
+        for (int s = 0; s < S_COUNT; s++) {
+            int64_t waits = 0;
+            const double t = forward(b, s, attn_us, lat, bub, &waits);
+            res[s].waits = (double)waits / layers;
+            if (r < 0)
+                continue;
+            e2e[s * repeats + r] = t;
+            for (int l = 0; l < layers; l++) {
+                lat_all[(s * repeats + r) * layers + l] = lat[l];
+                bub_all[(s * repeats + r) * layers + l] = bub[l];
+            }
+        }
+    }
+    for (int s = 0; s < S_COUNT; s++) {
+        res[s].lat = summarize(lat_all + s * repeats * layers, layers * repeats);
+        res[s].e2e = summarize(e2e + s * repeats, repeats);
+        res[s].bub = summarize(bub_all + s * repeats * layers, layers * repeats).med;
+    }
+    free(lat_all), free(bub_all), free(e2e);
+}
+
+/* The fixed facts of a run that every CSV line repeats. */
+typedef struct {
+    const char *card;
+    ea_kernel kernel;
+    int layers;
+    double r_us; /* one idle round trip */
+} run_info;
+
+/* One configuration's rows (and CSV lines), its floor, and the ratios that matter. */
+static void report(const run_info *run, FILE *csv, int bs, const char *pfx, const row_result res[S_COUNT],
+                   stats floor, double attn_us)
+{
+    const char *pfx_col = !strcmp(pfx, "0") ? "0" : "rand";
+    const row_result *once = &res[S_PLAN_ONCE];
+    for (int s = 0; s < S_COUNT; s++) {
+        const row_result *x = &res[s];
+        const double over = (x->e2e.med - once->e2e.med) / run->layers;
+        printf("%4d %-6s %-13s %8.1f [%6.1f,%7.1f] %9.2f [%6.2f,%6.2f] %10.1f %10.1f %9.1f %7.1f\n", bs, pfx_col,
+               STRAT[s], x->lat.med, x->lat.min, x->lat.max, x->e2e.med / 1e3, x->e2e.min / 1e3, x->e2e.max / 1e3,
+               x->bub, over, x->bub - once->bub, x->waits);
+        if (csv)
+            fprintf(csv, "%s,%d,%s,%s,%d,%.2f,%.2f,%.2f,%.4f,%.4f,%.4f,%.2f,%.2f,%.2f,%.1f,%.4f,%.2f,%s,%.2f\n", run->card,
+                    bs, pfx, STRAT[s], run->layers, x->lat.med, x->lat.min, x->lat.max, x->e2e.med / 1e3,
+                    x->e2e.min / 1e3, x->e2e.max / 1e3, x->bub, over, x->bub - once->bub, x->waits, floor.med / 1e3,
+                    attn_us, ea_kernel_name(run->kernel), run->r_us);
+    }
+    printf("     %-6s %-13s floor %.2f ms [%.2f,%.2f]; attention kernel %.1f us/layer\n", pfx_col, "(one graph)",
+           floor.med / 1e3, floor.min / 1e3, floor.max / 1e3, attn_us);
+    /* the bubble model: per_request's waits (its row of EA_SYNC_TABLE: 4 bs) against batched's one */
+    const double W = res[S_BATCHED].lat.med, r_us = run->r_us;
+    const double per_request_waits = (double)ea_step_expected_waits(EA_STEP_PER_REQUEST, bs);
+    printf("     ratios: host latency per_request/batched %.2fx (model (W + (4bs-1) r) / W with W = %.1f us, "
+           "r = %.1f us: %.2fx), per_request/device %.1fx; end-to-end plan_once/floor %.3fx, "
+           "per_request/floor %.2fx\n",
+           res[S_PER_REQUEST].lat.med / W, W, r_us, (W + (per_request_waits - 1) * r_us) / W,
+           res[S_PER_REQUEST].lat.med / res[S_DEVICE].lat.med, once->e2e.med / floor.med,
+           res[S_PER_REQUEST].e2e.med / floor.med);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    if (!parse_args(argc, argv, &o))
+        return 2;
     ea_cuda_ctx *ctx;
     if (ea_cuda_create(&ctx) != EA_OK) {
         printf("ea-bench-sync: skipped: %s\n", ea_last_error());
         return 0;
     }
-    EA(ea_cuda_set_kernel(ctx, kernel));
+    EA(ea_cuda_set_kernel(ctx, o.kernel));
     struct cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, 0));
-    const double r_us = round_trip_us((cudaStream_t)ea_cuda_stream(ctx));
-    FILE *csv = NULL, *trace = NULL;
-    atexit(remove_partial_outputs);
-    if (csv_path) {
-        snprintf(csv_tmp, sizeof csv_tmp, "%s.tmp", csv_path);
-        if (!(csv = fopen(csv_tmp, "w"))) {
-            fprintf(stderr, "ea-bench-sync: cannot write %s\n", csv_path);
-            return 2;
-        }
-        fprintf(csv, "card,bs,prefix,strategy,layers,host_lat_us_med,host_lat_us_min,host_lat_us_max,e2e_ms_med,"
-                     "e2e_ms_min,e2e_ms_max,bubble_us_per_layer,overhead_us_per_layer,gpu_overhead_us_per_layer,"
-                     "waits_per_layer,floor_ms,"
-                     "attn_kernel_us,kernel,round_trip_us\n");
-    }
-    if (trace_path) {
-        snprintf(trace_tmp, sizeof trace_tmp, "%s.tmp", trace_path);
-        if (!(trace = fopen(trace_tmp, "w"))) {
-            fprintf(stderr, "ea-bench-sync: cannot write %s\n", trace_path);
-            return 2;
-        }
-        fprintf(trace, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"card\":\"%s\"},\"traceEvents\":[\n", prop.name);
-    }
+    const run_info run = {prop.name, o.kernel, o.layers, round_trip_us((cudaStream_t)ea_cuda_stream(ctx))};
+    outputs out;
+    if (!open_outputs(&o, prop.name, &out))
+        return 2;
     printf("device: %s; %s attention kernel; %d layers, %d repeats; Qwen3-8B TP4 shard GEMMs queued before each "
-           "attention step; one idle round trip r = %.1f us\n", prop.name, ea_kernel_name(kernel), layers, repeats, r_us);
+           "attention step; one idle round trip r = %.1f us\n", prop.name, ea_kernel_name(o.kernel), o.layers,
+           o.repeats, run.r_us);
     printf("%4s %-6s %-13s %22s %26s %10s %10s %9s %7s\n", "bs", "prefix", "strategy", "host us/layer med [min,max]",
            "end-to-end ms med [min,max]", "bubble us", "over. us", "GPU over.", "waits");
     int first_event = 1;
     for (int pi = 0; pi < 2; pi++) {
         const char *pfx = pi == 0 ? "0" : "rand:0:512";
-        if ((pi == 0 && !strcmp(prefix_mode, "rand")) || (pi == 1 && !strcmp(prefix_mode, "0")))
+        if ((pi == 0 && !strcmp(o.prefix_mode, "rand")) || (pi == 1 && !strcmp(o.prefix_mode, "0")))
             continue;
-        for (int bi = 0; bi < nbs; bi++) {
+        for (int bi = 0; bi < o.nbs; bi++) {
+            const int bs = o.bs_list[bi];
             bench b;
-            memset(&b, 0, sizeof b);
-            b.ctx = ctx;
-            b.stream = (cudaStream_t)ea_cuda_stream(ctx);
-            b.layers = layers;
-            char line[256];
-            snprintf(line, sizeof line, "name=sync bs=%d extend=256 prefix=%s hq=8 hkv=2 d=128 dtype=bf16 seed=%d",
-                     bs_list[bi], pfx, 1000 + bs_list[bi]);
-            ea_case *c;
-            int nc;
-            EA(ea_cases_parse(line, &c, &nc));
-            EA(ea_problem_make(&c[0], &b.pr));
-            free(c);
-            EA(ea_host_batch_make(&b.pr, NULL, 0, NULL, &b.hb));
-            EA(ea_cuda_batch_upload(ctx, &b.hb.batch, &b.pr.params, &b.hb.in, &b.db));
-            EA(ea_cuda_reserve(ctx, b.db));
-            EA(ea_cuda_plan_create(ctx, b.db, &b.plan));
-            EA(ea_cuda_plan_build(ctx, b.db, EA_SYNC_DEVICE, &b.plan));
-            EA(ea_cuda_graph_capture(ctx, b.db, &b.graph));
-            model_init(&b.model, b.hb.num_tokens, b.stream);
-            b.e_gemm = malloc(sizeof(cudaEvent_t) * (size_t)layers);
-            b.e0 = malloc(sizeof(cudaEvent_t) * (size_t)layers);
-            b.e1 = malloc(sizeof(cudaEvent_t) * (size_t)layers);
-            for (int l = 0; l < layers; l++) {
-                CK(cudaEventCreate(&b.e_gemm[l]));
-                CK(cudaEventCreate(&b.e0[l]));
-                CK(cudaEventCreate(&b.e1[l]));
-            }
-            CK(cudaEventCreate(&b.ref));
-            validate_strategies(&b, kernel);
+            bench_setup(&b, ctx, o.layers, bs, pfx);
+            validate_strategies(&b, o.kernel);
             const double attn_us = time_attention(&b);
-            const stats floor = time_floor(&b, repeats);
-
-            /* strategies take turns, forward by forward, so that drift in clocks or temperature
-             * touches all of them alike */
-            double *lat_all = malloc(sizeof(double) * (size_t)(S_COUNT * layers * repeats));
-            double *bub_all = malloc(sizeof(double) * (size_t)(S_COUNT * layers * repeats));
-            double *e2e = malloc(sizeof(double) * (size_t)(S_COUNT * repeats)), lat[64], bub[64];
-            stats res_lat[S_COUNT], res_e2e[S_COUNT];
-            double res_bub[S_COUNT], res_waits[S_COUNT];
-            for (int r = -2; r < repeats; r++) { /* two warm-up rounds */
-                for (int s = 0; s < S_COUNT; s++) {
-                    int64_t waits = 0;
-                    const double t = forward(&b, s, attn_us, lat, bub, &waits);
-                    res_waits[s] = (double)waits / layers;
-                    if (r < 0)
-                        continue;
-                    e2e[s * repeats + r] = t;
-                    for (int l = 0; l < layers; l++) {
-                        lat_all[(s * repeats + r) * layers + l] = lat[l];
-                        bub_all[(s * repeats + r) * layers + l] = bub[l];
-                    }
-                }
-            }
-            for (int s = 0; s < S_COUNT; s++) {
-                res_lat[s] = summarize(lat_all + s * repeats * layers, layers * repeats);
-                res_e2e[s] = summarize(e2e + s * repeats, repeats);
-                res_bub[s] = summarize(bub_all + s * repeats * layers, layers * repeats).med;
-            }
-            for (int s = 0; s < S_COUNT; s++) {
-                const double over = (res_e2e[s].med - res_e2e[S_PLAN_ONCE].med) / layers;
-                printf("%4d %-6s %-13s %8.1f [%6.1f,%7.1f] %9.2f [%6.2f,%6.2f] %10.1f %10.1f %9.1f %7.1f\n", bs_list[bi],
-                       pi ? "rand" : "0", STRAT[s], res_lat[s].med, res_lat[s].min, res_lat[s].max,
-                       res_e2e[s].med / 1e3, res_e2e[s].min / 1e3, res_e2e[s].max / 1e3, res_bub[s], over,
-                       res_bub[s] - res_bub[S_PLAN_ONCE], res_waits[s]);
-                if (csv)
-                    fprintf(csv, "%s,%d,%s,%s,%d,%.2f,%.2f,%.2f,%.4f,%.4f,%.4f,%.2f,%.2f,%.2f,%.1f,%.4f,%.2f,%s,%.2f\n",
-                            prop.name, bs_list[bi], pfx, STRAT[s], layers, res_lat[s].med, res_lat[s].min,
-                            res_lat[s].max, res_e2e[s].med / 1e3, res_e2e[s].min / 1e3, res_e2e[s].max / 1e3,
-                            res_bub[s], over, res_bub[s] - res_bub[S_PLAN_ONCE], res_waits[s], floor.med / 1e3,
-                            attn_us, ea_kernel_name(kernel), r_us);
-            }
-            printf("     %-6s %-13s floor %.2f ms [%.2f,%.2f]; attention kernel %.1f us/layer\n", pi ? "rand" : "0",
-                   "(one graph)", floor.med / 1e3, floor.min / 1e3, floor.max / 1e3, attn_us);
-            const double W = res_lat[S_BATCHED].med;
-            printf("     ratios: host latency per_request/batched %.2fx (model (W + (4bs-1) r) / W with W = %.1f us, "
-                   "r = %.1f us: %.2fx), per_request/device %.1fx; end-to-end plan_once/floor %.3fx, "
-                   "per_request/floor %.2fx\n",
-                   res_lat[S_PER_REQUEST].med / W, W, r_us, (W + (4.0 * bs_list[bi] - 1) * r_us) / W,
-                   res_lat[S_PER_REQUEST].med / res_lat[S_DEVICE].med, res_e2e[S_PLAN_ONCE].med / floor.med,
-                   res_e2e[S_PER_REQUEST].med / floor.med);
-            fflush(stdout);
-            if (dump_path && bs_list[bi] == 32 && pi == 1)
-                dump_batch(&b, dump_path);
-            if (trace && bs_list[bi] == 32 && pi == 1)
+            const stats floor = time_floor(&b, o.repeats);
+            row_result res[S_COUNT];
+            measure(&b, attn_us, o.repeats, res);
+            report(&run, out.csv, bs, pfx, res, floor, attn_us);
+            if (o.dump_path && bs == 32 && pi == 1)
+                dump_batch(&b, o.dump_path);
+            if (out.trace && bs == 32 && pi == 1)
                 for (int s = 0; s < S_COUNT; s++)
-                    trace_forward(&b, s, attn_us, trace, &first_event);
-            free(lat_all), free(bub_all), free(e2e);
-            for (int l = 0; l < layers; l++) {
-                cudaEventDestroy(b.e_gemm[l]);
-                cudaEventDestroy(b.e0[l]);
-                cudaEventDestroy(b.e1[l]);
-            }
-            cudaEventDestroy(b.ref);
-            free(b.e_gemm), free(b.e0), free(b.e1);
-            model_free(&b.model);
-            ea_cuda_graph_free(b.graph);
-            ea_cuda_plan_free(&b.plan);
-            ea_cuda_batch_free(b.db);
-            ea_host_batch_free(&b.hb);
-            ea_problem_free(&b.pr);
+                    trace_forward(&b, s, attn_us, out.trace, &first_event);
+            bench_free(&b);
         }
     }
-    if (csv) {
-        fclose(csv);
-        if (rename(csv_tmp, csv_path) == 0)
-            csv_tmp[0] = 0;
-    }
-    if (trace) {
-        fprintf(trace, "\n]}\n");
-        fclose(trace);
-        if (rename(trace_tmp, trace_path) == 0)
-            trace_tmp[0] = 0;
-    }
+    close_outputs(&o, &out);
     ea_cuda_destroy(ctx);
     return 0;
 }

@@ -70,7 +70,10 @@ extern "C" {
     X(EA_ERR_NO_DEVICE, "no CUDA device")                                         \
     X(EA_ERR_CUDA, "CUDA error")                                                  \
     X(EA_ERR_NOT_BUILT, "this part was not built")                               \
-    X(EA_ERR_LIMIT, "the work or memory asked for is over the limit")
+    X(EA_ERR_LIMIT, "the work or memory asked for is over the limit")            \
+    X(EA_ERR_ARG, "an argument names no known strategy or kernel")               \
+    X(EA_ERR_PLAN, "the plan is too small for the batch or was made in another context") \
+    X(EA_ERR_RANGE, "an index names no element of its array")
 
 /** Status of every public function: one code per line of EA_STATUS_TABLE, whose text ea_status_str() returns. */
 typedef enum {

@@ -33,6 +33,21 @@ extern "C" {
 /** Most cases one file may hold: the parsed cases take about 160 bytes each, so at most ~40 MiB. */
 #define EA_CASE_MAX_COUNT 262144
 
+/**
+ * @brief splitmix64, the project's PRNG: every random choice of a case (its lengths, slots, mask
+ * and data) is drawn with it from the case's `seed`, and tools that invent data use it too.
+ * Tiny and fully specified, so a seed gives the same data on every machine.
+ * @param state the generator's state, advanced by one step
+ * @return the next 64 random bits
+ */
+static inline uint64_t ea_splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 /** How a per-request length was given. */
 typedef enum {
     EA_LEN_ALL = 0,  /**< one value for every request */
@@ -222,6 +237,8 @@ typedef struct {
  * @param n number of requests in @p reqs (ignored when reqs is NULL)
  * @param prefix_lens [n] cached tokens of each (NULL: as drawn); must be <= T_i
  * @param hb filled on success; free with ea_host_batch_free()
+ * @return EA_OK; EA_ERR_DIM for no requests, EA_ERR_RANGE for a request not in the problem,
+ *         EA_ERR_COUNT for a prefix outside [0, T_i], EA_ERR_OVERFLOW, EA_ERR_NOMEM
  */
 ea_status ea_host_batch_make(const ea_problem *pr, const int32_t *reqs, int32_t n, const int32_t *prefix_lens,
                              ea_host_batch *hb);

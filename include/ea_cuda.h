@@ -21,7 +21,6 @@
 #define EA_CUDA_H
 
 #include "ea.h"
-#include "ea_cases.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,18 +34,74 @@ extern "C" {
  */
 
 /**
- * How the unified indices are built (DESIGN.md section 3). The numbering is
- * the story's order: each one removes host waits the previous one had.
+ * The strategies of DESIGN.md section 3, one row each, in the story's order (each one removes
+ * host waits the one before had):
+ *
+ *     X(ID, value, name, host waits of one step (an expression of bs), description)
+ *
+ * The enum ::ea_sync (`EA_SYNC_<ID> = value`), ea_sync_name() and ea_step_expected_waits() are
+ * expanded from it; ::ea_step adds the graph. The tests, ea-compare and ea-bench-sync read those,
+ * so a strategy, its name or its wait count is written here and nowhere else. Values and names
+ * are stable: the tutorials and the committed results use them.
+ */
+#define EA_SYNC_TABLE(X)                                                                                         \
+    X(PER_REQUEST, 0, "per_request", 4 * (int64_t)(bs),                                                          \
+      "4 blocking scalar reads per request, then one upload of the offsets and one gather of the slices")         \
+    X(BATCHED, 1, "batched", 1, "a pack kernel, ONE device-to-host copy, the host loop, one upload, one gather") \
+    X(DEVICE, 2, "device", 0, "a scan kernel and a copy kernel: the host never waits")
+
+/**
+ * The steps the checks run: every strategy of ::EA_SYNC_TABLE (same value, same name), then the
+ * device strategy's whole step captured once as a CUDA graph and replayed. Same columns.
+ */
+#define EA_STEP_TABLE(X)                                                                                         \
+    EA_SYNC_TABLE(X)                                                                                             \
+    X(GRAPH, 3, "graph", 0, "the device strategy's step (index build + attention) as one CUDA graph, replayed")
+
+#define EA_X_SYNC_ENUM(id, value, name, waits, what) EA_SYNC_##id = (value),
+#define EA_X_STEP_ENUM(id, value, name, waits, what) EA_STEP_##id = (value),
+#define EA_X_ONE(id, value, name, waits, what) +1
+
+/** How the unified indices are built: one value per row of ::EA_SYNC_TABLE. */
+typedef enum {
+    EA_SYNC_TABLE(EA_X_SYNC_ENUM)
+    EA_SYNC_COUNT = 0 EA_SYNC_TABLE(EA_X_ONE) /**< number of strategies, not a strategy */
+} ea_sync;
+
+/**
+ * What one step of ea_run_cuda() runs: a strategy (`EA_STEP_PER_REQUEST`, `EA_STEP_BATCHED`,
+ * `EA_STEP_DEVICE`, equal to their ::ea_sync values) or `EA_STEP_GRAPH`; one value per row of
+ * ::EA_STEP_TABLE.
  */
 typedef enum {
-    EA_SYNC_PER_REQUEST = 0, /**< 4 blocking scalar reads per request, then one gather of the slices: 4*bs waits */
-    EA_SYNC_BATCHED = 1,     /**< a pack kernel, ONE device-to-host copy, the host loop, one gather: 1 wait */
-    EA_SYNC_DEVICE = 2,      /**< a scan kernel and a copy kernel: 0 waits */
-    EA_SYNC_COUNT = 3        /**< number of strategies, not a strategy */
-} ea_sync;
+    EA_STEP_TABLE(EA_X_STEP_ENUM)
+    EA_STEP_COUNT = 0 EA_STEP_TABLE(EA_X_ONE) /**< number of steps, not a step */
+} ea_step;
+
+#undef EA_X_SYNC_ENUM
+#undef EA_X_STEP_ENUM
+#undef EA_X_ONE
 
 /** @brief The name of a strategy ("per_request", "batched", "device"), or "unknown". */
 const char *ea_sync_name(ea_sync s);
+
+/** @brief The name of a step: its strategy's name, or "graph"; "unknown" out of range. */
+const char *ea_step_name(ea_step s);
+
+/**
+ * @brief The strategy whose indices a step builds: its own for a strategy's step, the device
+ *        strategy for the graph; ::EA_SYNC_COUNT for an unknown step.
+ */
+ea_sync ea_step_strategy(ea_step s);
+
+/**
+ * @brief The blocking host waits one step must take (not counting upload and download):
+ *        `4*bs`, 1, 0, 0 for per_request, batched, device, graph (::EA_STEP_TABLE).
+ * @param s the step (a strategy's step has the strategy's value: `EA_STEP_BATCHED`)
+ * @param bs requests in the batch
+ * @return the count, or -1 for an unknown step
+ */
+int64_t ea_step_expected_waits(ea_step s, int32_t bs);
 
 /**
  * Which attention kernel a context runs: the numbered versions of kernels/attention/ (see
@@ -82,7 +137,7 @@ ea_reference_fn ea_kernel_reference(ea_kernel k);
  * "canonical" (::EA_KERNEL_CANONICAL).
  * @param s the word
  * @param k receives the kernel
- * @return EA_OK, or EA_ERR_SCALAR with a message listing the kernels
+ * @return EA_OK, or EA_ERR_ARG with a message listing the kernels
  */
 ea_status ea_kernel_parse(const char *s, ea_kernel *k);
 
@@ -177,7 +232,7 @@ void ea_cuda_reset_waits(ea_cuda_ctx *ctx);
  *        queue from now on (a new context runs ::EA_KERNEL_CANONICAL).
  * @param ctx context
  * @param k the kernel
- * @return EA_OK, or EA_ERR_SCALAR for an unknown kernel
+ * @return EA_OK, or EA_ERR_ARG for an unknown kernel
  */
 ea_status ea_cuda_set_kernel(ea_cuda_ctx *ctx, ea_kernel k);
 
@@ -233,12 +288,18 @@ void ea_cuda_plan_free(ea_plan *plan);
 /**
  * @brief Builds the unified indices of @p db into @p plan with strategy @p s.
  *
- * per_request and batched return after their host loop (having waited 4*bs
- * times or once); device returns as soon as its two kernels are queued.
+ * per_request and batched return after their host loop (having waited
+ * ea_step_expected_waits() times: 4*bs or once); device returns as soon as its two kernels are
+ * queued.
+ * @return EA_OK; EA_ERR_ARG for an unknown strategy; EA_ERR_PLAN for a plan too small for @p db
+ *         or (batched) a plan created in another context; EA_ERR_CUDA
  */
 ea_status ea_cuda_plan_build(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_sync s, ea_plan *plan);
 
-/** @brief Queues one layer's attention over a built plan into db->o. No host wait. */
+/**
+ * @brief Queues one layer's attention over a built plan into db->o. No host wait.
+ * @return EA_OK, EA_ERR_PLAN for a plan of fewer requests than @p db, or EA_ERR_CUDA
+ */
 ea_status ea_cuda_run(ea_cuda_ctx *ctx, const ea_dev_batch *db, const ea_plan *plan);
 
 /**
@@ -284,48 +345,18 @@ ea_status ea_cuda_malloc(ea_cuda_ctx *ctx, size_t bytes, void **ptr);
 void ea_cuda_free(void *ptr);
 
 /**
- * @brief Test hook: launches the attention kernel with an impossible shared-memory
- * size, which must come back as EA_ERR_CUDA and leave db->o untouched.
- */
-ea_status ea_cuda_test_bad_launch(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan);
-
-/**
- * @brief Test hook: runs the proof of the tc kernel's fast probabilities over all 2^32 floats
- * (see kernels/attention/6_tensor_cores.cu) and waits for it.
- * @param ctx context
- * @param bad receives how many inputs round to another bf16 than ea_expf() would give (must be 0)
- * @param exact receives how many inputs take the exact path
- * @param max_ulps receives the largest distance, in fp32 ulps, between the fast value and ea_expf()
- *        over [-80, 0]: the margin around bf16 midpoints must exceed it
- */
-ea_status ea_cuda_check_tc_probabilities(ea_cuda_ctx *ctx, uint64_t *bad, uint64_t *exact, uint32_t *max_ulps);
-
-/**
  * @brief Copies a plan's unified indices to the host (waits; counted).
  * @param ctx context
  * @param plan a built plan
- * @param bs requests of the batch it was built for
+ * @param bs requests of the batch it was built for (at most plan->bs)
  * @param indptr [bs+1] receives unified_kv_indptr
  * @param indices receives unified_kv_indices (indptr[bs] entries; room for plan->capacity)
  * @param prefix_lens [bs] receives prefix_lens
+ * @return EA_OK; EA_ERR_DIM when @p bs < 1, EA_ERR_PLAN when it exceeds plan->bs; EA_ERR_COUNT when the plan
+ *         holds more indices than its capacity; EA_ERR_CUDA
  */
 ea_status ea_cuda_plan_download(ea_cuda_ctx *ctx, const ea_plan *plan, int32_t bs, int32_t *indptr,
                                 int64_t *indices, int32_t *prefix_lens);
-
-/** A GPU backend for the checks of ea_cases.h (pass as the `ctx` of an ::ea_runner). */
-typedef struct {
-    ea_cuda_ctx *ctx;  /**< the context to run in */
-    ea_sync sync;      /**< strategy of the step */
-    int use_graph;     /**< 1: capture the device strategy's step as a graph and replay it */
-    ea_kernel kernel;  /**< the attention kernel (0: the context's current one) */
-    int64_t waits;     /**< out: blocking host waits of the last step (not counting upload/download) */
-} ea_cuda_runner;
-
-/**
- * @brief An ::ea_runner: uploads the host batch, poisons the device output, runs one
- * step as @p runner says, downloads into @p o, frees the device batch.
- */
-ea_status ea_run_cuda(void *runner, const ea_problem *pr, const ea_host_batch *hb, void *o);
 
 /** @} */
 

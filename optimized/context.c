@@ -97,7 +97,7 @@ ea_status ea_cuda_set_kernel(ea_cuda_ctx *ctx, ea_kernel k)
     if (!ctx)
         return ea_fail(EA_ERR_NULL, "ctx is NULL");
     if (k < EA_KERNEL_FIRST || k > EA_KERNEL_LAST)
-        return ea_fail(EA_ERR_SCALAR, "unknown kernel %d", (int)k);
+        return ea_fail(EA_ERR_ARG, "unknown kernel %d", (int)k);
     ctx->kernel = k;
     return EA_OK;
 }

@@ -1,6 +1,8 @@
 /* The CUDA API when nvcc was not found at build time: every call says so. */
 #include "ea_cuda.h"
-#include "ea_internal.h"
+#include "ea_cuda_runner.h"
+#include "ea_cuda_testing.h"
+#include "ea_fail.h"
 
 #define NOT_BUILT ea_fail(EA_ERR_NOT_BUILT, "the CUDA path was not built (nvcc was not found)")
 

@@ -1,7 +1,7 @@
 /* The numbered attention kernels by name and by CPU reference, shared by the CUDA build and the
  * no-CUDA stub. The launchers themselves are chosen in optimized/strategies.c (ea_cuda_run). */
 #include "ea_cuda.h"
-#include "ea_internal.h"
+#include "ea_fail.h"
 
 #include <string.h>
 
@@ -43,7 +43,7 @@ ea_status ea_kernel_parse(const char *s, ea_kernel *k)
         *k = EA_KERNEL_CANONICAL;
         return EA_OK;
     }
-    return ea_fail(EA_ERR_SCALAR,
+    return ea_fail(EA_ERR_ARG,
                    "unknown kernel '%.40s': 1 naive, 2 smem_tiles, 3 gqa_blocking, 4 vector_gathers, 5 bitmasks "
                    "(canonical), 6 tc",
                    s);

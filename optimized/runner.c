@@ -2,12 +2,17 @@
  * upload to download, with the step's own host waits recorded. Used by the
  * GPU tests and ea-compare --backend gpu. */
 #include "cuda_internal.h"
+#include "ea_cuda_runner.h"
 
 ea_status ea_cuda_plan_download(ea_cuda_ctx *ctx, const ea_plan *plan, int32_t bs, int32_t *indptr,
                                 int64_t *indices, int32_t *prefix_lens)
 {
     if (!ctx || !plan || !indptr || !indices || !prefix_lens)
         return ea_fail(EA_ERR_NULL, "ctx, plan and the host arrays are required");
+    if (bs < 1)
+        return ea_fail(EA_ERR_DIM, "bs must be >= 1 (%d)", bs);
+    if (bs > plan->bs)
+        return ea_fail(EA_ERR_PLAN, "the plan has %d requests, %d asked for", plan->bs, bs);
     EA_CUDA_TRY(cudaMemcpyAsync(indptr, plan->unified_kv_indptr, sizeof(int32_t) * ((size_t)bs + 1),
                                 cudaMemcpyDeviceToHost, ctx->stream));
     EA_CUDA_TRY(cudaMemcpyAsync(prefix_lens, plan->prefix_lens, sizeof(int32_t) * (size_t)bs,
@@ -28,6 +33,9 @@ ea_status ea_run_cuda(void *runner, const ea_problem *pr, const ea_host_batch *h
     ea_cuda_runner *r = runner;
     if (!r || !r->ctx || !pr || !hb || !o)
         return ea_fail(EA_ERR_NULL, "runner, problem, batch and output are required");
+    if ((unsigned)r->step >= EA_STEP_COUNT)
+        return ea_fail(EA_ERR_ARG, "unknown step %d", (int)r->step);
+    const int use_graph = r->step == EA_STEP_GRAPH;
     ea_dev_batch *db = NULL;
     ea_graph *g = NULL;
     ea_status st = r->kernel ? ea_cuda_set_kernel(r->ctx, r->kernel) : EA_OK; /* 0: the context's kernel */
@@ -35,7 +43,7 @@ ea_status ea_run_cuda(void *runner, const ea_problem *pr, const ea_host_batch *h
         st = ea_cuda_batch_upload(r->ctx, &hb->batch, &pr->params, &hb->in, &db);
     if (st == EA_OK)
         st = ea_cuda_poison_output(r->ctx, db);
-    if (st == EA_OK && r->use_graph)
+    if (st == EA_OK && use_graph)
         st = ea_cuda_graph_capture(r->ctx, db, &g);
     if (st == EA_OK)
         st = ea_cuda_reserve(r->ctx, db); /* set-up, not part of the step */
@@ -43,7 +51,7 @@ ea_status ea_run_cuda(void *runner, const ea_problem *pr, const ea_host_batch *h
         st = ea_cuda_plan_poison(r->ctx, &r->ctx->own_plan); /* the strategy must write every index itself */
     if (st == EA_OK) {
         ea_cuda_reset_waits(r->ctx);
-        st = r->use_graph ? ea_cuda_graph_launch(r->ctx, g) : ea_cuda_extend(r->ctx, db, r->sync);
+        st = use_graph ? ea_cuda_graph_launch(r->ctx, g) : ea_cuda_extend(r->ctx, db, ea_step_strategy(r->step));
         r->waits = ea_cuda_host_waits(r->ctx);
     }
     if (st == EA_OK)

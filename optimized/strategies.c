@@ -1,11 +1,8 @@
 /* The three ways to build the unified key sequence (DESIGN.md section 3),
  * the plan/run split, and the per-layer entry point.
  *
- * | strategy     | host waits | what the host does                                   |
- * |--------------|------------|------------------------------------------------------|
- * | per_request  | 4 * bs     | reads 4 scalars per request, one blocking copy each   |
- * | batched      | 1          | one pack kernel, one copy of all scalars, host loop   |
- * | device       | 0          | queues a scan kernel and a copy kernel                |
+ * The strategies, their names and their host waits (4 * bs, 1, 0) are the rows of
+ * EA_SYNC_TABLE (include/ea_cuda.h); DESIGN.md section 3 tells the story.
  *
  * Both host strategies end like SGLang's torch.cat: one upload of the offsets
  * the host loop computed, and ONE gather kernel for all the slices (one
@@ -27,15 +24,16 @@ ea_status ea_cuda_plan_create(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan 
     memset(&pl, 0, sizeof pl);
     pl.bs = db->bs;
     pl.capacity = db->num_prefix_indices + db->num_tokens; /* the host's upper bound of sum(P_i + E_i) */
-    /* the host scratch of the batched strategy (the largest), and its device buffer,
-     * are sized here so that building a plan never allocates (allocation can synchronise) */
-    ea_status st = ea_cuda_pinned_reserve(ctx, 6 * (size_t)pl.bs + 2);
-    if (st == EA_OK && ctx->packed_len < 4 * (size_t)pl.bs) {
+    /* the host strategies' scratch, and the batched strategy's device buffer, are sized here so
+     * that building a plan never allocates (allocation can synchronise) */
+    const size_t packed_len = EA_SCALARS_PER_REQUEST * (size_t)pl.bs;
+    ea_status st = ea_cuda_pinned_reserve(ctx, ea_host_scratch_len(pl.bs));
+    if (st == EA_OK && ctx->packed_len < packed_len) {
         cudaFree(ctx->d_packed);
         ctx->d_packed = NULL;
         ctx->packed_len = 0;
-        if ((st = ea_cuda_malloc(ctx, sizeof(int32_t) * 4 * (size_t)pl.bs, (void **)&ctx->d_packed)) == EA_OK)
-            ctx->packed_len = 4 * (size_t)pl.bs;
+        if ((st = ea_cuda_malloc(ctx, sizeof(int32_t) * packed_len, (void **)&ctx->d_packed)) == EA_OK)
+            ctx->packed_len = packed_len;
     }
     if (st != EA_OK)
         return st;
@@ -65,7 +63,21 @@ void ea_cuda_plan_free(ea_plan *plan)
     memset(plan, 0, sizeof *plan);
 }
 
-/* One `.item()`: a 4-byte device-to-host copy and a wait for the stream. */
+/* The host strategies' scratch for this plan (ea_host_scratch): EA_ERR_PLAN where the context
+ * was not sized for it by ea_cuda_plan_create(), i.e. the plan was created in another context
+ * (growing it here would wait, and the strategy's wait count would be wrong). */
+static ea_status host_scratch(ea_cuda_ctx *ctx, const ea_plan *plan, ea_host_scratch *h)
+{
+    *h = (ea_host_scratch){NULL, NULL, NULL};
+    if (ctx->pinned_len < ea_host_scratch_len(plan->bs) ||
+        ctx->packed_len < EA_SCALARS_PER_REQUEST * (size_t)plan->bs)
+        return ea_fail(EA_ERR_PLAN, "the plan (bs=%d) was not created in this context", plan->bs);
+    *h = ea_host_scratch_at(ctx->pinned, plan->bs);
+    return EA_OK;
+}
+
+/* One `.item()`: a 4-byte device-to-host copy and a wait for the stream. The scalar lands in
+ * the first slot of the host scratch's `scalars` (ctx->pinned[0], page-locked). */
 static ea_status read_scalar(ea_cuda_ctx *ctx, const int32_t *dev, int32_t *value)
 {
     EA_CUDA_TRY(cudaMemcpyAsync(ctx->pinned, dev, sizeof(int32_t), cudaMemcpyDeviceToHost, ctx->stream));
@@ -77,8 +89,8 @@ static ea_status read_scalar(ea_cuda_ctx *ctx, const int32_t *dev, int32_t *valu
 /* The end of both host strategies, SGLang's `torch.cat(parts)` and the two
  * `torch.tensor(...)` uploads: one copy of the host-built indptr and prefix
  * lengths, then one gather kernel that copies every request's two slices.
- * The host arrays are laid out as the plan's device allocation is (prefix_lens
- * at indptr + plan->bs + 1, plan->bs >= db->bs), so one copy moves both. */
+ * The host arrays are laid out as the plan's device allocation is (ea_host_scratch:
+ * prefix_lens at indptr + plan->bs + 1, plan->bs >= db->bs), so one copy moves both. */
 static ea_status upload_and_gather(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan *plan, const int32_t *indptr)
 {
     const int32_t bs = db->bs;
@@ -105,10 +117,11 @@ static ea_status upload_and_gather(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_
 static ea_status build_per_request(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan *plan)
 {
     const int32_t bs = db->bs;
-    ea_status st = ea_cuda_pinned_reserve(ctx, 6 * (size_t)plan->bs + 2); /* no-op: ea_cuda_plan_create sized it */
+    ea_host_scratch h;
+    ea_status st = host_scratch(ctx, plan, &h);
     if (st != EA_OK)
         return st;
-    int32_t *indptr = ctx->pinned + 1, *prefix_lens = indptr + plan->bs + 1; /* pinned[0] receives the scalars */
+    int32_t *indptr = h.indptr, *prefix_lens = h.prefix_lens; /* h.scalars[0] receives each scalar */
     indptr[0] = 0;
     /* EXERCISE 5 BEGIN: for each request: read the four scalars with read_scalar (one blocking wait each), then fill prefix_lens[i] and indptr[i + 1] */
     for (int32_t i = 0; i < bs; i++) {
@@ -132,12 +145,11 @@ static ea_status build_per_request(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_
 static ea_status build_batched(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan *plan)
 {
     const int32_t bs = db->bs;
-    ea_status st = ea_cuda_pinned_reserve(ctx, 6 * (size_t)plan->bs + 2); /* no-op: ea_cuda_plan_create sized it */
+    ea_host_scratch h;
+    ea_status st = host_scratch(ctx, plan, &h);
     if (st != EA_OK)
         return st;
-    if (ctx->packed_len < 4 * (size_t)bs)
-        return ea_fail(EA_ERR_COUNT, "the plan was not created in this context");
-    int32_t *packed = ctx->pinned, *indptr = packed + 4 * bs, *prefix_lens = indptr + plan->bs + 1;
+    int32_t *packed = h.scalars, *indptr = h.indptr, *prefix_lens = h.prefix_lens;
     /* EXERCISE 6 BEGIN: launch the pack kernel, copy the 4*bs scalars to `packed` with ONE cudaMemcpyAsync, wait once (ea_cuda_wait), then fill prefix_lens and indptr from host memory */
     EA_CUDA_TRY(ea_launch_pack_scalars(db->prefix_kv_indptr, db->extend_start_loc, db->extend_seq_lens, bs,
                                        ctx->d_packed, ctx->stream));
@@ -172,7 +184,7 @@ ea_status ea_cuda_plan_build(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_sync s
     if (!ctx || !db || !plan)
         return ea_fail(EA_ERR_NULL, "ctx, db and plan are required");
     if (plan->bs < db->bs || plan->capacity < db->num_prefix_indices + db->num_tokens)
-        return ea_fail(EA_ERR_COUNT, "the plan (bs=%d, %lld keys) is too small for the batch (bs=%d, %lld keys)",
+        return ea_fail(EA_ERR_PLAN, "the plan (bs=%d, %lld keys) is too small for the batch (bs=%d, %lld keys)",
                        plan->bs, (long long)plan->capacity, db->bs,
                        (long long)(db->num_prefix_indices + db->num_tokens));
     switch (s) {
@@ -183,7 +195,7 @@ ea_status ea_cuda_plan_build(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_sync s
     case EA_SYNC_DEVICE:
         return build_device(ctx, db, plan);
     default:
-        return ea_fail(EA_ERR_SCALAR, "unknown sync strategy %d", (int)s);
+        return ea_fail(EA_ERR_ARG, "unknown sync strategy %d", (int)s);
     }
 }
 
@@ -208,7 +220,7 @@ ea_status ea_cuda_run(ea_cuda_ctx *ctx, const ea_dev_batch *db, const ea_plan *p
     if (!ctx || !db || !plan)
         return ea_fail(EA_ERR_NULL, "ctx, db and plan are required");
     if (plan->bs < db->bs)
-        return ea_fail(EA_ERR_COUNT, "the plan has %d requests, the batch %d", plan->bs, db->bs);
+        return ea_fail(EA_ERR_PLAN, "the plan has %d requests, the batch %d", plan->bs, db->bs);
     const ea_attn_args a = attn_args(db, plan);
     switch (ctx->kernel) { /* kernels/README.md: what each version adds */
     case EA_KERNEL_NAIVE:
@@ -230,7 +242,7 @@ ea_status ea_cuda_run(ea_cuda_ctx *ctx, const ea_dev_batch *db, const ea_plan *p
         EA_CUDA_TRY(ea_launch_attention_6(&a, ctx->stream));
         break;
     default: /* ea_cuda_set_kernel admits no other value: a corrupted context */
-        return ea_fail(EA_ERR_SCALAR, "the context's kernel %d is not one of 1..%d", (int)ctx->kernel, EA_KERNEL_LAST);
+        return ea_fail(EA_ERR_ARG, "the context's kernel %d is not one of 1..%d", (int)ctx->kernel, EA_KERNEL_LAST);
     }
     return EA_OK;
 }

@@ -15,18 +15,9 @@
 #define EA_PRINTF(a, b)
 #endif
 
-/* splitmix64: the project's PRNG for generated data. Tiny, fast and fully specified, so a seed
- * gives the same data on every machine. */
-static inline uint64_t ea_splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* Records the message for ea_last_error() and returns s, so callers write
- * `return ea_fail(EA_ERR_X, "request %d: ...", i);`. */
+ * `return ea_fail(EA_ERR_X, "request %d: ...", i);`. (optimized/ea_fail.h declares it for
+ * optimized/; status.c sees both.) */
 ea_status ea_fail(ea_status s, const char *fmt, ...) EA_PRINTF(2, 3);
 
 /* The layer parameters' part of ea_validate(). */
@@ -66,8 +57,6 @@ static inline const uint8_t *ea_mask_row(const ea_batch *b, int32_t i, int32_t r
     return b->custom_mask ? b->custom_mask + b->mask_indptr[i] + (int64_t)r * (P + E) : NULL;
 }
 
-#endif
-
 /* ---- The canonical engine (reference/canonical.c), shared with the two-stage variant ----
  * One (request i, KV head g) at a time: the E query rows x G query heads of the
  * group keep their online-softmax state (m, l, acc) while tiles of EA_TILE keys
@@ -93,3 +82,5 @@ void ea_canon_begin(ea_canon *c, int32_t i, int32_t g);
 /* Streams unified keys [u_begin, u_end) of request i through the state, in
  * tiles aligned at tile_origin (0 for the unified design). */
 void ea_canon_keys(ea_canon *c, int32_t i, int32_t g, int32_t u_begin, int32_t u_end, int32_t tile_origin);
+
+#endif /* EA_INTERNAL_H */

@@ -2,7 +2,7 @@
  * It draws every request's whole sequence (slots, queries and mask rows for
  * prefix AND new positions), so tests can cut it into cached and new tokens
  * at any point, or take any subset of requests, and still ask for the same
- * attention. The PRNG is ea_splitmix64 (ea_internal.h). */
+ * attention. The PRNG is ea_splitmix64 (ea_cases.h). */
 #include "ea_cases.h"
 #include "ea_internal.h"
 
@@ -174,7 +174,7 @@ ea_status ea_host_batch_make(const ea_problem *pr, const int32_t *reqs, int32_t 
     for (int32_t k = 0; k < n; k++) {
         const int32_t i = reqs ? reqs[k] : k;
         if (i < 0 || i >= pr->bs)
-            return ea_fail(EA_ERR_DIM, "request %d is not in the problem (bs=%d)", i, pr->bs);
+            return ea_fail(EA_ERR_RANGE, "request %d is not in the problem (bs=%d)", i, pr->bs);
         if (prefix_lens && (prefix_lens[k] < 0 || prefix_lens[k] > pr->seq_lens[i]))
             return ea_fail(EA_ERR_COUNT, "request %d: prefix %d outside [0, %d]", i, prefix_lens[k], pr->seq_lens[i]);
     }

@@ -5,7 +5,9 @@
  * skipped visibly. On a card whose architecture the tensor-core model was not
  * verified on, the tc kernel's CPU comparisons are reported and skipped; its
  * invariances are still checked. */
+#include "../optimized/ea_cuda_testing.h"
 #include "ea_cuda.h"
+#include "ea_cuda_runner.h"
 #include "ea_math.h"
 #include "test_util.h"
 
@@ -122,7 +124,39 @@ static ea_sync strategy_or_other(ea_sync s)
     return s;
 }
 
-/* Every strategy and the graph, every kernel: GPU == CPU bit for bit, waits 4*bs / 1 / 0 / 0, twice. */
+/* Runs everywhere: the step table of ea_cuda.h against DESIGN.md section 3, which states each
+ * step's host waits (4*bs, 1, 0, 0): a row changed there fails here, GPU or not. */
+static void test_step_table(void **state)
+{
+    (void)state;
+    static const struct {
+        ea_step step;
+        const char *name;
+        ea_sync strategy;
+        int64_t waits_bs3; /* DESIGN.md section 3 for a batch of 3 requests */
+    } design[] = {{EA_STEP_PER_REQUEST, "per_request", EA_SYNC_PER_REQUEST, 12},
+                  {EA_STEP_BATCHED, "batched", EA_SYNC_BATCHED, 1},
+                  {EA_STEP_DEVICE, "device", EA_SYNC_DEVICE, 0},
+                  {EA_STEP_GRAPH, "graph", EA_SYNC_DEVICE, 0}};
+    assert_int_equal(EA_STEP_COUNT, sizeof design / sizeof *design);
+    for (size_t k = 0; k < sizeof design / sizeof *design; k++) {
+        assert_string_equal(ea_step_name(design[k].step), design[k].name);
+        assert_int_equal(ea_step_strategy(design[k].step), design[k].strategy);
+        if (design[k].step != EA_STEP_GRAPH)
+            assert_string_equal(ea_sync_name(design[k].strategy), design[k].name);
+        if (ea_step_expected_waits(design[k].step, 3) != design[k].waits_bs3)
+            fail_msg("%s: %lld expected host waits for bs=3, DESIGN.md section 3 says %lld", design[k].name,
+                     (long long)ea_step_expected_waits(design[k].step, 3), (long long)design[k].waits_bs3);
+    }
+    assert_int_equal(ea_step_expected_waits(EA_STEP_PER_REQUEST, 1024), 4096);
+    assert_int_equal(ea_step_expected_waits(EA_STEP_COUNT, 3), -1);
+    assert_int_equal(ea_step_expected_waits((ea_step)-1, 3), -1);
+    assert_string_equal(ea_step_name(EA_STEP_COUNT), "unknown");
+    assert_int_equal(ea_step_strategy(EA_STEP_COUNT), EA_SYNC_COUNT);
+}
+
+/* Every step (each strategy and the graph), every kernel: GPU == CPU bit for bit, each step's
+ * host waits as its row of the step table says, twice. */
 static void test_strategies_match_cpu(void **state)
 {
     (void)state;
@@ -135,19 +169,18 @@ static void test_strategies_match_cpu(void **state)
             const int64_t n = ea_test_out_elems(&pr, &hb);
             void *want = cpu_output_of(&pr, &hb, (ea_kernel)k), *got = malloc(hb.o_bytes + 1);
             void *again = malloc(hb.o_bytes + 1);
-            for (int s = 0; s <= EA_SYNC_COUNT; s++) { /* EA_SYNC_COUNT stands for the graph */
-                ea_cuda_runner r = {.ctx = ctx, .sync = s == EA_SYNC_COUNT ? EA_SYNC_DEVICE : (ea_sync)s,
-                                    .use_graph = s == EA_SYNC_COUNT, .kernel = (ea_kernel)k};
-                if (left_out(r.sync))
+            for (int s = 0; s < EA_STEP_COUNT; s++) {
+                ea_cuda_runner r = {.ctx = ctx, .step = (ea_step)s, .kernel = (ea_kernel)k};
+                if (left_out(ea_step_strategy(r.step)))
                     continue;
-                const char *name = r.use_graph ? "graph" : ea_sync_name(r.sync);
+                const char *name = ea_step_name(r.step);
                 char what[200];
                 snprintf(what, sizeof what, "%s, %s kernel, %s: GPU vs CPU", CASE(c), ea_kernel_name(r.kernel), name);
                 ea_fill_sentinel(got, pr.params.dtype, n);
                 EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, got));
                 if (cpu_comparable(r.kernel))
                     ea_assert_outputs(what, &pr, &hb, got, want);
-                const int64_t want_waits = r.sync == EA_SYNC_PER_REQUEST ? 4 * hb.batch.bs : r.sync == EA_SYNC_BATCHED;
+                const int64_t want_waits = ea_step_expected_waits(r.step, hb.batch.bs);
                 if (r.waits != want_waits)
                     fail_msg("%s: %lld host waits, expected %lld", what, (long long)r.waits, (long long)want_waits);
                 ea_fill_sentinel(again, pr.params.dtype, n);
@@ -267,7 +300,7 @@ static void test_gpu_invariances(void **state)
             ea_problem pr;
             ea_host_batch hb;
             ea_test_batch(CASE(c), &pr, &hb);
-            ea_cuda_runner r = {.ctx = ctx, .sync = EA_SYNC_DEVICE, .kernel = (ea_kernel)k};
+            ea_cuda_runner r = {.ctx = ctx, .step = EA_STEP_DEVICE, .kernel = (ea_kernel)k};
             void *o = malloc(hb.o_bytes + 1);
             EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, o));
             char what[200];
@@ -305,7 +338,7 @@ static void test_nonfinite_inputs(void **state)
             if (!cpu_comparable((ea_kernel)k))
                 continue;
             void *want = cpu_output_of(&pr, &hb, (ea_kernel)k), *got = malloc(hb.o_bytes + 1);
-            ea_cuda_runner r = {.ctx = ctx, .sync = strategy_or_other(EA_SYNC_BATCHED), .kernel = (ea_kernel)k};
+            ea_cuda_runner r = {.ctx = ctx, .step = (ea_step)strategy_or_other(EA_SYNC_BATCHED), .kernel = (ea_kernel)k};
             char what[160];
             snprintf(what, sizeof what, "%s, %s kernel", lines[c], ea_kernel_name(r.kernel));
             ea_fill_sentinel(got, EA_F32, ea_test_out_elems(&pr, &hb));
@@ -342,8 +375,8 @@ static void test_error_paths(void **state)
 
     /* an impossible shared-memory request: a status, the output untouched, the context still usable */
     EA_ASSERT_OK(ea_cuda_set_kernel(ctx, EA_KERNEL_CANONICAL));
-    EA_ASSERT_ERR(ea_cuda_set_kernel(ctx, (ea_kernel)0), EA_ERR_SCALAR, "unknown kernel 0");
-    EA_ASSERT_ERR(ea_cuda_set_kernel(ctx, (ea_kernel)(EA_KERNEL_LAST + 1)), EA_ERR_SCALAR, "unknown kernel 7");
+    EA_ASSERT_ERR(ea_cuda_set_kernel(ctx, (ea_kernel)0), EA_ERR_ARG, "unknown kernel 0");
+    EA_ASSERT_ERR(ea_cuda_set_kernel(ctx, (ea_kernel)(EA_KERNEL_LAST + 1)), EA_ERR_ARG, "unknown kernel 7");
     EA_ASSERT_OK(ea_cuda_batch_upload(ctx, &hb.batch, &pr.params, &hb.in, &db));
     ea_plan plan;
     EA_ASSERT_OK(ea_cuda_plan_create(ctx, db, &plan));
@@ -358,7 +391,26 @@ static void test_error_paths(void **state)
     EA_ASSERT_OK(ea_cuda_download_output(ctx, db, got));
     ea_assert_bits(got, want, EA_F32, n, "after a failed launch");
 
-    EA_ASSERT_ERR(ea_cuda_plan_build(ctx, db, (ea_sync)7, &plan), EA_ERR_SCALAR, "unknown sync strategy 7");
+    EA_ASSERT_ERR(ea_cuda_plan_build(ctx, db, (ea_sync)7, &plan), EA_ERR_ARG, "unknown sync strategy 7");
+    ea_cuda_runner bad_step = {.ctx = ctx, .step = (ea_step)9};
+    EA_ASSERT_ERR(ea_run_cuda(&bad_step, &pr, &hb, got), EA_ERR_ARG, "unknown step 9");
+
+    /* a plan that does not fit: too few requests, or made in another context */
+    ea_plan small = plan;
+    small.bs = 1;
+    EA_ASSERT_ERR(ea_cuda_plan_build(ctx, db, EA_SYNC_DEVICE, &small), EA_ERR_PLAN, "too small for the batch");
+    EA_ASSERT_ERR(ea_cuda_run(ctx, db, &small), EA_ERR_PLAN, "the plan has 1 requests, the batch 2");
+    int32_t indptr[4], plens[3];
+    int64_t *idx = malloc(sizeof(int64_t) * (size_t)plan.capacity);
+    EA_ASSERT_ERR(ea_cuda_plan_download(ctx, &plan, 3, indptr, idx, plens), EA_ERR_PLAN, "3 asked for");
+    free(idx);
+    ea_cuda_ctx *other;
+    EA_ASSERT_OK(ea_cuda_create(&other));
+    /* the host strategies use the context's scratch, which ea_cuda_plan_create() sized in `ctx` only */
+    EA_ASSERT_ERR(ea_cuda_plan_build(other, db, EA_SYNC_PER_REQUEST, &plan), EA_ERR_PLAN, "not created in this context");
+    EA_ASSERT_ERR(ea_cuda_plan_build(other, db, EA_SYNC_BATCHED, &plan), EA_ERR_PLAN, "not created in this context");
+    assert_int_equal(ea_cuda_host_waits(other), 0);
+    ea_cuda_destroy(other);
     free(got), free(want);
     ea_cuda_plan_free(&plan);
     ea_cuda_batch_free(db);
@@ -391,7 +443,7 @@ static void test_kernel_table(void **state)
     const char *const bad[] = {"0", "7", "", "tc ", "Naive", "55"};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         got = (ea_kernel)3;
-        EA_ASSERT_ERR(ea_kernel_parse(bad[k], &got), EA_ERR_SCALAR, "1 naive, 2 smem_tiles");
+        EA_ASSERT_ERR(ea_kernel_parse(bad[k], &got), EA_ERR_ARG, "1 naive, 2 smem_tiles");
         assert_int_equal(got, 3); /* unchanged */
     }
     assert_string_equal(ea_kernel_name((ea_kernel)0), "unknown");
@@ -416,7 +468,7 @@ static void test_no_device_is_a_status(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kernel_table),
+        cmocka_unit_test(test_kernel_table),          cmocka_unit_test(test_step_table),
         cmocka_unit_test(test_no_device_is_a_status), cmocka_unit_test(test_strategies_match_cpu),
         cmocka_unit_test(test_indices_match),         cmocka_unit_test(test_plan_once_run_many),
         cmocka_unit_test(test_gpu_invariances),       cmocka_unit_test(test_nonfinite_inputs),

@@ -8,7 +8,9 @@
  * status to return: every bit pattern is a valid input, tested in test_math and
  * test_mma), and functions of no pointer and no range (ea_params_default). */
 #include "test_util.h"
+#include "../optimized/ea_cuda_testing.h"
 #include "ea_cuda.h"
+#include "ea_cuda_runner.h"
 #include <math.h>
 #include "ea_mma_vectors.h"
 
@@ -410,7 +412,7 @@ static const struct {
     ROW(cost_no_case, EA_ERR_NULL), ROW(cost_no_out, EA_ERR_NULL), ROW(check_no_case, EA_ERR_NULL),
     ROW(within_no_name, EA_ERR_NULL), ROW(within_no_limits, EA_ERR_NULL),
     ROW(batch_no_problem, EA_ERR_NULL), ROW(batch_no_out, EA_ERR_NULL), ROW(batch_zero_requests, EA_ERR_DIM),
-    ROW(batch_request_negative, EA_ERR_DIM), ROW(batch_request_past_bs, EA_ERR_DIM),
+    ROW(batch_request_negative, EA_ERR_RANGE), ROW(batch_request_past_bs, EA_ERR_RANGE),
     ROW(batch_prefix_negative, EA_ERR_COUNT), ROW(batch_prefix_past_sequence, EA_ERR_COUNT),
     ROW(batch_mask_offsets_overflow, EA_ERR_OVERFLOW), ROW(batch_tokens_overflow, EA_ERR_OVERFLOW),
     ROW(tol_row_len_zero, EA_ERR_DIM), ROW(tol_row_len_negative, EA_ERR_DIM), ROW(tol_no_ref, EA_ERR_NULL),
@@ -476,6 +478,8 @@ static void test_hostile_arguments_quiet(void **state)
     assert_string_equal(ea_status_str((ea_status)-1), "unknown status");
     assert_string_equal(ea_status_str(EA_STATUS_COUNT), "unknown status");
     assert_non_null(ea_sync_name((ea_sync)99));
+    assert_non_null(ea_step_name((ea_step)-2));
+    assert_int_equal(ea_step_expected_waits((ea_step)99, 1), -1);
     assert_non_null(ea_kernel_name((ea_kernel)-3));
     assert_null(ea_mma_dist_name((ea_mma_dist)1000)); /* documented: NULL for an unknown one */
     assert_null(ea_mma_dist_what((ea_mma_dist)-1));

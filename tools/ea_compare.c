@@ -25,11 +25,12 @@
  *   indices  every strategy's unified indices == the CPU builder's (once, with the first kernel)
  *   twice    running again gives the same bits
  *   batch, split   the invariances, on the GPU
- *   waits    blocking host waits per step: 4*bs, 1, 0, 0
+ *   waits    blocking host waits per step, as the step table of ea_cuda.h says: 4*bs, 1, 0, 0
  * Exit status: 0 all contracts hold, 1 one failed, 2 bad input. */
 #include "ea.h"
 #include "ea_cases.h"
 #include "ea_cuda.h"
+#include "ea_cuda_runner.h"
 #include "ea_math.h"
 
 #include <errno.h>
@@ -303,8 +304,8 @@ static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c, ea_kernel kernel, co
     const ea_params *p = &pr.params;
     const int64_t n = (int64_t)hb.num_tokens * p->hq * p->dv;
     void *want = malloc(hb.o_bytes + 1), *got = malloc(hb.o_bytes + 1), *again = malloc(hb.o_bytes + 1);
-    const char *verdict[EA_SYNC_COUNT + 1];
-    int64_t waits[EA_SYNC_COUNT + 1];
+    const char *verdict[EA_STEP_COUNT];
+    int64_t waits[EA_STEP_COUNT];
     int fail = 0, twice_ok = 1, idx_ok = 1;
     ea_diff d_batch = {0}, d_split = {0};
     ea_status st = want && got && again ? EA_OK : EA_ERR_NOMEM;
@@ -315,11 +316,10 @@ static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c, ea_kernel kernel, co
         else
             st = ea_kernel_reference(kernel)(&hb.batch, p, &hb.in, want);
     }
-    for (int s = 0; s <= EA_SYNC_COUNT && st == EA_OK; s++) { /* s == EA_SYNC_COUNT: the graph */
-        ea_cuda_runner r = {.ctx = ctx, .sync = s == EA_SYNC_COUNT ? EA_SYNC_DEVICE : (ea_sync)s,
-                            .use_graph = s == EA_SYNC_COUNT, .kernel = kernel};
+    for (int s = 0; s < EA_STEP_COUNT && st == EA_OK; s++) {
+        ea_cuda_runner r = {.ctx = ctx, .step = (ea_step)s, .kernel = kernel};
         char what[96];
-        snprintf(what, sizeof what, "%s vs %s", r.use_graph ? "graph" : ea_sync_name(r.sync), ref_name);
+        snprintf(what, sizeof what, "%s vs %s", ea_step_name(r.step), ref_name);
         ea_fill_sentinel(got, p->dtype, n);
         st = ea_run_cuda(&r, &pr, &hb, got);
         if (st != EA_OK)
@@ -335,7 +335,7 @@ static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c, ea_kernel kernel, co
             verdict[s] = d.differ || d.sentinels ? "FAIL" : "ok";
         }
         fail |= report(c->name, what, &d, &hb, p);
-        const int64_t expect = r.sync == EA_SYNC_PER_REQUEST ? 4 * (int64_t)c->bs : r.sync == EA_SYNC_BATCHED;
+        const int64_t expect = ea_step_expected_waits(r.step, c->bs);
         if (waits[s] != expect) {
             fprintf(stderr, "  %s: %s: %lld host waits, expected %lld\n", c->name, what, (long long)waits[s],
                     (long long)expect);
@@ -350,7 +350,7 @@ static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c, ea_kernel kernel, co
     }
     /* Invariances against the GPU's own full-batch output (`got`: the graph's, equal to every
      * strategy's), so they are judged even where the CPU comparison is not. */
-    ea_cuda_runner dev = {.ctx = ctx, .sync = EA_SYNC_DEVICE, .kernel = kernel};
+    ea_cuda_runner dev = {.ctx = ctx, .step = EA_STEP_DEVICE, .kernel = kernel};
     if (st == EA_OK)
         st = ea_check_batch_invariance(&pr, ea_run_cuda, &dev, &hb, got, &d_batch);
     if (st == EA_OK)
@@ -364,13 +364,15 @@ static int run_case_gpu(ea_cuda_ctx *ctx, const ea_case *c, ea_kernel kernel, co
         fail |= report(c->name, "GPU batch invariance", &d_batch, &hb, p);
         fail |= report(c->name, "GPU prefix-split invariance", &d_split, &hb, p);
         fail |= !idx_ok;
-        char wbuf[48];
-        snprintf(wbuf, sizeof wbuf, "%lld/%lld/%lld/%lld", (long long)waits[0], (long long)waits[1],
-                 (long long)waits[2], (long long)waits[3]);
-        printf("%-20s %4d %6d %6s %6s %6s %6s %7s %6s %6s %6s %14s  %s\n", c->name, c->bs, hb.num_tokens, verdict[0],
-               verdict[1], verdict[2], verdict[3], !with_indices ? "-" : idx_ok ? "ok" : "FAIL", twice_ok ? "ok" : "FAIL",
-               d_batch.differ || d_batch.sentinels ? "FAIL" : "ok", d_split.differ || d_split.sentinels ? "FAIL" : "ok",
-               wbuf, fail ? "FAIL" : "pass");
+        char wbuf[24 * EA_STEP_COUNT] = "";
+        printf("%-20s %4d %6d", c->name, c->bs, hb.num_tokens);
+        for (int s = 0; s < EA_STEP_COUNT; s++) { /* a verdict column per step; their waits joined by / */
+            printf(" %6s", verdict[s]);
+            snprintf(wbuf + strlen(wbuf), sizeof wbuf - strlen(wbuf), "%s%lld", s ? "/" : "", (long long)waits[s]);
+        }
+        printf(" %7s %6s %6s %6s %14s  %s\n", !with_indices ? "-" : idx_ok ? "ok" : "FAIL",
+               twice_ok ? "ok" : "FAIL", d_batch.differ || d_batch.sentinels ? "FAIL" : "ok",
+               d_split.differ || d_split.sentinels ? "FAIL" : "ok", wbuf, fail ? "FAIL" : "pass");
     }
     free(want), free(got), free(again);
     ea_host_batch_free(&hb);

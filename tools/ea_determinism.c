@@ -33,8 +33,8 @@
  * Exit status: 0 when every unified backend run gives one unique output per prompt and the
  * two-stage design more than one for every prompt; 1 otherwise; 2 bad arguments. */
 #include "ea.h"
+#include "ea_cases.h" /* ea_splitmix64: the project's PRNG */
 #include "ea_cuda.h"
-#include "ea_internal.h" /* ea_splitmix64: the project's PRNG */
 
 #include <math.h>
 #include <stdio.h>

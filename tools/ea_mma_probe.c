@@ -14,7 +14,8 @@
  *
  * Exit status: 0 every output matched; 1 some did not (or the card's architecture is one the
  * model was never verified on); 2 bad arguments; 3 no CUDA device. */
-#include "ea_internal.h"
+#include "ea.h"
+#include "ea_math.h"
 #include "ea_kernels.h"
 #include "ea_mma.h"
 #include "ea_mma_vectors.h"

@@ -1,0 +1,28 @@
+/* Test hooks of the CUDA path: entry points only the test suites call. Not part of the public
+ * API and not installed; tests/ include it as "../optimized/ea_cuda_testing.h". Without nvcc,
+ * optimized/cuda_stub.c defines them as EA_ERR_NOT_BUILT like every other entry point. */
+#ifndef EA_CUDA_TESTING_H
+#define EA_CUDA_TESTING_H
+
+#include "ea_cuda.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Launches the attention kernel with an impossible shared-memory size, which must come back as
+ * EA_ERR_CUDA and leave db->o untouched. */
+ea_status ea_cuda_test_bad_launch(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan);
+
+/* Runs the proof of the tc kernel's fast probabilities over all 2^32 floats (see
+ * kernels/attention/6_tensor_cores.cu) and waits for it.
+ *   bad       receives how many inputs round to another bf16 than ea_expf() would give (must be 0)
+ *   exact     receives how many inputs take the exact path
+ *   max_ulps  receives the largest distance, in fp32 ulps, between the fast value and ea_expf()
+ *             over [-80, 0]: the margin around bf16 midpoints must exceed it */
+ea_status ea_cuda_check_tc_probabilities(ea_cuda_ctx *ctx, uint64_t *bad, uint64_t *exact, uint32_t *max_ulps);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EA_CUDA_TESTING_H */

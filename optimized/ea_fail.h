@@ -1,0 +1,19 @@
+/* What optimized/ takes from the library's core: the one error reporter. Internal (not
+ * installed). reference/status.c defines ea_fail and includes this header beside
+ * reference/ea_internal.h, so the compiler holds the two declarations to the definition. */
+#ifndef EA_FAIL_H
+#define EA_FAIL_H
+
+#include "ea.h"
+
+#if defined(__GNUC__)
+#define EA_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define EA_PRINTF(a, b)
+#endif
+
+/* Records the message for ea_last_error() and returns s, so callers write
+ * `return ea_fail(EA_ERR_X, "request %d: ...", i);`. */
+ea_status ea_fail(ea_status s, const char *fmt, ...) EA_PRINTF(2, 3);
+
+#endif /* EA_FAIL_H */
