@@ -36,7 +36,7 @@ static const char *const CASES[] = {
     "name=dqk256_dv64 bs=1 extend=40 prefix=50 hq=2 hkv=1 dqk=256 dv=64",
 };
 /* EA_UNDER_SANITIZER=1 (set for compute-sanitizer runs, which slow kernels 10-100x) keeps six
- * cases that reach every code path of both kernels (f32 through the tc kernel's staging rows; odd
+ * cases that reach every code path of every kernel (f32 through the tc kernel's staging rows; odd
  * dims through element loads, in f32 and in bf16 with 2-byte stores; bf16 with cp.async, cap, sinks
  * and window; a custom mask; Dv = 256), and skips the test that provokes CUDA errors on purpose
  * (the sanitizer would report those deliberate API errors) and the 2^32-input proof (a plain run
@@ -385,6 +385,15 @@ static void test_error_paths(void **state)
     EA_ASSERT_ERR(ea_cuda_test_bad_launch(ctx, db, &plan), EA_ERR_CUDA, "failed");
     const int64_t n = ea_test_out_elems(&pr, &hb);
     void *got = malloc(hb.o_bytes + 1), *want = cpu_output(&pr, &hb);
+    EA_ASSERT_OK(ea_cuda_download_output(ctx, db, got));
+    assert_int_equal(ea_compare_bits(got, got, EA_F32, n).sentinels, n);
+    /* what no launch could do: refused before one is queued (the output stays poisoned) */
+    ea_dev_batch odd = *db;
+    odd.q = (char *)db->q + 4;
+    EA_ASSERT_ERR(ea_cuda_run(ctx, &odd, &plan), EA_ERR_ARG, "16-byte boundaries");
+    ea_plan wide = plan;
+    odd = *db, odd.bs = wide.bs = 65536;
+    EA_ASSERT_ERR(ea_cuda_run(ctx, &odd, &wide), EA_ERR_DIM, "65536 requests");
     EA_ASSERT_OK(ea_cuda_download_output(ctx, db, got));
     assert_int_equal(ea_compare_bits(got, got, EA_F32, n).sentinels, n);
     EA_ASSERT_OK(ea_cuda_run(ctx, db, &plan));

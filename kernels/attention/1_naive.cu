@@ -54,11 +54,11 @@ __global__ void __launch_bounds__(THREADS) attention_naive(const ea_attn_args ar
 {
     const int i = blockIdx.z, g = blockIdx.y, G = args.hq / args.hkv;
     const request req = request_of(args, i);
-    const int row = blockIdx.x * THREADS + threadIdx.x;
-    if (row >= req.E * G)
+    const int64_t row = (int64_t)blockIdx.x * THREADS + threadIdx.x;
+    if (row >= (int64_t)req.E * G)
         return;
     row_state st;
-    begin_row(st, args, i, req, g * G + row % G, row / G);
+    begin_row(st, args, i, req, g * G + (int)(row % G), (int)(row / G));
 
     for (int tile = 0; tile < req.T; tile += EA_TILE) {
         const int n = min(EA_TILE, req.T - tile);

@@ -21,7 +21,7 @@
 #define ROWS (WARPS * ROWS_PER_WARP) /* rows per block: 32 */
 #define DV_PER_LANE (EA_MAX_HEAD_DIM / WARP)
 
-/* Shared memory: K, V, Q, then each warp's probabilities p[j][k] and visibility (byte offsets). */
+/* Shared memory: K, V, Q, then each warp's probabilities p[j][wr] and visibility (byte offsets). */
 struct gqa_layout {
     size_t k, v, q, p, vis, bytes;
 };
@@ -45,7 +45,7 @@ struct warp_rows {
 };
 
 /* Load: the block's queries (once), zero past the last row. */
-__device__ static void load_queries(const ea_attn_args &args, const request &req, int g, int block_row0, float *q)
+static __device__ void load_queries(const ea_attn_args &args, const request &req, int g, int block_row0, float *q)
 {
     const int G = args.hq / args.hkv;
     for (int idx = threadIdx.x; idx < ROWS * args.dqk; idx += WARPS * WARP) {
@@ -57,46 +57,46 @@ __device__ static void load_queries(const ea_attn_args &args, const request &req
 }
 
 /* Load: the tile's K and V rows, one element per thread and step, zero rows past n. */
-__device__ static void load_tile(const ea_attn_args &args, const request &req, int g, int tile, int n, float *k, float *v)
+static __device__ void load_tile(const ea_attn_args &args, const request &req, int g, int tile, int n, float *keys, float *values)
 {
     for (int idx = threadIdx.x; idx < EA_TILE * args.dqk; idx += WARPS * WARP) {
         const int j = idx / args.dqk;
-        k[idx] = j < n ? ea_load_elem(args.k_pool, args.bf16, (req.slots[tile + j] * args.hkv + g) * args.dqk + idx % args.dqk)
+        keys[idx] = j < n ? ea_load_elem(args.k_pool, args.bf16, (req.slots[tile + j] * args.hkv + g) * args.dqk + idx % args.dqk)
                        : 0.0f;
     }
     for (int idx = threadIdx.x; idx < EA_TILE * args.dv; idx += WARPS * WARP) {
         const int j = idx / args.dv;
-        v[idx] = j < n ? ea_load_elem(args.v_pool, args.bf16, (req.slots[tile + j] * args.hkv + g) * args.dv + idx % args.dv)
+        values[idx] = j < n ? ea_load_elem(args.v_pool, args.bf16, (req.slots[tile + j] * args.hkv + g) * args.dv + idx % args.dv)
                        : 0.0f;
     }
 }
 
-/* Pass 1 (score): s[k][half] = q_k . k_{lane + 32*half}, each one sequential fmaf chain over d. */
-__device__ __forceinline__ void score_tile(const ea_attn_args &args, const float *q, const float *keys, int lane,
+/* Pass 1 (score): s[wr][half] = q_wr . k_(lane + 32*half), each one sequential fmaf chain over d. */
+static __device__ __forceinline__ void score_tile(const ea_attn_args &args, const float *q, const float *keys, int lane,
                                            float (&s)[ROWS_PER_WARP][2])
 {
 #pragma unroll
-    for (int k = 0; k < ROWS_PER_WARP; k++)
-        s[k][0] = s[k][1] = 0.0f;
+    for (int wr = 0; wr < ROWS_PER_WARP; wr++)
+        s[wr][0] = s[wr][1] = 0.0f;
     for (int d = 0; d < args.dqk; d++)
 #pragma unroll
-        for (int k = 0; k < ROWS_PER_WARP; k++)
+        for (int wr = 0; wr < ROWS_PER_WARP; wr++)
 #pragma unroll
             for (int half = 0; half < 2; half++)
-                s[k][half] = __fmaf_rn(q[k * args.dqk + d], keys[(lane + half * WARP) * args.dqk + d], s[k][half]);
+                s[wr][half] = __fmaf_rn(q[wr * args.dqk + d], keys[(lane + half * WARP) * args.dqk + d], s[wr][half]);
 }
 
-/* Pass 1, end: logits, visibility, the tile max (warp_max) and the probabilities p[j][k] with
- * their visibility, for pass 2. any[k]: row k sees a key of the tile. */
-__device__ __forceinline__ void probabilities(const ea_attn_args &args, int i, const request &req, const warp_rows &w,
+/* Pass 1, end: logits, visibility, the tile max (warp_max) and the probabilities p[j][wr] with
+ * their visibility, for pass 2. any[wr]: row wr sees a key of the tile. */
+static __device__ __forceinline__ void probabilities(const ea_attn_args &args, int i, const request &req, const warp_rows &w,
                                               int tile, int n, int lane, const float (&s)[ROWS_PER_WARP][2],
                                               float (&m_new)[ROWS_PER_WARP], bool (&any)[ROWS_PER_WARP], float *p,
                                               uint8_t *vis_of)
 {
     const int G = args.hq / args.hkv;
 #pragma unroll
-    for (int k = 0; k < ROWS_PER_WARP; k++) {
-        const int row = w.row0 + k, r = row / G;
+    for (int wr = 0; wr < ROWS_PER_WARP; wr++) {
+        const int row = w.row0 + wr, r = row / G;
         const uint8_t *mask_row = row < req.E * G ? mask_row_of(args, i, req, r) : nullptr;
         float x[2], mx = -INFINITY;
         bool vis[2];
@@ -104,75 +104,75 @@ __device__ __forceinline__ void probabilities(const ea_attn_args &args, int i, c
         for (int half = 0; half < 2; half++) {
             const int j = lane + half * WARP;
             vis[half] = row < req.E * G && j < n && visible(args, mask_row, req.P + r, tile + j);
-            x[half] = logit(args, s[k][half]);
+            x[half] = logit(args, s[wr][half]);
             if (vis[half])
                 mx = fmaxf(mx, x[half]);
         }
-        m_new[k] = fmaxf(w.m[k], warp_max(mx));
-        any[k] = __any_sync(FULL_MASK, vis[0] || vis[1]);
+        m_new[wr] = fmaxf(w.m[wr], warp_max(mx));
+        any[wr] = __any_sync(FULL_MASK, vis[0] || vis[1]);
 #pragma unroll
         for (int half = 0; half < 2; half++) {
             const int j = lane + half * WARP;
-            p[j * ROWS_PER_WARP + k] = vis[half] ? ea_expf(x[half] - m_new[k]) : 0.0f;
-            vis_of[j * ROWS_PER_WARP + k] = vis[half];
+            p[j * ROWS_PER_WARP + wr] = vis[half] ? ea_expf(x[half] - m_new[wr]) : 0.0f;
+            vis_of[j * ROWS_PER_WARP + wr] = vis[half];
         }
     }
 }
 
 /* Pass 2, first (softmax update): each row that sees the tile rescales to its new max. */
-__device__ __forceinline__ void rescale_state(warp_rows &w, const float (&m_new)[ROWS_PER_WARP],
+static __device__ __forceinline__ void rescale_state(warp_rows &w, const float (&m_new)[ROWS_PER_WARP],
                                               const bool (&any)[ROWS_PER_WARP])
 {
 #pragma unroll
-    for (int k = 0; k < ROWS_PER_WARP; k++) {
-        if (!any[k])
+    for (int wr = 0; wr < ROWS_PER_WARP; wr++) {
+        if (!any[wr])
             continue; /* a tile with no visible key leaves the state untouched */
-        if (w.m[k] != -INFINITY) {
-            const float a = ea_expf(w.m[k] - m_new[k]);
-            w.l[k] = w.l[k] * a;
+        if (w.m[wr] != -INFINITY) {
+            const float a = ea_expf(w.m[wr] - m_new[wr]);
+            w.l[wr] = w.l[wr] * a;
 #pragma unroll
             for (int c = 0; c < DV_PER_LANE; c++)
-                w.acc[k][c] = w.acc[k][c] * a;
+                w.acc[wr][c] = w.acc[wr][c] * a;
         }
-        w.m[k] = m_new[k];
+        w.m[wr] = m_new[wr];
     }
 }
 
 /* Pass 2, then (accumulate): lanes own d = lane + 32c; every key of the tile in increasing u,
  * added to the rows that see it. */
-__device__ __forceinline__ void accumulate_tile(warp_rows &w, const float *v, int dv, int n, int lane, const float *p,
+static __device__ __forceinline__ void accumulate_tile(warp_rows &w, const float *v, int dv, int n, int lane, const float *p,
                                                 const uint8_t *vis_of)
 {
     for (int j = 0; j < n; j++)
 #pragma unroll
-        for (int k = 0; k < ROWS_PER_WARP; k++) {
-            if (!vis_of[j * ROWS_PER_WARP + k])
+        for (int wr = 0; wr < ROWS_PER_WARP; wr++) {
+            if (!vis_of[j * ROWS_PER_WARP + wr])
                 continue;
-            const float pk = p[j * ROWS_PER_WARP + k];
-            w.l[k] = w.l[k] + pk;
+            const float p_row = p[j * ROWS_PER_WARP + wr];
+            w.l[wr] = w.l[wr] + p_row;
 #pragma unroll
             for (int c = 0; c < DV_PER_LANE; c++)
                 if (lane + WARP * c < dv)
-                    w.acc[k][c] = __fmaf_rn(pk, v[j * dv + lane + WARP * c], w.acc[k][c]);
+                    w.acc[wr][c] = __fmaf_rn(p_row, v[j * dv + lane + WARP * c], w.acc[wr][c]);
         }
 }
 
 /* Epilogue (write): sink, normalise, round to the storage type. */
-__device__ __forceinline__ void write_rows(const ea_attn_args &args, const request &req, int g, const warp_rows &w,
+static __device__ __forceinline__ void write_rows(const ea_attn_args &args, const request &req, int g, const warp_rows &w,
                                            int lane)
 {
     const int G = args.hq / args.hkv;
 #pragma unroll
-    for (int k = 0; k < ROWS_PER_WARP; k++) {
-        const int row = w.row0 + k, h = g * G + row % G;
+    for (int wr = 0; wr < ROWS_PER_WARP; wr++) {
+        const int row = w.row0 + wr, h = g * G + row % G;
         if (row >= req.E * G)
             continue;
-        const float den = denominator(args, h, w.m[k], w.l[k]);
+        const float den = denominator(args, h, w.m[wr], w.l[wr]);
         const int64_t o0 = ((int64_t)(req.row0 + row / G) * args.hq + h) * args.dv;
 #pragma unroll
         for (int c = 0; c < DV_PER_LANE; c++)
             if (lane + WARP * c < args.dv)
-                store_output(args, o0 + lane + WARP * c, w.acc[k][c], den, w.m[k] == -INFINITY);
+                store_output(args, o0 + lane + WARP * c, w.acc[wr][c], den, w.m[wr] == -INFINITY);
     }
 }
 
@@ -195,11 +195,11 @@ __global__ void __launch_bounds__(WARPS *WARP) attention_gqa_blocking(const ea_a
     warp_rows w;
     w.row0 = block_row0 + warp * ROWS_PER_WARP;
 #pragma unroll
-    for (int k = 0; k < ROWS_PER_WARP; k++) {
-        w.m[k] = -INFINITY, w.l[k] = 0.0f;
+    for (int wr = 0; wr < ROWS_PER_WARP; wr++) {
+        w.m[wr] = -INFINITY, w.l[wr] = 0.0f;
 #pragma unroll
         for (int c = 0; c < DV_PER_LANE; c++)
-            w.acc[k][c] = 0.0f;
+            w.acc[wr][c] = 0.0f;
     }
 
     int u_first, u_last;
@@ -216,7 +216,7 @@ __global__ void __launch_bounds__(WARPS *WARP) attention_gqa_blocking(const ea_a
         __syncwarp();
         rescale_state(w, m_new, any);
         accumulate_tile(w, sv, args.dv, n, lane, sp, svis);
-        __syncwarp(); /* sp and svis are rewritten by the next tile's pass 1 */
+        /* sp and svis are rewritten by the next tile's pass 1, after that tile's first barrier */
     }
     write_rows(args, req, g, w, lane);
 }

@@ -30,62 +30,62 @@ __host__ __device__ static inline gather_layout layout_of(int dqk, int dv)
     return L;
 }
 
-/* Pass 1, end: logits, visibility, the tile max (warp_max) and the probabilities p[j][k] with
- * their visibility, for pass 2. any[k]: row k sees a key of the tile. */
-__device__ __forceinline__ void probabilities(const ea_attn_args &args, int i, const request &req, const warp_rows &w,
+/* Pass 1, end: logits, visibility, the tile max (warp_max) and the probabilities p[j][wr] with
+ * their visibility, for pass 2. any[wr]: row wr sees a key of the tile. */
+static __device__ __forceinline__ void probabilities(const ea_attn_args &args, int i, const request &req, const warp_rows &w,
                                               int tile, int n, int lane, const float (&s)[ROWS_PER_WARP][2],
                                               float (&m_new)[ROWS_PER_WARP], bool (&any)[ROWS_PER_WARP], float *p,
                                               uint8_t *vis_of)
 {
     const int G = args.hq / args.hkv;
 #pragma unroll
-    for (int k = 0; k < ROWS_PER_WARP; k++) {
+    for (int wr = 0; wr < ROWS_PER_WARP; wr++) {
         float x[2], mx = -INFINITY;
         bool vis[2];
-        const int row = w.row0 + k, r = row / G;
-        const uint8_t *mask_row = mask_row_of(args, i, req, r);
+        const int row = w.row0 + wr, r = row / G;
+        const uint8_t *mask_row = row < req.E * G ? mask_row_of(args, i, req, r) : nullptr;
 #pragma unroll
         for (int half = 0; half < 2; half++) {
             const int j = lane + half * WARP;
             vis[half] = row < req.E * G && j < n && visible(args, mask_row, req.P + r, tile + j);
-            x[half] = vis[half] ? logit(args, s[k][half]) : -INFINITY;
+            x[half] = vis[half] ? logit(args, s[wr][half]) : -INFINITY;
             if (vis[half])
                 mx = fmaxf(mx, x[half]);
         }
-        m_new[k] = fmaxf(w.m[k], warp_max(mx));
-        any[k] = __any_sync(FULL_MASK, vis[0] || vis[1]);
+        m_new[wr] = fmaxf(w.m[wr], warp_max(mx));
+        any[wr] = __any_sync(FULL_MASK, vis[0] || vis[1]);
 #pragma unroll
         for (int half = 0; half < 2; half++) {
-            const int at = (lane + half * WARP) * ROWS_PER_WARP + k;
-            p[at] = vis[half] ? ea_expf(x[half] - m_new[k]) : 0.0f;
+            const int at = (lane + half * WARP) * ROWS_PER_WARP + wr;
+            p[at] = vis[half] ? ea_expf(x[half] - m_new[wr]) : 0.0f;
             vis_of[at] = vis[half];
         }
     }
 }
 
 /* Pass 2, first (softmax update): each row that sees the tile rescales to its new max. */
-__device__ __forceinline__ void rescale_state(warp_rows &w, const float (&m_new)[ROWS_PER_WARP],
+static __device__ __forceinline__ void rescale_state(warp_rows &w, const float (&m_new)[ROWS_PER_WARP],
                                               const bool (&any)[ROWS_PER_WARP])
 {
 #pragma unroll
-    for (int k = 0; k < ROWS_PER_WARP; k++) {
-        if (!any[k])
+    for (int wr = 0; wr < ROWS_PER_WARP; wr++) {
+        if (!any[wr])
             continue; /* a tile with no visible key leaves the state untouched */
-        if (w.m[k] != -INFINITY) {
-            const float a = ea_expf(w.m[k] - m_new[k]);
-            w.l[k] = w.l[k] * a;
+        if (w.m[wr] != -INFINITY) {
+            const float a = ea_expf(w.m[wr] - m_new[wr]);
+            w.l[wr] = w.l[wr] * a;
 #pragma unroll
             for (int c = 0; c < DV_CHUNKS; c++)
 #pragma unroll
                 for (int e = 0; e < 4; e++)
-                    w.acc[k][c][e] = w.acc[k][c][e] * a;
+                    w.acc[wr][c][e] = w.acc[wr][c][e] * a;
         }
-        w.m[k] = m_new[k];
+        w.m[wr] = m_new[wr];
     }
 }
 
 /* Pass 2, then (accumulate): every key of the tile in increasing u, added to the rows that see it. */
-__device__ __forceinline__ void accumulate_tile(warp_rows &w, const float *v, int vs, int n, int lane, const float *p,
+static __device__ __forceinline__ void accumulate_tile(warp_rows &w, const float *v, int vs, int n, int lane, const float *p,
                                                 const uint8_t *vis_of)
 {
     for (int j = 0; j < n; j++) {
@@ -95,14 +95,14 @@ __device__ __forceinline__ void accumulate_tile(warp_rows &w, const float *v, in
                 break; /* dv <= 128: one chunk (a uniform branch) */
             const float4 vj = value_chunk(v, vs, j, c, lane);
 #pragma unroll
-            for (int k = 0; k < ROWS_PER_WARP; k++)
-                if (vis_of[j * ROWS_PER_WARP + k])
-                    add_scaled(w.acc[k][c], p[j * ROWS_PER_WARP + k], vj);
+            for (int wr = 0; wr < ROWS_PER_WARP; wr++)
+                if (vis_of[j * ROWS_PER_WARP + wr])
+                    add_scaled(w.acc[wr][c], p[j * ROWS_PER_WARP + wr], vj);
         }
 #pragma unroll
-        for (int k = 0; k < ROWS_PER_WARP; k++)
-            if (vis_of[j * ROWS_PER_WARP + k])
-                w.l[k] = w.l[k] + p[j * ROWS_PER_WARP + k];
+        for (int wr = 0; wr < ROWS_PER_WARP; wr++)
+            if (vis_of[j * ROWS_PER_WARP + wr])
+                w.l[wr] = w.l[wr] + p[j * ROWS_PER_WARP + wr];
     }
 }
 
@@ -137,7 +137,7 @@ __global__ void __launch_bounds__(WARPS *WARP, 2) attention_vector_gathers(const
         __syncwarp();
         rescale_state(w, m_new, any);
         accumulate_tile(w, sv, round4(args.dv), n, lane, sp, svis);
-        __syncwarp(); /* sp and svis are rewritten by the next tile's pass 1 */
+        /* sp and svis are rewritten by the next tile's pass 1, after that tile's first barrier */
     }
     write_rows(args, req, g, w, lane);
 }

@@ -1,4 +1,4 @@
-/* What every numbered attention kernel shares: the request a block works on, the rules of the
+/* What the numbered attention kernels 1-5 share: the request a block works on, the rules of the
  * contract (ea_rules.h, the same functions the CPU reference calls), the logit, and the epilogue.
  *
  * One vocabulary with reference/canonical.c:
@@ -6,6 +6,7 @@
  *   hh   query head within the group       h = g*G + hh, the query head
  *   r    query row of the request, 0..E-1  t = P + r, its absolute position
  *   row  = r*G + hh: a row of the group's query matrix (E*G rows; "pair" in older texts)
+ *   wr   a warp's own row index, 0..3, when a warp owns 4 rows (kernels 3-5)
  *   u    unified key, 0..P+E-1             tile = the first u of a 64-key tile, j = u - tile
  *   s    score q.k   x  logit (scaled, capped)   m  running max   l  running sum   acc  sum p*v
  *   a    rescale factor ea_expf(m - m_new)       p  probability ea_expf(x - m_new)

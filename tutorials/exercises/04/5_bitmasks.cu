@@ -18,7 +18,8 @@
 #include "float4_rows.cuh"
 
 #ifndef EA_ATTN_MIN_BLOCKS
-#define EA_ATTN_MIN_BLOCKS 2 /* two blocks per SM: one loads its tile while the other computes */
+#define EA_ATTN_MIN_BLOCKS 2 /* two blocks per SM (when d <= 160 leaves room for two in shared memory): one
+                             * loads its tile while the other computes */
 #endif
 
 static_assert(ROWS_PER_WARP == 4, "pass 2 reads the 4 rows' probabilities of a key as one float4");
@@ -40,9 +41,9 @@ __host__ __device__ static inline bitmask_layout layout_of(int dqk, int dv)
 }
 
 /* Pass 1, end: logits, visibility as two ballots per row (keys lane and lane+32), the tile max,
- * and p = exp(x - m_new) of the visible keys into p[j][k] (zero for the others). Returns whether
+ * and p = exp(x - m_new) of the visible keys into p[j][wr] (zero for the others). Returns whether
  * any row of the warp sees a key of the tile (uniform across the warp). */
-__device__ __forceinline__ bool probabilities(const ea_attn_args &args, int i, const request &req, const warp_rows &w,
+static __device__ __forceinline__ bool probabilities(const ea_attn_args &args, int i, const request &req, const warp_rows &w,
                                               int tile, int n, int lane, const float (&s)[ROWS_PER_WARP][2],
                                               float (&m_new)[ROWS_PER_WARP], unsigned (&vis_bits)[ROWS_PER_WARP][2],
                                               float *p)
@@ -50,43 +51,43 @@ __device__ __forceinline__ bool probabilities(const ea_attn_args &args, int i, c
     const int G = args.hq / args.hkv;
     unsigned any = 0;
 #pragma unroll
-    for (int k = 0; k < ROWS_PER_WARP; k++) {
+    for (int wr = 0; wr < ROWS_PER_WARP; wr++) {
         float x[2], mx = -INFINITY;
-        const int row = w.row0 + k, r = row / G;
-        const uint8_t *mask_row = mask_row_of(args, i, req, r);
+        const int row = w.row0 + wr, r = row / G;
+        const uint8_t *mask_row = row < req.E * G ? mask_row_of(args, i, req, r) : nullptr;
 #pragma unroll
         for (int half = 0; half < 2; half++) {
             const int j = lane + half * WARP;
             const bool vis = row < req.E * G && j < n && visible(args, mask_row, req.P + r, tile + j);
-            x[half] = vis ? logit(args, s[k][half]) : -INFINITY;
+            x[half] = vis ? logit(args, s[wr][half]) : -INFINITY;
             if (vis)
                 mx = fmaxf(mx, x[half]);
-            vis_bits[k][half] = __ballot_sync(FULL_MASK, vis);
+            vis_bits[wr][half] = __ballot_sync(FULL_MASK, vis);
         }
-        m_new[k] = fmaxf(w.m[k], warp_max(mx));
+        m_new[wr] = fmaxf(w.m[wr], warp_max(mx));
 #pragma unroll
         for (int half = 0; half < 2; half++) {
-            const bool vis = (vis_bits[k][half] >> lane) & 1u;
-            p[(lane + half * WARP) * ROWS_PER_WARP + k] = vis ? ea_expf(x[half] - m_new[k]) : 0.0f;
+            const bool vis = (vis_bits[wr][half] >> lane) & 1u;
+            p[(lane + half * WARP) * ROWS_PER_WARP + wr] = vis ? ea_expf(x[half] - m_new[wr]) : 0.0f;
         }
-        any |= vis_bits[k][0] | vis_bits[k][1];
+        any |= vis_bits[wr][0] | vis_bits[wr][1];
     }
     return any != 0;
 }
 
 /* Pass 2, first (softmax update): each row that sees the tile rescales to its new max. */
-__device__ __forceinline__ void rescale_state(warp_rows &w, const float (&m_new)[ROWS_PER_WARP],
+static __device__ __forceinline__ void rescale_state(warp_rows &w, const float (&m_new)[ROWS_PER_WARP],
                                               const unsigned (&vis_bits)[ROWS_PER_WARP][2])
 {
     float(&m)[ROWS_PER_WARP] = w.m, (&l)[ROWS_PER_WARP] = w.l;
     float(&acc)[ROWS_PER_WARP][DV_CHUNKS][4] = w.acc;
-    /* TODO (exercise 4): for every row k that sees a key of this tile: if m[k] is finite, rescale l[k] and acc[k][*][*] by ea_expf(m[k] - m_new[k]); then m[k] = m_new[k].
+    /* TODO (exercise 4): for every row wr that sees a key of this tile: if m[wr] is finite, rescale l[wr] and acc[wr][*][*] by ea_expf(m[wr] - m_new[wr]); then m[wr] = m_new[wr].
        The page tutorials/04-gpu-kernel.md explains it; `make exercise 4` checks your code. */
 }
 
 /* Pass 2, then (accumulate): the visible keys only, in increasing u: the set bits of the rows'
  * ballots, lowest first (__ffs). */
-__device__ __forceinline__ void accumulate_tile(warp_rows &w, const float *v, int vs, int lane,
+static __device__ __forceinline__ void accumulate_tile(warp_rows &w, const float *v, int vs, int lane,
                                                 const unsigned (&vis_bits)[ROWS_PER_WARP][2], const float *p)
 {
 #pragma unroll
@@ -99,22 +100,22 @@ __device__ __forceinline__ void accumulate_tile(warp_rows &w, const float *v, in
         while (bits) {
             const int j = __ffs(bits) - 1 + half * WARP;
             bits &= bits - 1;
-            const float4 pk = *(const float4 *)(p + j * ROWS_PER_WARP);
-            const float pj[ROWS_PER_WARP] = {pk.x, pk.y, pk.z, pk.w};
+            const float4 p4 = *(const float4 *)(p + j * ROWS_PER_WARP);
+            const float pj[ROWS_PER_WARP] = {p4.x, p4.y, p4.z, p4.w};
 #pragma unroll
             for (int c = 0; c < DV_CHUNKS; c++) {
                 if (128 * c >= vs)
                     break; /* dv <= 128: one chunk (a uniform branch) */
                 const float4 vj = value_chunk(v, vs, j, c, lane);
 #pragma unroll
-                for (int k = 0; k < ROWS_PER_WARP; k++)
-                    if (same || ((vis_bits[k][half] >> (j - half * WARP)) & 1u))
-                        add_scaled(w.acc[k][c], pj[k], vj);
+                for (int wr = 0; wr < ROWS_PER_WARP; wr++)
+                    if (same || ((vis_bits[wr][half] >> (j - half * WARP)) & 1u))
+                        add_scaled(w.acc[wr][c], pj[wr], vj);
             }
 #pragma unroll
-            for (int k = 0; k < ROWS_PER_WARP; k++)
-                if (same || ((vis_bits[k][half] >> (j - half * WARP)) & 1u))
-                    w.l[k] = w.l[k] + pj[k];
+            for (int wr = 0; wr < ROWS_PER_WARP; wr++)
+                if (same || ((vis_bits[wr][half] >> (j - half * WARP)) & 1u))
+                    w.l[wr] = w.l[wr] + pj[wr];
         }
     }
 }

@@ -14,6 +14,7 @@
  * catches up (the "bubble"). */
 #include "cuda_internal.h"
 
+#include <stdint.h>
 #include <string.h>
 
 ea_status ea_cuda_plan_create(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan *plan)
@@ -208,6 +209,12 @@ ea_status ea_cuda_run(ea_cuda_ctx *ctx, const ea_dev_batch *db, const ea_plan *p
         return ea_fail(EA_ERR_NULL, "ctx, db and plan are required");
     if (plan->bs < db->bs)
         return ea_fail(EA_ERR_PLAN, "the plan has %d requests, the batch %d", plan->bs, db->bs);
+    if (db->bs > 65535 || db->params.hkv > 65535) /* CUDA's limit on gridDim.y and gridDim.z */
+        return ea_fail(EA_ERR_DIM, "%d requests, %d KV heads: the kernels' grid has one z index per request and one y "
+                       "index per KV head, at most 65535 each", db->bs, db->params.hkv);
+    if (((uintptr_t)db->q | (uintptr_t)db->k_pool | (uintptr_t)db->v_pool) % 16)
+        return ea_fail(EA_ERR_ARG, "q, k_pool and v_pool must start on 16-byte boundaries (the kernels load 16 bytes "
+                       "at a time; cudaMalloc gives 256)");
     const ea_attn_args a = attn_args(db, plan);
     switch (ctx->kernel) { /* kernels/README.md: what each version adds */
     case EA_KERNEL_NAIVE:
