@@ -29,7 +29,44 @@ LDFLAGS := -pthread $(SAN)
 # the GPU tests skip). -fmad=false: nvcc must not fuse a*b+c either; no fast math.
 NVCC      ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
-CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+# CUDA_ARCH, the GPU code nvcc generates. Default: the architecture of the first GPU nvidia-smi
+# lists (compute capability 9.0 -> sm_90 code plus its PTX). With no GPU, or one older than sm_80
+# (the tensor-core kernels need mma.sync bf16, cp.async: sm_80+) or unknown to this nvcc, a fat
+# binary: sm_80, sm_86, sm_89 and sm_90 code plus compute_90 PTX (newer cards compile the PTX when
+# they load it). The fat default is what the device-copy workflow relies on: built here without a
+# GPU, the binaries carried to an H200 run their sm_90 code. It costs build time (attention_tc.cu
+# takes about 3x as long as for one arch); to build for one card only, set it by hand:
+#   make CUDA_ARCH="-gencode arch=compute_90,code=sm_90"
+# Objects are rebuilt when the flags change (build/cuda/flags).
+# The fat binary's sm_86 and sm_89 code is compiled from the compute_80 PTX: nvcc's front end then
+# runs twice rather than four times, and no kernel uses anything sm_86 or sm_89 added.
+CUDA_FAT := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_80,code=sm_86 \
+            -gencode arch=compute_80,code=sm_89 -gencode arch=compute_90,code=sm_90 \
+            -gencode arch=compute_90,code=compute_90
+, := ,
+ifneq ($(NVCC),)
+ifeq ($(origin CUDA_ARCH),undefined)
+# "9.0, NVIDIA H200" -> "90 NVIDIA H200"; nothing without a driver or a GPU
+GPU_INFO := $(shell nvidia-smi --query-gpu=compute_cap,name --format=csv,noheader 2>/dev/null | head -1 | \
+                    sed -n 's/^ *\([0-9][0-9]*\)\.\([0-9]\) *, *\(.*[^ ]\) *$$/\1\2 \3/p')
+GPU_SM   := $(firstword $(GPU_INFO))
+GPU_NAME := $(wordlist 2,$(words $(GPU_INFO)),$(GPU_INFO))
+GPU_OLD  := $(if $(GPU_SM),$(shell test $(GPU_SM) -lt 80 && echo yes))
+GPU_NEW  := $(if $(GPU_SM),$(if $(filter sm_$(GPU_SM),$(shell $(NVCC) --list-gpu-code 2>/dev/null)),,yes))
+FAT_WHY  := $(if $(GPU_OLD),$(GPU_NAME) is sm_$(GPU_SM)$(,) older than the kernels need,$(if \
+              $(GPU_NEW),$(GPU_NAME) is sm_$(GPU_SM)$(,) unknown to this nvcc,no GPU found))
+ifneq ($(if $(GPU_SM),$(if $(GPU_OLD)$(GPU_NEW),,yes)),)
+CUDA_ARCH     := -gencode arch=compute_$(GPU_SM),code=sm_$(GPU_SM) \
+                 -gencode arch=compute_$(GPU_SM),code=compute_$(GPU_SM)
+CUDA_ARCH_WHY := sm_$(GPU_SM) (from nvidia-smi: $(GPU_NAME))
+else
+CUDA_ARCH     := $(CUDA_FAT)
+CUDA_ARCH_WHY := fat binary: sm_80 sm_86 sm_89 sm_90 + compute_90 PTX ($(FAT_WHY))
+endif
+else
+CUDA_ARCH_WHY := $(CUDA_ARCH) (set by CUDA_ARCH)
+endif
+endif
 NVCCFLAGS := -std=c++17 -O3 -fmad=false -lineinfo $(CUDA_ARCH) -Iinclude -Ireference -Ikernels
 # CUDA objects are the same for the plain and the sanitizer builds: build them once.
 CUDA_OBJDIR := build/cuda
@@ -71,8 +108,9 @@ REPLAY_BINS  := $(FUZZ_TARGETS:%=$(BUILD)/tests/replay_%)
 TOOLS     := $(BUILD)/bin/ea-compare $(BUILD)/bin/ea-determinism $(if $(NVCC),$(BUILD)/bin/ea-bench-kernel $(BUILD)/bin/ea-bench-sync $(BUILD)/bin/ea-mma-probe)
 
 .SECONDARY:
-.PHONY: all deps compare test test-cpu test-asan docs bench fuzz exercise exercises-check clean
+.PHONY: FORCE all deps compare test test-cpu test-asan docs bench fuzz exercise exercises-check clean
 .DEFAULT_GOAL := all
+FORCE:
 
 all: $(LIB) $(TOOLS) $(TEST_BINS) $(REPLAY_BINS)
 	@bash tools/bundle-libs.sh $(BUILD)/lib $(TOOLS) $(TEST_BINS)
@@ -84,8 +122,15 @@ $(BUILD)/obj/%.o: %.c $(HEADERS) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BLAS_CFLAGS) $(CMOCKA_CFLAGS) $(GPU_CFLAGS) -c $< -o $@
 
+# The nvcc command line: rewritten (and every CUDA object rebuilt) only when it changes. Says the
+# architecture once per make run that builds CUDA objects.
+$(CUDA_OBJDIR)/flags: FORCE | deps
+	@mkdir -p $(dir $@)
+	@echo "CUDA arch: $(CUDA_ARCH_WHY)"
+	@printf '%s\n' '$(NVCC) $(NVCCFLAGS)' | cmp -s - $@ || printf '%s\n' '$(NVCC) $(NVCCFLAGS)' > $@
+
 # -Xptxas -v: registers, shared memory, spills of every kernel, kept in build/cuda/*.ptxas
-$(CUDA_OBJDIR)/%.o: kernels/%.cu $(HEADERS) | deps
+$(CUDA_OBJDIR)/%.o: kernels/%.cu $(HEADERS) $(CUDA_OBJDIR)/flags | deps
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -Xptxas -v -c $< -o $@ 2> $(CUDA_OBJDIR)/$*.ptxas || { cat $(CUDA_OBJDIR)/$*.ptxas; exit 1; }
 	@grep -E "spill|stack frame" $(CUDA_OBJDIR)/$*.ptxas | sort | uniq -c | sed 's/^/ptxas $*: /'
