@@ -118,16 +118,23 @@ all: $(LIB) $(TOOLS) $(TEST_BINS) $(REPLAY_BINS)
 deps:
 	@NVCC="$(NVCC)" bash tools/deps.sh
 
-$(BUILD)/obj/%.o: %.c $(HEADERS) | deps
+# The compilers' command lines, each kept in a file that is rewritten (and its objects rebuilt) only
+# when it changes. The C one leaves out the source folder: an exercise's copy of the tree builds
+# the same objects elsewhere. The CUDA one says the architecture, once per make run.
+C_COMMAND = $(CC) $(filter-out -DEA_SOURCE_DIR=%,$(CFLAGS)) $(GPU_CFLAGS)
+$(BUILD)/obj/flags: FORCE | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BLAS_CFLAGS) $(CMOCKA_CFLAGS) $(GPU_CFLAGS) -c $< -o $@
+	@printf '%s\n' '$(C_COMMAND)' | cmp -s - $@ || printf '%s\n' '$(C_COMMAND)' > $@
 
-# The nvcc command line: rewritten (and every CUDA object rebuilt) only when it changes. Says the
-# architecture once per make run that builds CUDA objects.
 $(CUDA_OBJDIR)/flags: FORCE | deps
 	@mkdir -p $(dir $@)
 	@echo "CUDA arch: $(CUDA_ARCH_WHY)"
 	@printf '%s\n' '$(NVCC) $(NVCCFLAGS)' | cmp -s - $@ || printf '%s\n' '$(NVCC) $(NVCCFLAGS)' > $@
+
+$(BUILD)/obj/%.o: %.c $(HEADERS) $(BUILD)/obj/flags | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BLAS_CFLAGS) $(CMOCKA_CFLAGS) $(GPU_CFLAGS) -c $< -o $@
+
 
 # -Xptxas -v: registers, shared memory, spills of every kernel, kept in build/cuda/*.ptxas
 $(CUDA_OBJDIR)/%.o: kernels/%.cu $(HEADERS) $(CUDA_OBJDIR)/flags | deps
