@@ -7,6 +7,8 @@
 #   make fuzz      libFuzzer on the case parser (short and long files), validation + references, the
 #                  generator with invented cases, the tensor-core model vs DESIGN 6.1 (FUZZ_SECONDS each)
 #   make exercise N   check your solution of workshop exercise N (tutorials/)
+#   make install   the library (static and shared), public headers, ea.pc and the tools into
+#                  PREFIX (/usr/local; DESTDIR honoured); make uninstall removes them
 #   make clean
 #
 # The first target a user runs also finds (or installs) the dependencies.
@@ -20,10 +22,20 @@ SAN     ?=
 # model's integer loops run 8 lanes wide. Either way the bits agree.
 SIMD    := $(shell grep -qw fma /proc/cpuinfo 2>/dev/null && echo -mfma) \
            $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && echo -mavx2)
-# -ffp-contract=off: the compiler must never fuse a*b+c on its own (DESIGN 2).
-CFLAGS  := -std=c11 -pthread -O3 -g -Wall -Wextra -Wno-unused-parameter -ffp-contract=off $(SIMD) \
+# -ffp-contract=off: the compiler must never fuse a*b+c on its own (DESIGN 2). -fPIC: the same
+# objects make libea.a and libea.so.
+CFLAGS  := -std=c11 -pthread -O3 -g -fPIC -Wall -Wextra -Wno-unused-parameter -ffp-contract=off $(SIMD) \
            -Iinclude -Ireference -DEA_SOURCE_DIR=\"$(CURDIR)\" $(SAN)
 LDFLAGS := -pthread $(SAN)
+
+# `make install`: where, and the headers a user of the library gets (test-only headers stay out).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PUBLIC_HEADERS := include/ea.h include/ea_math.h include/ea_cases.h include/ea_cuda.h include/ea_mma.h \
+                  include/ea_mma_vectors.h $(wildcard include/ea_cuda_runner.h)
+VERSION    := 0.1
 
 # CUDA: built when nvcc is found (CI has it, with no GPU: the code compiles and
 # the GPU tests skip). -fmad=false: nvcc must not fuse a*b+c either; no fast math.
@@ -67,7 +79,7 @@ else
 CUDA_ARCH_WHY := $(CUDA_ARCH) (set by CUDA_ARCH)
 endif
 endif
-NVCCFLAGS := -std=c++17 -O3 -fmad=false -lineinfo $(CUDA_ARCH) -Iinclude -Ireference -Ikernels
+NVCCFLAGS := -std=c++17 -O3 -fmad=false -lineinfo -Xcompiler -fPIC $(CUDA_ARCH) -Iinclude -Ireference -Ikernels
 # CUDA objects are the same for the plain and the sanitizer builds: build them once.
 CUDA_OBJDIR := build/cuda
 ifneq ($(NVCC),)
@@ -97,6 +109,7 @@ LIB_SRC := reference/status.c reference/validate.c reference/unified.c reference
            optimized/sync_name.c $(GPU_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GPU_OBJ)
 LIB     := $(BUILD)/lib/libea.a
+SHLIB   := $(BUILD)/lib/libea.so
 HEADERS := $(wildcard include/*.h reference/*.h tests/*.h tests/fuzz/*.h kernels/*.h optimized/*.h)
 
 TESTS     := test_math test_validate test_cases test_cost test_check test_hostile test_long_request test_reference test_mma test_tc_reference test_gpu
@@ -108,11 +121,11 @@ REPLAY_BINS  := $(FUZZ_TARGETS:%=$(BUILD)/tests/replay_%)
 TOOLS     := $(BUILD)/bin/ea-compare $(BUILD)/bin/ea-determinism $(if $(NVCC),$(BUILD)/bin/ea-bench-kernel $(BUILD)/bin/ea-bench-sync $(BUILD)/bin/ea-mma-probe)
 
 .SECONDARY:
-.PHONY: FORCE all deps compare test test-cpu test-asan docs bench fuzz exercise exercises-check clean
+.PHONY: FORCE all deps compare test test-cpu test-asan docs bench fuzz exercise exercises-check install uninstall clean
 .DEFAULT_GOAL := all
 FORCE:
 
-all: $(LIB) $(TOOLS) $(TEST_BINS) $(REPLAY_BINS)
+all: $(LIB) $(SHLIB) $(TOOLS) $(TEST_BINS) $(REPLAY_BINS)
 	@bash tools/bundle-libs.sh $(BUILD)/lib $(TOOLS) $(TEST_BINS)
 
 deps:
@@ -135,7 +148,6 @@ $(BUILD)/obj/%.o: %.c $(HEADERS) $(BUILD)/obj/flags | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BLAS_CFLAGS) $(CMOCKA_CFLAGS) $(GPU_CFLAGS) -c $< -o $@
 
-
 # -Xptxas -v: registers, shared memory, spills of every kernel, kept in build/cuda/*.ptxas
 $(CUDA_OBJDIR)/%.o: kernels/%.cu $(HEADERS) $(CUDA_OBJDIR)/flags | deps
 	@mkdir -p $(dir $@)
@@ -145,6 +157,13 @@ $(CUDA_OBJDIR)/%.o: kernels/%.cu $(HEADERS) $(CUDA_OBJDIR)/flags | deps
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
+
+# The shared library carries what it needs: OpenBLAS as a dependency, the CUDA runtime linked in
+# statically (its symbols kept private), so a user links -lea alone.
+$(SHLIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libea.so -Wl,--no-undefined -Wl,--exclude-libs,ALL $^ -o $@ \
+	    $(BLAS_LIBS) $(GPU_LIBS) -lm
 
 $(BUILD)/bin/ea-compare: $(BUILD)/obj/tools/ea_compare.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -184,6 +203,7 @@ compare: all
 test-cpu: all
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; OPENBLAS_NUM_THREADS=2 $$t; done
 	@echo "== tests/cli_test.sh"; bash tests/cli_test.sh $(BUILD)
+	@echo "== tests/install_test.sh"; MAKE="$(MAKE)" SAN="$(SAN)" bash tests/install_test.sh $(BUILD)
 	@set -e; for t in $(FUZZ_TARGETS); do echo "== fuzz corpus and regressions: $$t"; \
 	    $(BUILD)/tests/replay_$$t $$(find tests/fuzz/corpus/$$t $$(ls -d tests/fuzz/regressions/$$t 2>/dev/null) \
 	        -type f | sort); done
@@ -194,6 +214,37 @@ test-asan:
 
 test: test-cpu test-asan
 	@echo "make test: all suites passed (plain and ASan+UBSan)"
+
+# The library as another project uses it: `pkg-config --cflags --libs ea` (static linking:
+# --static). ea.pc is written with the PREFIX given here; DESTDIR only moves the files.
+install: $(LIB) $(SHLIB) $(TOOLS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libea.a
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/libea.so
+	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/
+	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	@{ echo 'prefix=$(PREFIX)'; \
+	   echo 'libdir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))'; \
+	   echo 'includedir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))'; \
+	   echo; \
+	   echo 'Name: ea'; \
+	   echo 'Description: Extend attention: CPU references (OpenBLAS), CUDA kernels, case files'; \
+	   echo 'Version: $(VERSION)'; \
+	   echo 'Requires.private: openblas'; \
+	   echo 'Libs: -L$${libdir} -lea'; \
+	   echo 'Libs.private: $(strip $(GPU_LIBS) -lm -pthread)'; \
+	   echo 'Cflags: -I$${includedir}'; } > $(DESTDIR)$(LIBDIR)/pkgconfig/ea.pc
+	@echo "installed into $(DESTDIR)$(PREFIX): libea.a, libea.so, pkgconfig/ea.pc, \
+	    $(words $(PUBLIC_HEADERS)) headers, $(words $(TOOLS)) tools"
+
+# `make print-VAR`: a variable's value (tests/install_test.sh reads PUBLIC_HEADERS).
+print-%:
+	@echo $($*)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,libea.a libea.so pkgconfig/ea.pc) \
+	    $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(PUBLIC_HEADERS))) \
+	    $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(TOOLS)))
 
 # Fuzzing with libFuzzer (clang): each target for FUZZ_SECONDS on a scratch copy of the committed
 # corpus. A crash, sanitizer report, leak or timeout fails; the input is left in build/fuzz/.
