@@ -46,12 +46,12 @@ CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 # (the tensor-core kernels need mma.sync bf16, cp.async: sm_80+) or unknown to this nvcc, a fat
 # binary: sm_80, sm_86, sm_89 and sm_90 code plus compute_90 PTX (newer cards compile the PTX when
 # they load it). The fat default is what the device-copy workflow relies on: built here without a
-# GPU, the binaries carried to an H200 run their sm_90 code. It costs build time (attention_tc.cu
-# takes about 3x as long as for one arch); to build for one card only, set it by hand:
+# GPU, the binaries carried to an H200 run their sm_90 code. Its sm_86 and sm_89 code is compiled
+# from the compute_80 PTX: nvcc's front end runs twice rather than four times, and no kernel uses
+# anything sm_86 or sm_89 added. It still costs build time (attention_tc.cu takes about 3x as long
+# as for one architecture); to build for one card only, say which (objects are rebuilt when the
+# nvcc command line changes, build/cuda/flags):
 #   make CUDA_ARCH="-gencode arch=compute_90,code=sm_90"
-# Objects are rebuilt when the flags change (build/cuda/flags).
-# The fat binary's sm_86 and sm_89 code is compiled from the compute_80 PTX: nvcc's front end then
-# runs twice rather than four times, and no kernel uses anything sm_86 or sm_89 added.
 CUDA_FAT := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_80,code=sm_86 \
             -gencode arch=compute_80,code=sm_89 -gencode arch=compute_90,code=sm_90 \
             -gencode arch=compute_90,code=compute_90
@@ -79,7 +79,10 @@ else
 CUDA_ARCH_WHY := $(CUDA_ARCH) (set by CUDA_ARCH)
 endif
 endif
-NVCCFLAGS := -std=c++17 -O3 -fmad=false -lineinfo -Xcompiler -fPIC $(CUDA_ARCH) -Iinclude -Ireference -Ikernels
+# -Xfatbin -compress-all: the GPU code is stored compressed (a fat build's binaries 3-4x smaller,
+# unpacked when the program loads it).
+NVCCFLAGS := -std=c++17 -O3 -fmad=false -lineinfo -Xcompiler -fPIC -Xfatbin -compress-all $(CUDA_ARCH) \
+             -Iinclude -Ireference -Ikernels
 # CUDA objects are the same for the plain and the sanitizer builds: build them once.
 CUDA_OBJDIR := build/cuda
 ifneq ($(NVCC),)
