@@ -7,6 +7,8 @@
 #   make fuzz      libFuzzer on the case parser (short and long files), validation + references, the
 #                  generator with invented cases, the tensor-core model vs DESIGN 6.1 (FUZZ_SECONDS each)
 #   make exercise N   check your solution of workshop exercise N (tutorials/)
+#   make install   the library (static and shared), public headers, ea.pc and the tools into
+#                  PREFIX (/usr/local; DESTDIR honoured); make uninstall removes them
 #   make clean
 #
 # The first target a user runs also finds (or installs) the dependencies.
@@ -20,20 +22,70 @@ SAN     ?=
 # model's integer loops run 8 lanes wide. Either way the bits agree.
 SIMD    := $(shell grep -qw fma /proc/cpuinfo 2>/dev/null && echo -mfma) \
            $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && echo -mavx2)
-# -ffp-contract=off: the compiler must never fuse a*b+c on its own (DESIGN 2).
-CFLAGS  := -std=c11 -pthread -O3 -g -Wall -Wextra -Wno-unused-parameter -ffp-contract=off $(SIMD) \
+# -ffp-contract=off: the compiler must never fuse a*b+c on its own (DESIGN 2). -fPIC: the same
+# objects make libea.a and libea.so.
+CFLAGS  := -std=c11 -pthread -O3 -g -fPIC -Wall -Wextra -Wno-unused-parameter -ffp-contract=off $(SIMD) \
            -Iinclude -DEA_SOURCE_DIR=\"$(CURDIR)\" $(SAN)
 LDFLAGS := -pthread $(SAN)
 # The library's internal header (reference/ea_internal.h) is for reference/ and the tests only:
 # optimized/, tools/ and bench/ build on the public headers (and optimized/'s own).
 $(BUILD)/obj/reference/%.o $(BUILD)/obj/tests/%.o: CFLAGS += -Ireference
 
+# `make install`: where, and the headers a user of the library gets (test-only headers stay out).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PUBLIC_HEADERS := include/ea.h include/ea_math.h include/ea_rules.h include/ea_cases.h include/ea_cuda.h \
+                  include/ea_cuda_runner.h include/ea_mma.h include/ea_mma_vectors.h
+VERSION    := 0.1
+
 # CUDA: built when nvcc is found (CI has it, with no GPU: the code compiles and
 # the GPU tests skip). -fmad=false: nvcc must not fuse a*b+c either; no fast math.
 NVCC      ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
-CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
-NVCCFLAGS := -std=c++17 -O3 -fmad=false -lineinfo $(CUDA_ARCH) -Iinclude -Ireference -Ikernels
+# CUDA_ARCH, the GPU code nvcc generates. Default: the architecture of the first GPU nvidia-smi
+# lists (compute capability 9.0 -> sm_90 code plus its PTX). With no GPU, or one older than sm_80
+# (the tensor-core kernels need mma.sync bf16, cp.async: sm_80+) or unknown to this nvcc, a fat
+# binary: sm_80, sm_86, sm_89 and sm_90 code plus compute_90 PTX (newer cards compile the PTX when
+# they load it). The fat default is what the device-copy workflow relies on: built here without a
+# GPU, the binaries carried to an H200 run their sm_90 code. Its sm_86 and sm_89 code is compiled
+# from the compute_80 PTX: nvcc's front end runs twice rather than four times, and no kernel uses
+# anything sm_86 or sm_89 added. It still costs build time (attention_tc.cu takes about 3x as long
+# as for one architecture); to build for one card only, say which (objects are rebuilt when the
+# nvcc command line changes, build/cuda/flags):
+#   make CUDA_ARCH="-gencode arch=compute_90,code=sm_90"
+CUDA_FAT := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_80,code=sm_86 \
+            -gencode arch=compute_80,code=sm_89 -gencode arch=compute_90,code=sm_90 \
+            -gencode arch=compute_90,code=compute_90
+, := ,
+ifneq ($(NVCC),)
+ifeq ($(origin CUDA_ARCH),undefined)
+# "9.0, NVIDIA H200" -> "90 NVIDIA H200"; nothing without a driver or a GPU
+GPU_INFO := $(shell nvidia-smi --query-gpu=compute_cap,name --format=csv,noheader 2>/dev/null | head -1 | \
+                    sed -n 's/^ *\([0-9][0-9]*\)\.\([0-9]\) *, *\(.*[^ ]\) *$$/\1\2 \3/p')
+GPU_SM   := $(firstword $(GPU_INFO))
+GPU_NAME := $(wordlist 2,$(words $(GPU_INFO)),$(GPU_INFO))
+GPU_OLD  := $(if $(GPU_SM),$(shell test $(GPU_SM) -lt 80 && echo yes))
+GPU_NEW  := $(if $(GPU_SM),$(if $(filter sm_$(GPU_SM),$(shell $(NVCC) --list-gpu-code 2>/dev/null)),,yes))
+FAT_WHY  := $(if $(GPU_OLD),$(GPU_NAME) is sm_$(GPU_SM)$(,) older than the kernels need,$(if \
+              $(GPU_NEW),$(GPU_NAME) is sm_$(GPU_SM)$(,) unknown to this nvcc,no GPU found))
+ifneq ($(if $(GPU_SM),$(if $(GPU_OLD)$(GPU_NEW),,yes)),)
+CUDA_ARCH     := -gencode arch=compute_$(GPU_SM),code=sm_$(GPU_SM) \
+                 -gencode arch=compute_$(GPU_SM),code=compute_$(GPU_SM)
+CUDA_ARCH_WHY := sm_$(GPU_SM) (from nvidia-smi: $(GPU_NAME))
+else
+CUDA_ARCH     := $(CUDA_FAT)
+CUDA_ARCH_WHY := fat binary: sm_80 sm_86 sm_89 sm_90 + compute_90 PTX ($(FAT_WHY))
+endif
+else
+CUDA_ARCH_WHY := $(CUDA_ARCH) (set by CUDA_ARCH)
+endif
+endif
+# -Xfatbin -compress-all: the GPU code is stored compressed (a fat build's binaries 3-4x smaller,
+# unpacked when the program loads it).
+NVCCFLAGS := -std=c++17 -O3 -fmad=false -lineinfo -Xcompiler -fPIC -Xfatbin -compress-all $(CUDA_ARCH) \
+             -Iinclude -Ireference -Ikernels
 # CUDA objects are the same for the plain and the sanitizer builds: build them once.
 CUDA_OBJDIR := build/cuda
 ifneq ($(NVCC),)
@@ -64,6 +116,7 @@ LIB_SRC := reference/status.c reference/validate.c reference/unified.c reference
            optimized/sync_name.c optimized/kernel_table.c $(GPU_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GPU_OBJ)
 LIB     := $(BUILD)/lib/libea.a
+SHLIB   := $(BUILD)/lib/libea.so
 HEADERS := $(wildcard include/*.h reference/*.h tests/*.h tests/fuzz/*.h kernels/*.h kernels/attention/*.cuh optimized/*.h)
 
 TESTS     := test_math test_validate test_cases test_cost test_check test_hostile test_long_request test_reference test_mma test_tc_reference test_gpu
@@ -75,21 +128,35 @@ REPLAY_BINS  := $(FUZZ_TARGETS:%=$(BUILD)/tests/replay_%)
 TOOLS     := $(BUILD)/bin/ea-compare $(BUILD)/bin/ea-determinism $(if $(NVCC),$(BUILD)/bin/ea-bench-kernel $(BUILD)/bin/ea-bench-sync $(BUILD)/bin/ea-mma-probe)
 
 .SECONDARY:
-.PHONY: all deps compare test test-cpu test-asan docs bench fuzz exercise exercises-check clean
+.PHONY: FORCE all deps compare test test-cpu test-asan docs bench fuzz exercise exercises-check install uninstall clean
 .DEFAULT_GOAL := all
+FORCE:
 
-all: $(LIB) $(TOOLS) $(TEST_BINS) $(REPLAY_BINS)
+all: $(LIB) $(SHLIB) $(TOOLS) $(TEST_BINS) $(REPLAY_BINS)
 	@bash tools/bundle-libs.sh $(BUILD)/lib $(TOOLS) $(TEST_BINS)
 
 deps:
 	@NVCC="$(NVCC)" bash tools/deps.sh
 
-$(BUILD)/obj/%.o: %.c $(HEADERS) | deps
+# The compilers' command lines, each kept in a file that is rewritten (and its objects rebuilt) only
+# when it changes. The C one leaves out the source folder: an exercise's copy of the tree builds
+# the same objects elsewhere. The CUDA one says the architecture, once per make run.
+C_COMMAND = $(CC) $(filter-out -DEA_SOURCE_DIR=%,$(CFLAGS)) $(GPU_CFLAGS)
+$(BUILD)/obj/flags: FORCE | deps
+	@mkdir -p $(dir $@)
+	@printf '%s\n' '$(C_COMMAND)' | cmp -s - $@ || printf '%s\n' '$(C_COMMAND)' > $@
+
+$(CUDA_OBJDIR)/flags: FORCE | deps
+	@mkdir -p $(dir $@)
+	@echo "CUDA arch: $(CUDA_ARCH_WHY)"
+	@printf '%s\n' '$(NVCC) $(NVCCFLAGS)' | cmp -s - $@ || printf '%s\n' '$(NVCC) $(NVCCFLAGS)' > $@
+
+$(BUILD)/obj/%.o: %.c $(HEADERS) $(BUILD)/obj/flags | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BLAS_CFLAGS) $(CMOCKA_CFLAGS) $(GPU_CFLAGS) -c $< -o $@
 
 # -Xptxas -v: registers, shared memory, spills of every kernel, kept in build/cuda/*.ptxas
-$(CUDA_OBJDIR)/%.o: kernels/%.cu $(HEADERS) | deps
+$(CUDA_OBJDIR)/%.o: kernels/%.cu $(HEADERS) $(CUDA_OBJDIR)/flags | deps
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -Xptxas -v -c $< -o $@ 2> $(CUDA_OBJDIR)/$*.ptxas || { cat $(CUDA_OBJDIR)/$*.ptxas; exit 1; }
 	@grep -E "spill|stack frame" $(CUDA_OBJDIR)/$*.ptxas | sort | uniq -c | sed 's|^|ptxas $*: |'
@@ -99,6 +166,13 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@ # ar only adds: an object no longer listed (a renamed kernel) must not stay in
 	ar rcs $@ $^
 
+# The shared library carries what it needs: OpenBLAS as a dependency, the CUDA runtime linked in
+# statically (its symbols kept private), so a user links -lea alone.
+$(SHLIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libea.so -Wl,--no-undefined -Wl,--exclude-libs,ALL $^ -o $@ \
+	    $(BLAS_LIBS) $(GPU_LIBS) -lm
+
 $(BUILD)/bin/ea-compare: $(BUILD)/obj/tools/ea_compare.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(RPATH) $^ -o $@ $(BLAS_LIBS) $(GPU_LIBS) -lm
@@ -106,6 +180,8 @@ $(BUILD)/bin/ea-compare: $(BUILD)/obj/tools/ea_compare.o $(LIB)
 $(BUILD)/bin/ea-determinism: $(BUILD)/obj/tools/ea_determinism.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(RPATH) $^ -o $@ $(BLAS_LIBS) $(GPU_LIBS) -lm
+
+$(BUILD)/obj/bench/ea_bench_kernel.o: bench/ea_bench_device.h
 
 $(BUILD)/bin/ea-bench-kernel: $(BUILD)/obj/bench/ea_bench_kernel.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -135,6 +211,7 @@ compare: all
 test-cpu: all
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; OPENBLAS_NUM_THREADS=2 $$t; done
 	@echo "== tests/cli_test.sh"; bash tests/cli_test.sh $(BUILD)
+	@echo "== tests/install_test.sh"; MAKE="$(MAKE)" SAN="$(SAN)" bash tests/install_test.sh $(BUILD)
 	@set -e; for t in $(FUZZ_TARGETS); do echo "== fuzz corpus and regressions: $$t"; \
 	    $(BUILD)/tests/replay_$$t $$(find tests/fuzz/corpus/$$t $$(ls -d tests/fuzz/regressions/$$t 2>/dev/null) \
 	        -type f | sort); done
@@ -145,6 +222,37 @@ test-asan:
 
 test: test-cpu test-asan
 	@echo "make test: all suites passed (plain and ASan+UBSan)"
+
+# The library as another project uses it: `pkg-config --cflags --libs ea` (static linking:
+# --static). ea.pc is written with the PREFIX given here; DESTDIR only moves the files.
+install: $(LIB) $(SHLIB) $(TOOLS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libea.a
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/libea.so
+	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/
+	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	@{ echo 'prefix=$(PREFIX)'; \
+	   echo 'libdir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))'; \
+	   echo 'includedir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))'; \
+	   echo; \
+	   echo 'Name: ea'; \
+	   echo 'Description: Extend attention: CPU references (OpenBLAS), CUDA kernels, case files'; \
+	   echo 'Version: $(VERSION)'; \
+	   echo 'Requires.private: openblas'; \
+	   echo 'Libs: -L$${libdir} -lea'; \
+	   echo 'Libs.private: $(strip $(GPU_LIBS) -lm -pthread)'; \
+	   echo 'Cflags: -I$${includedir}'; } > $(DESTDIR)$(LIBDIR)/pkgconfig/ea.pc
+	@echo "installed into $(DESTDIR)$(PREFIX): libea.a, libea.so, pkgconfig/ea.pc, \
+	    $(words $(PUBLIC_HEADERS)) headers, $(words $(TOOLS)) tools"
+
+# `make print-VAR`: a variable's value (tests/install_test.sh reads PUBLIC_HEADERS).
+print-%:
+	@echo $($*)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,libea.a libea.so pkgconfig/ea.pc) \
+	    $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(PUBLIC_HEADERS))) \
+	    $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(TOOLS)))
 
 # Fuzzing with libFuzzer (clang): each target for FUZZ_SECONDS on a scratch copy of the committed
 # corpus. A crash, sanitizer report, leak or timeout fails; the input is left in build/fuzz/.

@@ -16,15 +16,17 @@
  *
  * For each case and kernel: check the GPU output against that kernel's CPU reference (bitwise:
  * ea_reference_canonical or ea_reference_tc) BEFORE timing; build the plan once; then time
- * ea_cuda_run with CUDA events, L2 flushed (a 256 MB memset) before every repeat. Prints, per
- * kernel, the median and min/max in microseconds and TFLOP/s counted as (2*Dqk + 2*Dv) per
- * visible (query head, query row, key) triple; for the canonical kernel also the fraction of the
- * card's fp32 FMA peak (SMs x 128 lanes x 2 x clock); then tc's speed-up over canonical.
+ * ea_cuda_run with CUDA events, L2 flushed (a memset of max(2 x L2, 64 MB)) before every repeat.
+ * Prints, per kernel, the median and min/max in microseconds and TFLOP/s counted as (2*Dqk + 2*Dv)
+ * per visible (query head, query row, key) triple; for the canonical kernel also the fraction of
+ * the card's fp32 FMA peak (SMs x lanes x 2 x clock, "unknown" on an architecture the table of
+ * ea_bench_device.h lacks); then tc's speed-up over canonical.
  * --dump writes each case for the PyTorch peers (bench/peers/), with both kernels' times. */
 #define _POSIX_C_SOURCE 200809L
 #include "ea.h"
 #include "ea_cases.h"
 #include "ea_cuda.h"
+#include "ea_bench_device.h"
 #include "ea_rules.h"
 
 #include <cuda_runtime_api.h>
@@ -435,19 +437,19 @@ int main(int argc, char **argv)
         ea_cuda_destroy(ctx);
         return 2;
     }
-    int dev, sms, clock_khz;
-    struct cudaDeviceProp prop;
+    int dev;
+    ea_bench_device info;
+    char peaks[160];
     CHECK(cudaGetDevice(&dev));
-    CHECK(cudaGetDeviceProperties(&prop, dev));
-    CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    CHECK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, dev));
-    const double peak = sms * 128.0 * 2.0 * clock_khz * 1e3; /* fp32 FMA lanes per SM on Hopper: 128 */
-    printf("device: %s, %d SMs, %.0f MHz, fp32 FMA peak %.1f TFLOP/s; %d repeats, L2 flushed; mma model %s here\n",
-           prop.name, sms, clock_khz / 1e3, peak / 1e12, reps,
+    CHECK(ea_bench_device_query(dev, &info));
+    const double peak = info.fp32_peak; /* 0: unknown architecture */
+    printf("device: %s, %d SMs, %.0f MHz, %s; %d repeats, L2 (%.0f MB) flushed with %.0f MB; mma model %s here\n",
+           info.prop.name, info.sms, info.clock_khz / 1e3, ea_bench_peaks(&info, peaks, sizeof peaks), reps,
+           info.prop.l2CacheSize / 1048576.0, info.flush_bytes / 1048576.0,
            ea_cuda_mma_model_verified() ? "verified" : "NOT verified (tc checked against a model unproven here)");
 
     void *flush;
-    const size_t flush_bytes = (size_t)256 << 20;
+    const size_t flush_bytes = info.flush_bytes;
     CHECK(cudaMalloc(&flush, flush_bytes));
     if (scaling || versions) {
         const int rc = scaling ? run_scaling(ctx, reps, flush, flush_bytes)
@@ -489,7 +491,10 @@ int main(int argc, char **argv)
         if (r_canon == 0) {
             snprintf(cbuf, sizeof cbuf, "%.1f", canon[0]);
             snprintf(ctf, sizeof ctf, "%.2f", flops / canon[0] / 1e6);
-            snprintf(cpk, sizeof cpk, "%.1f%%", 100.0 * flops / (canon[0] * 1e-6) / peak);
+            if (peak > 0)
+                snprintf(cpk, sizeof cpk, "%.1f%%", 100.0 * flops / (canon[0] * 1e-6) / peak);
+            else
+                snprintf(cpk, sizeof cpk, "unknown");
         }
         if (r_tc == 0) {
             for (int t = 0; t < 3; t++)

@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,146 +83,205 @@ static int parse_len(const char *s, int32_t max, ea_len_spec *out, int32_t *valu
     return 0;
 }
 
-/* The keys of a line, one bit each, to refuse a key given twice. */
-static const char *const KEYS[] = {"name", "bs",   "extend", "prefix", "hq",   "hkv",  "d",    "dqk", "dv",
-                                   "dtype", "causal", "window", "cap",  "sinks", "mask", "seed", "slots"};
-enum { NKEYS = sizeof KEYS / sizeof KEYS[0] };
+/* What one line sets: the case, and `d` (both head dimensions unless dqk and dv are given). */
+typedef struct {
+    ea_case c;
+    int32_t d;
+} line_values;
 
-static int key_index(const char *key)
+/* How a key's value is read. */
+typedef enum {
+    KEY_NAME,  /* an identifier into c.name */
+    KEY_INT,   /* a whole number in [lo, hi] into an int32_t */
+    KEY_LEN,   /* a per-request length (parse_len) into an ea_len_spec, hi its largest value */
+    KEY_WORD,  /* one of two words, words[v] giving the int32_t value v */
+    KEY_FLOAT, /* a finite float in [0, 1e30] into a float (cap) */
+    KEY_U64,   /* an unsigned 64-bit integer into a uint64_t (seed) */
+} key_kind;
+
+/* One key of a case line. */
+typedef struct {
+    const char *key;
+    key_kind kind;
+    size_t at;            /* offset of the field in line_values */
+    long long lo, hi;     /* KEY_INT: the range; KEY_LEN: hi is the largest value */
+    int list;             /* KEY_LEN: the caller's list its values go to (0 extend, 1 prefix) */
+    const char *words[2]; /* KEY_WORD */
+    const char *expect;   /* "expected ..., got 'VALUE'"; NULL: "an integer in LO..HI" (KEY_INT) or
+                             the length forms (KEY_LEN) */
+} case_key;
+
+/* The keys, in the order of their bits in `seen` (a key given twice is refused). */
+enum { K_NAME, K_BS, K_EXTEND, K_PREFIX, K_HQ, K_HKV, K_D, K_DQK, K_DV, K_DTYPE, K_CAUSAL, K_WINDOW, K_CAP, K_SINKS,
+       K_MASK, K_SEED, K_SLOTS, NKEYS };
+#define SEEN(k) (1u << (k))
+
+#define AT(field) offsetof(line_values, field)
+static const case_key KEYS[NKEYS] = {
+    [K_NAME] = {.key = "name", .kind = KEY_NAME, .at = AT(c.name)},
+    [K_BS] = {.key = "bs", .kind = KEY_INT, .at = AT(c.bs), .lo = 1, .hi = EA_CASE_MAX_BS},
+    [K_EXTEND] = {.key = "extend", .kind = KEY_LEN, .at = AT(c.extend), .hi = EA_CASE_MAX_EXTEND, .list = 0},
+    [K_PREFIX] = {.key = "prefix", .kind = KEY_LEN, .at = AT(c.prefix), .hi = EA_CASE_MAX_PREFIX, .list = 1},
+    [K_HQ] = {.key = "hq", .kind = KEY_INT, .at = AT(c.hq), .lo = 1, .hi = EA_MAX_HEADS},
+    [K_HKV] = {.key = "hkv", .kind = KEY_INT, .at = AT(c.hkv), .lo = 1, .hi = EA_MAX_HEADS},
+    [K_D] = {.key = "d", .kind = KEY_INT, .at = AT(d), .lo = 1, .hi = EA_MAX_HEAD_DIM},
+    [K_DQK] = {.key = "dqk", .kind = KEY_INT, .at = AT(c.dqk), .lo = 1, .hi = EA_MAX_HEAD_DIM},
+    [K_DV] = {.key = "dv", .kind = KEY_INT, .at = AT(c.dv), .lo = 1, .hi = EA_MAX_HEAD_DIM},
+    [K_DTYPE] = {.key = "dtype", .kind = KEY_WORD, .at = AT(c.dtype), .words = {"f32", "bf16"},
+                 .expect = "f32 or bf16"},
+    [K_CAUSAL] = {.key = "causal", .kind = KEY_INT, .at = AT(c.causal), .lo = 0, .hi = 1, .expect = "0 or 1"},
+    [K_WINDOW] = {.key = "window", .kind = KEY_INT, .at = AT(c.window), .lo = -1, .hi = INT32_MAX,
+                  .expect = "-1 or an integer >= 0"},
+    [K_CAP] = {.key = "cap", .kind = KEY_FLOAT, .at = AT(c.cap), .expect = "a finite float >= 0"},
+    [K_SINKS] = {.key = "sinks", .kind = KEY_INT, .at = AT(c.sinks), .lo = 0, .hi = 1, .expect = "0 or 1"},
+    [K_MASK] = {.key = "mask", .kind = KEY_WORD, .at = AT(c.mask), .words = {"none", "rand"},
+                .expect = "none or rand"},
+    [K_SEED] = {.key = "seed", .kind = KEY_U64, .at = AT(c.seed), .expect = "an unsigned 64-bit integer"},
+    [K_SLOTS] = {.key = "slots", .kind = KEY_WORD, .at = AT(c.slots_linear), .words = {"shuffle", "linear"},
+                 .expect = "shuffle or linear"},
+};
+#undef AT
+/* KEY_WORD writes the word's index as an int32_t, also into the ea_dtype field (EA_F32 = 0, EA_BF16 = 1). */
+_Static_assert(sizeof(ea_dtype) == sizeof(int32_t), "ea_dtype is read and written as an int32_t");
+
+static const case_key *key_find(const char *key)
 {
     for (int k = 0; k < NKEYS; k++)
-        if (!strcmp(key, KEYS[k]))
-            return k;
-    return -1;
+        if (!strcmp(key, KEYS[k].key))
+            return &KEYS[k];
+    return NULL;
 }
 
 #define BAD(key, fmt, ...) ea_fail(EA_ERR_PARSE, "line %d: key '%s': " fmt, lineno, key, __VA_ARGS__)
+
+/* An identifier of 1..63 characters: letters, digits, _ - . */
+static ea_status set_name(char *name, const char *val, int lineno)
+{
+    const size_t len = strlen(val), size = sizeof((ea_case *)0)->name;
+    if (len == 0 || len >= size)
+        return BAD("name", "expected an identifier of 1..%zu characters, got '%s'", size - 1, val);
+    for (size_t k = 0; k < len; k++)
+        if (!isalnum((unsigned char)val[k]) && val[k] != '_' && val[k] != '-' && val[k] != '.')
+            return BAD("name", "expected an identifier (letters, digits, _ - .), got '%s'", val);
+    strcpy(name, val);
+    return EA_OK;
+}
+
+/* Reads val into the field of v that k names; 0 on success, -1 when the value is not what k
+ * expects (set_name() reports its own errors). list: room for the values of a KEY_LEN list. */
+static int set_value(const case_key *k, const char *val, line_values *v, int32_t *list)
+{
+    void *field = (char *)v + k->at;
+    char *end;
+    switch (k->kind) {
+    case KEY_INT:
+        return parse_i32(val, k->lo, k->hi, field);
+    case KEY_LEN:
+        return parse_len(val, (int32_t)k->hi, field, list);
+    case KEY_WORD:
+        for (int32_t w = 0; w < 2; w++)
+            if (!strcmp(val, k->words[w])) {
+                memcpy(field, &w, sizeof w);
+                return 0;
+            }
+        return -1;
+    case KEY_FLOAT: {
+        errno = 0;
+        const double x = strtod(val, &end);
+        if (!*val || *end || errno || !isfinite(x) || x < 0 || x > 1e30)
+            return -1;
+        *(float *)field = (float)x;
+        return 0;
+    }
+    case KEY_U64: {
+        errno = 0;
+        if (!*val || *val == '-' || isspace((unsigned char)*val))
+            return -1;
+        const unsigned long long s = strtoull(val, &end, 10);
+        if (*end || errno)
+            return -1;
+        *(uint64_t *)field = (uint64_t)s;
+        return 0;
+    }
+    case KEY_NAME:
+        break;
+    }
+    return -1;
+}
+
+/* What only the whole line can tell: required keys, list lengths against bs, d against dqk/dv,
+ * hq against hkv. Fills dqk and dv from d when they were not given. */
+static ea_status check_line(line_values *v, uint32_t seen, int lineno)
+{
+    ea_case *c = &v->c;
+    if (!(seen & SEEN(K_NAME)))
+        return ea_fail(EA_ERR_PARSE, "line %d: key 'name': required", lineno);
+    if (!(seen & SEEN(K_BS)))
+        return ea_fail(EA_ERR_PARSE, "line %d: key 'bs': required", lineno);
+    if (!(seen & SEEN(K_EXTEND)))
+        return ea_fail(EA_ERR_PARSE, "line %d: key 'extend': required", lineno);
+    if (c->extend.kind == EA_LEN_LIST && c->extend.count != c->bs)
+        return BAD("extend", "has %d values for bs=%d", c->extend.count, c->bs);
+    if (c->prefix.kind == EA_LEN_LIST && c->prefix.count != c->bs)
+        return BAD("prefix", "has %d values for bs=%d", c->prefix.count, c->bs);
+    if ((seen & SEEN(K_D)) && (seen & (SEEN(K_DQK) | SEEN(K_DV))))
+        return BAD("d", "%s", "give either d or dqk + dv, not both");
+    if (!(seen & SEEN(K_DQK)) != !(seen & SEEN(K_DV)))
+        return BAD(seen & SEEN(K_DQK) ? "dv" : "dqk", "%s", "dqk and dv go together");
+    if (!(seen & SEEN(K_DQK)))
+        c->dqk = c->dv = v->d;
+    if (c->hq % c->hkv != 0)
+        return BAD("hkv", "hq=%d is not a multiple of hkv=%d", c->hq, c->hkv);
+    return EA_OK;
+}
 
 /* Parses one non-empty line (comment already cut) into c; the values of its lists go to
  * lists[0] (extend) and lists[1] (prefix), and c's list pointers stay NULL. */
 static ea_status parse_line(char *line, int lineno, ea_case *c, int32_t lists[2][EA_CASE_MAX_BS])
 {
-    int have_name = 0, have_bs = 0, have_extend = 0, have_d = 0, have_dqk = 0, have_dv = 0;
+    line_values v;
+    memset(&v, 0, sizeof v);
+    v.c.line = lineno;
+    v.c.hq = 8;
+    v.c.hkv = 2;
+    v.c.dtype = EA_F32;
+    v.c.causal = 1;
+    v.c.window = -1;
+    v.c.seed = 1;
+    v.d = 128;
     uint32_t seen = 0;
-    int32_t d = 128;
-    memset(c, 0, sizeof *c);
-    c->line = lineno;
-    c->hq = 8;
-    c->hkv = 2;
-    c->dtype = EA_F32;
-    c->causal = 1;
-    c->window = -1;
-    c->seed = 1;
-
     for (char *tok = strtok(line, " \t\r"); tok; tok = strtok(NULL, " \t\r")) {
         char *eq = strchr(tok, '=');
         if (!eq || eq == tok)
             return ea_fail(EA_ERR_PARSE, "line %d: expected key=value, got '%s'", lineno, tok);
         *eq = 0;
         const char *key = tok, *val = eq + 1;
-        const int ki = key_index(key);
-        if (ki < 0)
+        const case_key *k = key_find(key);
+        if (!k)
             return ea_fail(EA_ERR_PARSE, "line %d: unknown key '%s'", lineno, key);
-        if (seen & (1u << ki))
+        const uint32_t bit = SEEN(k - KEYS);
+        if (seen & bit)
             return BAD(key, "given twice (second value '%s')", val);
-        seen |= 1u << ki;
-        if (!strcmp(key, "name")) {
-            size_t len = strlen(val);
-            if (len == 0 || len >= sizeof c->name)
-                return BAD(key, "expected an identifier of 1..%zu characters, got '%s'", sizeof c->name - 1, val);
-            for (size_t k = 0; k < len; k++)
-                if (!isalnum((unsigned char)val[k]) && val[k] != '_' && val[k] != '-' && val[k] != '.')
-                    return BAD(key, "expected an identifier (letters, digits, _ - .), got '%s'", val);
-            strcpy(c->name, val);
-            have_name = 1;
-        } else if (!strcmp(key, "bs")) {
-            if (parse_i32(val, 1, EA_CASE_MAX_BS, &c->bs))
-                return BAD(key, "expected an integer in 1..%d, got '%s'", EA_CASE_MAX_BS, val);
-            have_bs = 1;
-        } else if (!strcmp(key, "extend")) {
-            if (parse_len(val, EA_CASE_MAX_EXTEND, &c->extend, lists[0]))
-                return BAD(key, "expected N, a,b,c or rand:LO:HI with values in 0..%d, got '%s'",
-                           EA_CASE_MAX_EXTEND, val);
-            have_extend = 1;
-        } else if (!strcmp(key, "prefix")) {
-            if (parse_len(val, EA_CASE_MAX_PREFIX, &c->prefix, lists[1]))
-                return BAD(key, "expected N, a,b,c or rand:LO:HI with values in 0..%d, got '%s'",
-                           EA_CASE_MAX_PREFIX, val);
-        } else if (!strcmp(key, "hq") || !strcmp(key, "hkv")) {
-            int32_t *dst = key[1] == 'q' ? &c->hq : &c->hkv;
-            if (parse_i32(val, 1, EA_MAX_HEADS, dst))
-                return BAD(key, "expected an integer in 1..%d, got '%s'", EA_MAX_HEADS, val);
-        } else if (!strcmp(key, "d") || !strcmp(key, "dqk") || !strcmp(key, "dv")) {
-            int32_t *dst = !strcmp(key, "d") ? &d : !strcmp(key, "dqk") ? &c->dqk : &c->dv;
-            if (parse_i32(val, 1, EA_MAX_HEAD_DIM, dst))
-                return BAD(key, "expected an integer in 1..%d, got '%s'", EA_MAX_HEAD_DIM, val);
-            have_d |= !strcmp(key, "d");
-            have_dqk |= !strcmp(key, "dqk");
-            have_dv |= !strcmp(key, "dv");
-        } else if (!strcmp(key, "dtype")) {
-            if (!strcmp(val, "f32"))
-                c->dtype = EA_F32;
-            else if (!strcmp(val, "bf16"))
-                c->dtype = EA_BF16;
+        seen |= bit;
+        if (k->kind == KEY_NAME) {
+            const ea_status st = set_name(v.c.name, val, lineno);
+            if (st != EA_OK)
+                return st;
+        } else if (set_value(k, val, &v, lists[k->list])) {
+            char expect[80];
+            if (k->expect)
+                snprintf(expect, sizeof expect, "%s", k->expect);
+            else if (k->kind == KEY_INT)
+                snprintf(expect, sizeof expect, "an integer in %lld..%lld", k->lo, k->hi);
             else
-                return BAD(key, "expected f32 or bf16, got '%s'", val);
-        } else if (!strcmp(key, "causal") || !strcmp(key, "sinks")) {
-            if (parse_i32(val, 0, 1, key[0] == 'c' ? &c->causal : &c->sinks))
-                return BAD(key, "expected 0 or 1, got '%s'", val);
-        } else if (!strcmp(key, "window")) {
-            if (parse_i32(val, -1, INT32_MAX, &c->window))
-                return BAD(key, "expected -1 or an integer >= 0, got '%s'", val);
-        } else if (!strcmp(key, "cap")) {
-            char *end;
-            errno = 0;
-            double x = strtod(val, &end);
-            if (!*val || *end || errno || !isfinite(x) || x < 0 || x > 1e30)
-                return BAD(key, "expected a finite float >= 0, got '%s'", val);
-            c->cap = (float)x;
-        } else if (!strcmp(key, "mask")) {
-            if (!strcmp(val, "none"))
-                c->mask = 0;
-            else if (!strcmp(val, "rand"))
-                c->mask = 1;
-            else
-                return BAD(key, "expected none or rand, got '%s'", val);
-        } else if (!strcmp(key, "seed")) {
-            char *end;
-            errno = 0;
-            if (!*val || *val == '-' || isspace((unsigned char)*val))
-                return BAD(key, "expected an unsigned 64-bit integer, got '%s'", val);
-            unsigned long long s = strtoull(val, &end, 10);
-            if (*end || errno)
-                return BAD(key, "expected an unsigned 64-bit integer, got '%s'", val);
-            c->seed = (uint64_t)s;
-        } else { /* slots: key_index() let nothing else through */
-            if (!strcmp(val, "shuffle"))
-                c->slots_linear = 0;
-            else if (!strcmp(val, "linear"))
-                c->slots_linear = 1;
-            else
-                return BAD(key, "expected shuffle or linear, got '%s'", val);
+                snprintf(expect, sizeof expect, "N, a,b,c or rand:LO:HI with values in 0..%lld", k->hi);
+            return BAD(key, "expected %s, got '%s'", expect, val);
         }
     }
-    if (!have_name)
-        return ea_fail(EA_ERR_PARSE, "line %d: key 'name': required", lineno);
-    if (!have_bs)
-        return ea_fail(EA_ERR_PARSE, "line %d: key 'bs': required", lineno);
-    if (!have_extend)
-        return ea_fail(EA_ERR_PARSE, "line %d: key 'extend': required", lineno);
-    if (c->extend.kind == EA_LEN_LIST && c->extend.count != c->bs)
-        return BAD("extend", "has %d values for bs=%d", c->extend.count, c->bs);
-    if (c->prefix.kind == EA_LEN_LIST && c->prefix.count != c->bs)
-        return BAD("prefix", "has %d values for bs=%d", c->prefix.count, c->bs);
-    if (have_d && (have_dqk || have_dv))
-        return BAD("d", "%s", "give either d or dqk + dv, not both");
-    if (have_dqk != have_dv)
-        return BAD(have_dqk ? "dv" : "dqk", "%s", "dqk and dv go together");
-    if (!have_dqk)
-        c->dqk = c->dv = d;
-    if (c->hq % c->hkv != 0)
-        return BAD("hkv", "hq=%d is not a multiple of hkv=%d", c->hq, c->hkv);
-    return EA_OK;
+    const ea_status st = check_line(&v, seen, lineno);
+    if (st == EA_OK)
+        *c = v.c;
+    return st;
 }
 
 /* What the parse builds before it knows the final sizes: the cases, their lists' values (one
