@@ -9,7 +9,7 @@
  * Each thread still owns one row and runs kernel 1's passes, so the order is unchanged.
  * Costs left: q is read from global memory inside the score loop, acc[256] is in local memory,
  * and the G query heads of a KV head load the same tiles G times.
- * Measured (H200, seed shape, kernels/README.md): 25.8 ms, 1.08x kernel 1: the tile removed the
+ * Measured (H200, seed shape, kernels/README.md): 25.5 ms, 1.08x kernel 1: the tile removed the
  * pool traffic, but each fmaf still comes with a q load and an acc load and store, and those set
  * the pace. */
 #include "row_state.cuh"

@@ -10,7 +10,7 @@
  *  - float4 reads of q and k in pass 1 (still one sequential fmaf chain per score) and of v in
  *    pass 2, where a lane now owns 4 consecutive d in each 128-wide chunk.
  * Pass 2 still tests every key of the tile for every row.
- * Measured (H200, seed shape, kernels/README.md): 1.33 ms, 5.80x kernel 3. */
+ * Measured (H200, seed shape, kernels/README.md): 1.32 ms, 5.85x kernel 3. */
 #include "float4_rows.cuh"
 
 struct gather_layout {
