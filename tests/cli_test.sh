@@ -38,10 +38,14 @@ expect 2 "unknown option" -- "$bin" --cases "$tmp/good.cases" --frobnicate
 expect 2 "missing --cases" -- "$bin"
 expect 2 "unknown backend" -- "$bin" --cases "$tmp/good.cases" --backend tpu
 expect 2 "unknown --only" -- "$bin" --cases "$tmp/good.cases" --only zzz
+expect 2 "unknown --kernel" -- "$bin" --cases "$tmp/good.cases" --kernel 7
+grep -q "unknown kernel '7': 1 naive" "$tmp/err" || { echo "FAIL: --kernel 7 without the list"; fails=$((fails + 1)); }
+expect 0 "--kernel by name (CPU tables; GPU ones where there is a device)" -- "$bin" --cases "$tmp/good.cases" --kernel gqa_blocking
 # the benchmarks: bad arguments are refused before anything runs (with or without a GPU)
 if [ -x "$1/bin/ea-bench-kernel" ]; then
   k="$1/bin/ea-bench-kernel"
   expect 2 "ea-bench-kernel: unknown option" -- "$k" --frobnicate
+  expect 2 "ea-bench-kernel: unknown --kernel" -- "$k" --cases "$tmp/good.cases" --kernel 0
   expect 2 "ea-bench-kernel: huge --reps" -- "$k" --cases "$tmp/good.cases" --reps 99999999999999999999
   expect 2 "ea-bench-kernel: --reps 12abc" -- "$k" --cases "$tmp/good.cases" --reps 12abc
   expect 2 "ea-bench-kernel: missing file" -- "$k" --cases "$tmp/nope.cases"

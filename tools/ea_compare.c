@@ -416,55 +416,119 @@ static int check_costs(const ea_case *cases, int count, const char *only, const 
     return 0;
 }
 
-int main(int argc, char **argv)
+/* The command line. */
+typedef struct {
+    const char *cases_path, *backend, *only;
+    ea_kernel first, last; /* the GPU kernels to check */
+    ea_limits lim;
+} options;
+
+/* Fills *o from argv; -1 to go on, else the exit status (0 after --help, 2 for a bad option). */
+static int parse_options(int argc, char **argv, options *o)
 {
-    ea_limits lim = ea_limits_default();
-    const char *cases_path = NULL, *backend = "cpu", *only = NULL;
-    ea_kernel first = EA_KERNEL_FIRST, last = EA_KERNEL_LAST; /* the GPU kernels to check */
+    *o = (options){.backend = "cpu", .first = EA_KERNEL_FIRST, .last = EA_KERNEL_LAST, .lim = ea_limits_default()};
     for (int k = 1; k < argc; k++) {
         if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) {
             usage(stdout);
             return 0;
         } else if (!strcmp(argv[k], "--cases") && k + 1 < argc) {
-            cases_path = argv[++k];
+            o->cases_path = argv[++k];
         } else if (!strcmp(argv[k], "--backend") && k + 1 < argc) {
-            backend = argv[++k];
+            o->backend = argv[++k];
         } else if (!strcmp(argv[k], "--only") && k + 1 < argc) {
-            only = argv[++k];
+            o->only = argv[++k];
         } else if (!strcmp(argv[k], "--kernel") && k + 1 < argc) {
-            if (ea_kernel_parse(argv[++k], &first) != EA_OK) {
+            if (ea_kernel_parse(argv[++k], &o->first) != EA_OK) {
                 fprintf(stderr, "ea-compare: %s\n", ea_last_error());
                 return 2;
             }
-            last = first;
-        } else if (ea_limits_option(argv[k], k + 1 < argc ? argv[k + 1] : NULL, &lim) == 1) {
+            o->last = o->first;
+        } else if (ea_limits_option(argv[k], k + 1 < argc ? argv[k + 1] : NULL, &o->lim) == 1) {
             k++;
         } else {
             fprintf(stderr, "ea-compare: unknown or incomplete option '%s' (try --help)\n", argv[k]);
             return 2;
         }
     }
-    if (!cases_path) {
+    if (!o->cases_path) {
         fprintf(stderr, "ea-compare: --cases FILE is required (try --help)\n");
         return 2;
     }
-    int want_cpu = !strcmp(backend, "cpu") || !strcmp(backend, "all");
-    int want_gpu = !strcmp(backend, "gpu") || !strcmp(backend, "all");
-    if (!want_cpu && !want_gpu) {
-        fprintf(stderr, "ea-compare: unknown backend '%s' (cpu, gpu or all)\n", backend);
+    if (strcmp(o->backend, "cpu") && strcmp(o->backend, "gpu") && strcmp(o->backend, "all")) {
+        fprintf(stderr, "ea-compare: unknown backend '%s' (cpu, gpu or all)\n", o->backend);
         return 2;
     }
+    return -1;
+}
+
+/* What the tables found: a run_case_* result counted. */
+typedef struct {
+    int passed, failed, errors, unverified;
+} tally;
+
+static void count_result(tally *t, int r)
+{
+    t->passed += r == 0, t->failed += r == 1, t->errors += r == 2, t->unverified += r == 3;
+    fflush(stdout);
+}
+
+/* The two CPU tables; each case's reference outputs are kept in cpu_ref (canonical, then tc). */
+static void cpu_tables(const ea_case *cases, int count, const char *only, void **cpu_ref, tally *t)
+{
+    printf("CPU backend (limits: blas rel <= %.0e, f64 rel <= %.0e, each |difference| / the output's magnitude\n"
+           "  sum_u p_u |v_u[d]| / l, and bf16 outputs also one bf16 rounding of the value; batch, split: bitwise;\n"
+           "  2stage!=: not judged)\n"
+           "%-20s %4s %6s %9s %8s %9s %9s %6s %6s %8s  %s\n", TOL_BLAS, TOL_F64, "case", "bs", "N", "canon ms",
+           "blas ms", "blas rel", "f64 rel", "batch", "split", "2stage!=", "verdict");
+    for (int k = 0; k < count; k++)
+        if (!only || !strcmp(only, cases[k].name))
+            count_result(t, run_case_cpu(&cases[k], &cpu_ref[k]));
+    printf("CPU tensor-core order (DESIGN 6.2; f64 rel: vs float64 on the same bf16 inputs, limit 2^-7 of each\n"
+           "  output's magnitude)\n"
+           "%-20s %4s %6s %9s %9s %6s %6s  %s\n", "case", "bs", "N", "tc ms", "f64 rel", "batch", "split", "verdict");
+    for (int k = 0; k < count; k++)
+        if (!only || !strcmp(only, cases[k].name))
+            count_result(t, run_case_tc_cpu(&cases[k], &cpu_ref[count + k]));
+}
+
+/* One GPU table per kernel of [first, last]; the indices are checked with the first. */
+static void gpu_tables(ea_cuda_ctx *ctx, const ea_case *cases, int count, const options *o, void **cpu_ref, tally *t)
+{
+    _Static_assert(EA_STEP_COUNT == 4, "the GPU table has a verdict column for each of the 4 steps");
+    for (int kern = o->first; kern <= (int)o->last; kern++) {
+        const int tc = uses_tc((ea_kernel)kern);
+        printf("GPU backend, kernel %d (%s) (bitwise vs %s; waits = per_request/batched/device/graph)\n"
+               "%-20s %4s %6s %6s %6s %6s %6s %7s %6s %6s %6s %14s  %s\n",
+               kern, ea_kernel_name((ea_kernel)kern), tc ? "CPU tensor-core order" : "CPU canonical", "case", "bs",
+               "N", "per_rq", "batch", "device", "graph", "indices", "twice", "batch", "split", "waits", "verdict");
+        if (tc && !ea_cuda_mma_model_verified())
+            printf("model not verified on this card: the tensor-core model of ea_mma.h was checked on sm_90 only "
+                   "(run ea-mma-probe); CPU comparisons are shown, not judged\n");
+        for (int k = 0; k < count; k++)
+            if (!o->only || !strcmp(o->only, cases[k].name))
+                count_result(t, run_case_gpu(ctx, &cases[k], (ea_kernel)kern, cpu_ref[tc * count + k],
+                                             kern == (int)o->first));
+    }
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    const int rc = parse_options(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    const int want_cpu = strcmp(o.backend, "gpu") != 0, want_gpu = strcmp(o.backend, "cpu") != 0;
     ea_case *cases;
     int count;
-    if (ea_cases_load(cases_path, &cases, &count) != EA_OK) {
+    if (ea_cases_load(o.cases_path, &cases, &count) != EA_OK) {
         fprintf(stderr, "ea-compare: %s\n", ea_last_error());
         return 2;
     }
     int matched = 0;
     for (int k = 0; k < count; k++)
-        matched += !only || !strcmp(only, cases[k].name);
+        matched += !o.only || !strcmp(o.only, cases[k].name);
     if (!matched) {
-        fprintf(stderr, "ea-compare: no case named '%s'\n", only);
+        fprintf(stderr, "ea-compare: no case named '%s'\n", o.only);
         free(cases);
         return 2;
     }
@@ -478,76 +542,34 @@ int main(int argc, char **argv)
         }
         snprintf(gpu_skip, sizeof gpu_skip, "%s", ea_last_error());
     }
-    if (ctx && ea_cuda_mem_free(ctx, &lim.device_bytes) != EA_OK)
-        lim.device_bytes = 0; /* unknown: the GPU's own out-of-memory status will say */
-    if (check_costs(cases, count, only, &lim, ctx != NULL) != 0) {
-        ea_cuda_destroy(ctx);
-        free(cases);
-        return 2;
-    }
-    int passed = 0, failed = 0, errors = 0;
+    if (ctx && ea_cuda_mem_free(ctx, &o.lim.device_bytes) != EA_OK)
+        o.lim.device_bytes = 0; /* unknown: the GPU's own out-of-memory status will say */
     /* the CPU references' outputs, per order (canonical, tensor-core) and case, kept for the GPU tables */
     void **cpu_ref = calloc(2 * (size_t)count, sizeof *cpu_ref);
-    if (!cpu_ref) {
-        fprintf(stderr, "ea-compare: out of memory\n");
+    if (!cpu_ref || check_costs(cases, count, o.only, &o.lim, ctx != NULL) != 0) {
+        if (!cpu_ref)
+            fprintf(stderr, "ea-compare: out of memory\n");
+        free(cpu_ref);
+        ea_cuda_destroy(ctx);
         free(cases);
         return 2;
     }
-    if (want_cpu) {
-        printf("CPU backend (limits: blas rel <= %.0e, f64 rel <= %.0e, each |difference| / the output's magnitude\n"
-               "  sum_u p_u |v_u[d]| / l, and bf16 outputs also one bf16 rounding of the value; batch, split: bitwise;\n"
-               "  2stage!=: not judged)\n"
-               "%-20s %4s %6s %9s %8s %9s %9s %6s %6s %8s  %s\n", TOL_BLAS, TOL_F64, "case", "bs", "N", "canon ms",
-               "blas ms", "blas rel", "f64 rel", "batch", "split", "2stage!=", "verdict");
-        for (int k = 0; k < count; k++) {
-            if (only && strcmp(only, cases[k].name))
-                continue;
-            int r = run_case_cpu(&cases[k], &cpu_ref[k]);
-            fflush(stdout);
-            passed += r == 0, failed += r == 1, errors += r == 2;
-        }
-        printf("CPU tensor-core order (DESIGN 6.2; f64 rel: vs float64 on the same bf16 inputs, limit 2^-7 of each\n"
-               "  output's magnitude)\n"
-               "%-20s %4s %6s %9s %9s %6s %6s  %s\n", "case", "bs", "N", "tc ms", "f64 rel", "batch", "split", "verdict");
-        for (int k = 0; k < count; k++) {
-            if (only && strcmp(only, cases[k].name))
-                continue;
-            int r = run_case_tc_cpu(&cases[k], &cpu_ref[count + k]);
-            fflush(stdout);
-            passed += r == 0, failed += r == 1, errors += r == 2;
-        }
-    }
-    int unverified = 0;
-    for (int kern = first; ctx && kern <= (int)last; kern++) {
-        printf("GPU backend, kernel %d (%s) (bitwise vs %s; waits = per_request/batched/device/graph)\n"
-               "%-20s %4s %6s %6s %6s %6s %6s %7s %6s %6s %6s %14s  %s\n",
-               kern, ea_kernel_name((ea_kernel)kern), uses_tc((ea_kernel)kern) ? "CPU tensor-core order" : "CPU canonical",
-               "case", "bs", "N", "per_rq", "batch", "device", "graph", "indices", "twice", "batch", "split", "waits",
-               "verdict");
-        if (uses_tc((ea_kernel)kern) && !ea_cuda_mma_model_verified())
-            printf("model not verified on this card: the tensor-core model of ea_mma.h was checked on sm_90 only "
-                   "(run ea-mma-probe); CPU comparisons are shown, not judged\n");
-        for (int k = 0; k < count; k++) {
-            if (only && strcmp(only, cases[k].name))
-                continue;
-            int r = run_case_gpu(ctx, &cases[k], (ea_kernel)kern, cpu_ref[uses_tc((ea_kernel)kern) * count + k],
-                                 kern == (int)first);
-            fflush(stdout);
-            passed += r == 0, failed += r == 1, errors += r == 2, unverified += r == 3;
-        }
-    }
-    if (ctx) {
+    tally t = {0};
+    if (want_cpu)
+        cpu_tables(cases, count, o.only, cpu_ref, &t);
+    if (ctx)
+        gpu_tables(ctx, cases, count, &o, cpu_ref, &t);
+    if (ctx)
         ea_cuda_destroy(ctx);
-    } else if (want_gpu) {
+    else if (want_gpu)
         printf("GPU checks skipped: %s\n", gpu_skip);
-    }
     for (int k = 0; k < 2 * count; k++)
         free(cpu_ref[k]);
     free(cpu_ref);
     free(cases);
-    if (unverified)
-        printf("%d passed, %d failed, %d skipped\n", passed, failed + errors, unverified);
+    if (t.unverified)
+        printf("%d passed, %d failed, %d skipped\n", t.passed, t.failed + t.errors, t.unverified);
     else
-        printf("%d passed, %d failed\n", passed, failed + errors);
-    return errors ? 2 : failed ? 1 : 0;
+        printf("%d passed, %d failed\n", t.passed, t.failed + t.errors);
+    return t.errors ? 2 : t.failed ? 1 : 0;
 }
