@@ -10,7 +10,7 @@
  *    past the diagonal: the common case), the per-row test inside the key loop disappears.
  *  - The 4 rows' probabilities of a key are one float4 in shared memory: one load per key.
  * The order of every sum is still the canonical one.
- * Measured (H200, seed shape, kernels/README.md): 1.27 ms, 1.05x kernel 4: on this shape most
+ * Measured (H200, seed shape, kernels/README.md): 1.26 ms, 1.05x kernel 4: on this shape most
  * tiles are seen whole by every row, where kernel 4 lost little.
  *
  * Block (x, g, i): 8 warps x 4 rows = 32 rows of request i's group-g query matrix (row = r*G+hh);
