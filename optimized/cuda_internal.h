@@ -6,7 +6,7 @@
 
 #include "ea_cuda.h"
 #include "ea_cuda_testing.h"
-#include "ea_fail.h"
+#include "../reference/ea_fail.h"
 #include "ea_kernels.h"
 
 struct ea_cuda_ctx {

@@ -2,7 +2,7 @@
 #include "ea_cuda.h"
 #include "ea_cuda_runner.h"
 #include "ea_cuda_testing.h"
-#include "ea_fail.h"
+#include "../reference/ea_fail.h"
 
 #define NOT_BUILT ea_fail(EA_ERR_NOT_BUILT, "the CUDA path was not built (nvcc was not found)")
 

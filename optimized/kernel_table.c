@@ -1,7 +1,7 @@
 /* The numbered attention kernels by name and by CPU reference, shared by the CUDA build and the
  * no-CUDA stub. The launchers themselves are chosen in optimized/strategies.c (ea_cuda_run). */
 #include "ea_cuda.h"
-#include "ea_fail.h"
+#include "../reference/ea_fail.h"
 
 #include <string.h>
 

@@ -5,20 +5,10 @@
 #include "ea.h"
 #include "ea_cases.h"
 #include "ea_math.h"
+#include "ea_fail.h" /* ea_fail(): record a message, return a status */
 #include "ea_rules.h"
 
 #include <stdint.h>
-
-#if defined(__GNUC__)
-#define EA_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define EA_PRINTF(a, b)
-#endif
-
-/* Records the message for ea_last_error() and returns s, so callers write
- * `return ea_fail(EA_ERR_X, "request %d: ...", i);`. (optimized/ea_fail.h declares it for
- * optimized/; status.c sees both.) */
-ea_status ea_fail(ea_status s, const char *fmt, ...) EA_PRINTF(2, 3);
 
 /* The layer parameters' part of ea_validate(). */
 ea_status ea_check_params(const ea_params *p);

@@ -1,6 +1,5 @@
 /* Status strings and the per-thread error message. */
 #include "ea_internal.h"
-#include "../optimized/ea_fail.h" /* optimized/'s declaration of ea_fail, held to the definition below */
 
 #include <math.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
-/* What optimized/ takes from the library's core: the one error reporter. Internal (not
- * installed). reference/status.c defines ea_fail and includes this header beside
- * reference/ea_internal.h, so the compiler holds the two declarations to the definition. */
+/* The library's one error reporter (defined in reference/status.c): the only part of the core's
+ * internals that optimized/ includes (as "../reference/ea_fail.h"; reference/ea_internal.h, the
+ * rest, stays out of its reach). Internal: not installed. */
 #ifndef EA_FAIL_H
 #define EA_FAIL_H
 
