@@ -159,38 +159,37 @@ static void test_step_table(void **state)
  * host waits as its row of the step table says, twice. */
 static void test_strategies_match_cpu(void **state)
 {
-    (void)state;
+    const ea_kernel k = *(const ea_kernel *)*state;
     NEED_GPU();
-    for (int k = EA_KERNEL_FIRST; k <= EA_KERNEL_LAST; k++)
-        for (int c = 0; c < NCASES; c++) {
-            ea_problem pr;
-            ea_host_batch hb;
-            ea_test_batch(CASE(c), &pr, &hb);
-            const int64_t n = ea_test_out_elems(&pr, &hb);
-            void *want = cpu_output_of(&pr, &hb, (ea_kernel)k), *got = malloc(hb.o_bytes + 1);
-            void *again = malloc(hb.o_bytes + 1);
-            for (int s = 0; s < EA_STEP_COUNT; s++) {
-                ea_cuda_runner r = {.ctx = ctx, .step = (ea_step)s, .kernel = (ea_kernel)k};
-                if (left_out(ea_step_strategy(r.step)))
-                    continue;
-                const char *name = ea_step_name(r.step);
-                char what[200];
-                snprintf(what, sizeof what, "%s, %s kernel, %s: GPU vs CPU", CASE(c), ea_kernel_name(r.kernel), name);
-                ea_fill_sentinel(got, pr.params.dtype, n);
-                EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, got));
-                if (cpu_comparable(r.kernel))
-                    ea_assert_outputs(what, &pr, &hb, got, want);
-                const int64_t want_waits = ea_step_expected_waits(r.step, hb.batch.bs);
-                if (r.waits != want_waits)
-                    fail_msg("%s: %lld host waits, expected %lld", what, (long long)r.waits, (long long)want_waits);
-                ea_fill_sentinel(again, pr.params.dtype, n);
-                EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, again));
-                snprintf(what, sizeof what, "%s, %s kernel, %s: run twice", CASE(c), ea_kernel_name(r.kernel), name);
-                ea_assert_outputs(what, &pr, &hb, again, got);
-            }
-            free(want), free(got), free(again);
-            ea_test_batch_free(&pr, &hb);
+    for (int c = 0; c < NCASES; c++) {
+        ea_problem pr;
+        ea_host_batch hb;
+        ea_test_batch(CASE(c), &pr, &hb);
+        const int64_t n = ea_test_out_elems(&pr, &hb);
+        void *want = cpu_output_of(&pr, &hb, k), *got = malloc(hb.o_bytes + 1);
+        void *again = malloc(hb.o_bytes + 1);
+        for (int s = 0; s < EA_STEP_COUNT; s++) {
+            ea_cuda_runner r = {.ctx = ctx, .step = (ea_step)s, .kernel = k};
+            if (left_out(ea_step_strategy(r.step)))
+                continue;
+            const char *name = ea_step_name(r.step);
+            char what[200];
+            snprintf(what, sizeof what, "%s, %s kernel, %s: GPU vs CPU", CASE(c), ea_kernel_name(r.kernel), name);
+            ea_fill_sentinel(got, pr.params.dtype, n);
+            EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, got));
+            if (cpu_comparable(r.kernel))
+                ea_assert_outputs(what, &pr, &hb, got, want);
+            const int64_t want_waits = ea_step_expected_waits(r.step, hb.batch.bs);
+            if (r.waits != want_waits)
+                fail_msg("%s: %lld host waits, expected %lld", what, (long long)r.waits, (long long)want_waits);
+            ea_fill_sentinel(again, pr.params.dtype, n);
+            EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, again));
+            snprintf(what, sizeof what, "%s, %s kernel, %s: run twice", CASE(c), ea_kernel_name(r.kernel), name);
+            ea_assert_outputs(what, &pr, &hb, again, got);
         }
+        free(want), free(got), free(again);
+        ea_test_batch_free(&pr, &hb);
+    }
 }
 
 /* The tc kernel's fast probabilities round like ea_expf on every one of the 2^32 floats. */
@@ -293,28 +292,27 @@ static void test_plan_once_run_many(void **state)
 /* Batch invariance and prefix-split invariance, checked on the GPU itself. */
 static void test_gpu_invariances(void **state)
 {
-    (void)state;
+    const ea_kernel k = *(const ea_kernel *)*state;
     NEED_GPU();
-    for (int k = EA_KERNEL_FIRST; k <= EA_KERNEL_LAST; k++)
-        for (int c = 0; c < NCASES; c++) {
-            ea_problem pr;
-            ea_host_batch hb;
-            ea_test_batch(CASE(c), &pr, &hb);
-            ea_cuda_runner r = {.ctx = ctx, .step = EA_STEP_DEVICE, .kernel = (ea_kernel)k};
-            void *o = malloc(hb.o_bytes + 1);
-            EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, o));
-            char what[200];
-            snprintf(what, sizeof what, "%s, %s kernel, GPU", CASE(c), ea_kernel_name(r.kernel));
-            ea_assert_invariances(what, &pr, ea_run_cuda, &r, &hb, o);
-            free(o);
-            ea_test_batch_free(&pr, &hb);
-        }
+    for (int c = 0; c < NCASES; c++) {
+        ea_problem pr;
+        ea_host_batch hb;
+        ea_test_batch(CASE(c), &pr, &hb);
+        ea_cuda_runner r = {.ctx = ctx, .step = EA_STEP_DEVICE, .kernel = k};
+        void *o = malloc(hb.o_bytes + 1);
+        EA_ASSERT_OK(ea_run_cuda(&r, &pr, &hb, o));
+        char what[200];
+        snprintf(what, sizeof what, "%s, %s kernel, GPU", CASE(c), ea_kernel_name(r.kernel));
+        ea_assert_invariances(what, &pr, ea_run_cuda, &r, &hb, o);
+        free(o);
+        ea_test_batch_free(&pr, &hb);
+    }
 }
 
 /* NaN and infinities in q/k/v are data: GPU and CPU treat them identically, in every kernel. */
 static void test_nonfinite_inputs(void **state)
 {
-    (void)state;
+    const ea_kernel k = *(const ea_kernel *)*state;
     NEED_GPU();
     /* four inputs: NaN/inf scattered (Dqk 16, then 7: padding must never read past dqk), the
      * block rule of DESIGN.md 6.2 pinned as in tests/test_tc_reference.c (inf in V at key 66, which
@@ -334,11 +332,9 @@ static void test_nonfinite_inputs(void **state)
             ea_test_batch(lines[c], &pr, &hb);
             ((float *)pr.v_pool)[(ea_test_key_slot(&hb, 0, 66) * 2 + 0) * 16 + 3] = INFINITY;
         }
-        for (int k = EA_KERNEL_FIRST; k <= EA_KERNEL_LAST; k++) {
-            if (!cpu_comparable((ea_kernel)k))
-                continue;
-            void *want = cpu_output_of(&pr, &hb, (ea_kernel)k), *got = malloc(hb.o_bytes + 1);
-            ea_cuda_runner r = {.ctx = ctx, .step = (ea_step)strategy_or_other(EA_SYNC_BATCHED), .kernel = (ea_kernel)k};
+        if (cpu_comparable(k)) {
+            void *want = cpu_output_of(&pr, &hb, k), *got = malloc(hb.o_bytes + 1);
+            ea_cuda_runner r = {.ctx = ctx, .step = (ea_step)strategy_or_other(EA_SYNC_BATCHED), .kernel = k};
             char what[160];
             snprintf(what, sizeof what, "%s, %s kernel", lines[c], ea_kernel_name(r.kernel));
             ea_fill_sentinel(got, EA_F32, ea_test_out_elems(&pr, &hb));
@@ -442,8 +438,8 @@ static void test_kernel_table(void **state)
         got = (ea_kernel)0;
         EA_ASSERT_OK(ea_kernel_parse(names[k - 1], &got));
         assert_int_equal(got, k);
-        assert_string_equal(ea_kernel_name((ea_kernel)k), names[k - 1]);
-        assert_ptr_equal(ea_kernel_reference((ea_kernel)k),
+        assert_string_equal(ea_kernel_name(k), names[k - 1]);
+        assert_ptr_equal(ea_kernel_reference(k),
                          k == EA_KERNEL_TC ? ea_reference_tc : ea_reference_canonical);
     }
     ea_kernel got = (ea_kernel)0;
@@ -474,13 +470,25 @@ static void test_no_device_is_a_status(void **state)
     assert_true(strlen(ea_last_error()) > 0);
 }
 
+/* The tests that run once per numbered kernel: six entries each, the kernel as the test's state,
+ * so a kernel that fails does not hide how the next ones do. */
+static const ea_kernel KERNELS[] = {EA_KERNEL_NAIVE,          EA_KERNEL_SMEM_TILES, EA_KERNEL_GQA_BLOCKING,
+                                    EA_KERNEL_VECTOR_GATHERS, EA_KERNEL_BITMASKS,   EA_KERNEL_TC};
+_Static_assert(sizeof KERNELS / sizeof *KERNELS == EA_KERNEL_LAST - EA_KERNEL_FIRST + 1, "one entry per kernel");
+#define ONE_KERNEL(test, n) {#test ", kernel " #n, test, NULL, NULL, (void *)&KERNELS[(n) - 1]}
+#define PER_KERNEL(test)                                                                                         \
+    ONE_KERNEL(test, 1), ONE_KERNEL(test, 2), ONE_KERNEL(test, 3), ONE_KERNEL(test, 4), ONE_KERNEL(test, 5),      \
+        ONE_KERNEL(test, 6)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernel_table),          cmocka_unit_test(test_step_table),
-        cmocka_unit_test(test_no_device_is_a_status), cmocka_unit_test(test_strategies_match_cpu),
+        cmocka_unit_test(test_no_device_is_a_status),
+        PER_KERNEL(test_strategies_match_cpu),
         cmocka_unit_test(test_indices_match),         cmocka_unit_test(test_plan_once_run_many),
-        cmocka_unit_test(test_gpu_invariances),       cmocka_unit_test(test_nonfinite_inputs),
+        PER_KERNEL(test_gpu_invariances),
+        PER_KERNEL(test_nonfinite_inputs),
         cmocka_unit_test(test_error_paths),           cmocka_unit_test(test_tc_fast_probabilities),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
