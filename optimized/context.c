@@ -168,6 +168,14 @@ ea_status ea_cuda_pinned_reserve(ea_cuda_ctx *ctx, size_t n)
     return EA_OK;
 }
 
+ea_status ea_cuda_pinned_poison(ea_cuda_ctx *ctx)
+{
+    ea_status st = ea_cuda_wait(ctx); /* no queued copy may still read the scratch */
+    if (st == EA_OK && ctx->pinned)
+        memset(ctx->pinned, 0, ctx->pinned_len * sizeof(int32_t));
+    return st;
+}
+
 ea_status ea_cuda_malloc(ea_cuda_ctx *ctx, size_t bytes, void **ptr)
 {
     (void)ctx;

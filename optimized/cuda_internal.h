@@ -44,6 +44,11 @@ ea_status ea_cuda_wait(ea_cuda_ctx *ctx);
 /* Grows the pinned scratch to at least n int32 (only ever after a wait). */
 ea_status ea_cuda_pinned_reserve(ea_cuda_ctx *ctx, size_t n);
 
+/* Waits for the stream, then zeroes the pinned scratch: the checks' runner does it before each step,
+ * so that a host strategy that fails to fill it cannot pass on what the previous step left there
+ * (zeros describe empty requests: wrong outputs, never a read out of bounds). */
+ea_status ea_cuda_pinned_poison(ea_cuda_ctx *ctx);
+
 /* The scalars a host strategy reads per request: prefix start and end, extend start and length. */
 #define EA_SCALARS_PER_REQUEST 4
 

@@ -49,6 +49,8 @@ ea_status ea_run_cuda(void *runner, const ea_problem *pr, const ea_host_batch *h
         st = ea_cuda_reserve(r->ctx, db); /* set-up, not part of the step */
     if (st == EA_OK)
         st = ea_cuda_plan_poison(r->ctx, &r->ctx->own_plan); /* the strategy must write every index itself */
+    if (st == EA_OK)
+        st = ea_cuda_pinned_poison(r->ctx); /* ... and every host value it uploads */
     if (st == EA_OK) {
         ea_cuda_reset_waits(r->ctx);
         st = use_graph ? ea_cuda_graph_launch(r->ctx, g) : ea_cuda_extend(r->ctx, db, ea_step_strategy(r->step));
