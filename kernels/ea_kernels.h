@@ -55,7 +55,12 @@ cudaError_t ea_launch_tc_prob_check(unsigned long long *bad, unsigned long long 
 /* Kernel 5 with an impossible shared-memory request (for the launch-failure test). */
 cudaError_t ea_launch_attention_bad_smem(const ea_attn_args *a, cudaStream_t s);
 
-/* batched strategy: packed[4*i..] = prefix start, prefix end, extend start, extend len of request i. */
+/* The scalars a host strategy reads per request: prefix start and end, extend start and length
+ * (the pack kernel writes them side by side; optimized/cuda_internal.h sizes the scratch with it). */
+#define EA_SCALARS_PER_REQUEST 4
+
+/* batched strategy: packed[EA_SCALARS_PER_REQUEST*i + 0..3] = prefix start, prefix end, extend start,
+ * extend len of request i. */
 cudaError_t ea_launch_pack_scalars(const int32_t *prefix_kv_indptr, const int32_t *extend_start_loc,
                                    const int32_t *extend_seq_lens, int32_t bs, int32_t *packed, cudaStream_t s);
 

@@ -49,9 +49,6 @@ ea_status ea_cuda_pinned_reserve(ea_cuda_ctx *ctx, size_t n);
  * (zeros describe empty requests: wrong outputs, never a read out of bounds). */
 ea_status ea_cuda_pinned_poison(ea_cuda_ctx *ctx);
 
-/* The scalars a host strategy reads per request: prefix start and end, extend start and length. */
-#define EA_SCALARS_PER_REQUEST 4
-
 /* The page-locked scratch of the host strategies (ctx->pinned), for a plan of plan_bs requests,
  * in int32:
  *

@@ -12,10 +12,11 @@ __global__ void pack_scalars_kernel(const int32_t *prefix_kv_indptr, const int32
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= bs)
         return;
-    packed[4 * i + 0] = prefix_kv_indptr[i];
-    packed[4 * i + 1] = prefix_kv_indptr[i + 1];
-    packed[4 * i + 2] = extend_start_loc[i];
-    packed[4 * i + 3] = extend_seq_lens[i];
+    int32_t *mine = packed + EA_SCALARS_PER_REQUEST * i;
+    mine[0] = prefix_kv_indptr[i];
+    mine[1] = prefix_kv_indptr[i + 1];
+    mine[2] = extend_start_loc[i];
+    mine[3] = extend_seq_lens[i];
 }
 
 extern "C" cudaError_t ea_launch_pack_scalars(const int32_t *prefix_kv_indptr, const int32_t *extend_start_loc,
