@@ -51,7 +51,7 @@ CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 # they load it). The fat default is what the device-copy workflow relies on: built here without a
 # GPU, the binaries carried to an H200 run their sm_90 code. Its sm_86 and sm_89 code is compiled
 # from the compute_80 PTX: nvcc's front end runs twice rather than four times, and no kernel uses
-# anything sm_86 or sm_89 added. It still costs build time (attention_tc.cu takes about 3x as long
+# anything sm_86 or sm_89 added. It still costs build time (6_tensor_cores.cu takes about 3x as long
 # as for one architecture); to build for one card only, say which (objects are rebuilt when the
 # nvcc command line changes, build/cuda/flags):
 #   make CUDA_ARCH="-gencode arch=compute_90,code=sm_90"

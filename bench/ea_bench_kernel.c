@@ -8,7 +8,7 @@
  * kernel N, in the columns of its order. --versions times every numbered kernel (kernels/README.md)
  * on one case (default seed_shape) and prints a markdown table.
  *
- * --scaling times both kernels on the grid bs {1, 8, 32, 128} x cached prefix {0, 512, 4096} x new
+ * --scaling times kernels 5 and 6 on the grid bs {1, 8, 32, 128} x cached prefix {0, 512, 4096} x new
  * tokens {16, 256, 2048} (hq 8, hkv 2, d 128, bf16, causal: the seed's layer). There each tc output
  * is checked against the canonical kernel's (within 2^-7 of the token row's largest output, the
  * tensor-core order's bound) and, where the CPU can do it in seconds, bitwise against
@@ -21,7 +21,7 @@
  * per visible (query head, query row, key) triple; for the canonical kernel also the fraction of
  * the card's fp32 FMA peak (SMs x lanes x 2 x clock, "unknown" on an architecture the table of
  * ea_bench_device.h lacks); then tc's speed-up over canonical.
- * --dump writes each case for the PyTorch peers (bench/peers/), with both kernels' times. */
+ * --dump writes each case for the PyTorch peers (bench/peers/), with kernels 5 and 6's times. */
 #define _POSIX_C_SOURCE 200809L
 #include "ea.h"
 #include "ea_cases.h"
@@ -207,7 +207,7 @@ static int time_kernel(ea_cuda_ctx *ctx, ea_kernel k, const ea_problem *pr, cons
     return 0;
 }
 
-/* The scaling grid: one line per shape, both kernels, tc checked as the header comment says. */
+/* The scaling grid: one line per shape, kernels 5 and 6, tc checked as the header comment says. */
 static int run_scaling(ea_cuda_ctx *ctx, int reps, void *flush, size_t flush_bytes)
 {
     static const int BS[] = {1, 8, 32, 128}, PREFIX[] = {0, 512, 4096}, EXTEND[] = {16, 256, 2048};
