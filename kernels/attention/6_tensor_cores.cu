@@ -325,7 +325,9 @@ constexpr int tc_min_blocks(int dqk, int dv)
 /* Shared memory: Q, K and V tiles of bf16, then (TC_F32 only) the staging rows of f32. */
 template <int DQK, int DV>
 struct tc_smem {
-    static constexpr int SD = DQK > DV ? DQK : DV; /* staging row: fits a row of Q, K or V */
+    /* staging row: fits a row of Q, K or V, plus 8 floats: rows 32 bytes apart modulo 128, so the 8
+     * threads of a 16-byte phase (4 rows x 2 halves) hit 8 different bank groups */
+    static constexpr int SD = (DQK > DV ? DQK : DV) + 8;
     static constexpr size_t q = 0, k = q + (size_t)BLOCK_PAIRS * (DQK + PAD), v = k + (size_t)BN * (DQK + PAD),
                             end = v + (size_t)BN * (DV + PAD); /* in bf16 elements */
     static size_t bytes(bool staged) { return end * 2 + (staged ? (size_t)BN * SD * 4 : 0); }
