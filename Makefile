@@ -111,7 +111,7 @@ CMOCKA_LIBS   = $(shell pkg-config --libs cmocka)
 
 LIB_SRC := reference/status.c reference/validate.c reference/unified.c reference/canonical.c \
            reference/two_stage.c reference/blas.c reference/naive64.c reference/cases.c \
-           reference/problem.c reference/cost.c reference/check.c reference/invariance.c \
+           reference/problem.c reference/shard.c reference/cost.c reference/check.c reference/invariance.c \
            reference/mma.c reference/mma_inputs.c reference/mma_vectors.c reference/tensor_core.c \
            optimized/sync_name.c optimized/kernel_table.c $(GPU_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GPU_OBJ)

@@ -210,6 +210,21 @@ ea_status ea_problem_make(const ea_case *c, ea_problem *pr);
 /** @brief Frees a problem (NULL-safe). */
 void ea_problem_free(ea_problem *pr);
 
+/**
+ * @brief One rank's share of a problem under tensor parallelism over @p tp ranks.
+ *
+ * Rank @p rank holds query heads [rank Hq/tp, (rank+1) Hq/tp) and the KV heads they read,
+ * [rank Hkv/tp, (rank+1) Hkv/tp), with their sinks; lengths, slots and mask are the same. The
+ * shard's output is bit for bit those heads' slice of the whole problem's output (DESIGN.md
+ * section 5). Nothing is written to @p shard on an error.
+ * @param full the whole problem (not changed)
+ * @param rank 0 <= rank < tp
+ * @param tp ranks; must divide Hkv (EA_ERR_HEADS otherwise)
+ * @param shard filled with new arrays; release with ea_problem_free()
+ * @return EA_OK, EA_ERR_NULL, EA_ERR_HEADS, EA_ERR_RANGE or EA_ERR_NOMEM
+ */
+ea_status ea_problem_shard_heads(const ea_problem *full, int32_t rank, int32_t tp, ea_problem *shard);
+
 /** A batch built from a problem: owns its metadata, queries and output buffer. */
 typedef struct {
     ea_batch batch;           /**< the metadata view, pointing into this struct's arrays */
@@ -370,6 +385,15 @@ int32_t ea_alt_prefix_len(int32_t prefix_len, int32_t extend_len);
  */
 ea_status ea_check_split_invariance(const ea_problem *pr, ea_runner run, void *ctx, const ea_host_batch *full,
                                     const void *o_full, ea_diff *out);
+
+/**
+ * @brief Head-split invariance: runs each of the @p tp shards of ea_problem_shard_heads() on the
+ * same split as @p full and compares its output bitwise with its heads' slice of @p o_full: what
+ * a tensor-parallel rank must compute. Other parameters as for ea_check_batch_invariance().
+ * @param tp ranks; must divide Hkv (EA_ERR_HEADS otherwise)
+ */
+ea_status ea_check_head_split_invariance(const ea_problem *pr, ea_runner run, void *ctx, const ea_host_batch *full,
+                                         const void *o_full, int32_t tp, ea_diff *out);
 
 /** @} */
 

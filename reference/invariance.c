@@ -1,7 +1,10 @@
-/* The two invariance checks, written once for every backend (a runner).
+/* The three invariance checks, written once for every backend (a runner).
  * Batch invariance: a request's output must not depend on its neighbours.
  * Prefix-split invariance: a query's output must not depend on how much of
- * its sequence was cached. Both compare bit patterns. */
+ * its sequence was cached.
+ * Head-split invariance: a head's output must not depend on the other heads,
+ * so a tensor-parallel rank computes its heads exactly as one GPU would.
+ * All three compare bit patterns. */
 #include "ea_cases.h"
 #include "ea_internal.h"
 
@@ -132,4 +135,49 @@ ea_status ea_check_split_invariance(const ea_problem *pr, ea_runner run, void *c
     ea_host_batch_free(&hb);
     *out = acc;
     return EA_OK;
+}
+
+ea_status ea_check_head_split_invariance(const ea_problem *pr, ea_runner run, void *ctx, const ea_host_batch *full,
+                                         const void *o_full, int32_t tp, ea_diff *out)
+{
+    ea_status st = check_args(pr, run, full, o_full, out);
+    if (st != EA_OK)
+        return st;
+    const ea_params *p = &pr->params;
+    if (tp < 1 || p->hkv % tp != 0)
+        return ea_fail(EA_ERR_HEADS, "head split over %d ranks: the %d KV heads do not split evenly", tp, p->hkv);
+    const int32_t bs = full->batch.bs;
+    const int64_t row = (int64_t)p->hq * p->dv;
+    const size_t es = ea_dtype_size(p->dtype);
+    int32_t *plens = malloc(sizeof(int32_t) * (size_t)bs);
+    if (!plens)
+        return ea_fail(EA_ERR_NOMEM, "out of memory");
+    for (int32_t i = 0; i < bs; i++) /* the same split as the full batch */
+        plens[i] = full->prefix_kv_indptr[i + 1] - full->prefix_kv_indptr[i];
+    ea_diff acc = {.first = -1};
+    for (int32_t rank = 0; rank < tp && st == EA_OK; rank++) {
+        ea_problem shard;
+        ea_host_batch hb;
+        memset(&hb, 0, sizeof hb);
+        st = ea_problem_shard_heads(pr, rank, tp, &shard);
+        if (st != EA_OK)
+            break;
+        st = ea_host_batch_make(&shard, NULL, 0, plens, &hb);
+        if (st == EA_OK)
+            st = run_fresh(&shard, run, ctx, &hb);
+        /* each token's row of the shard is the contiguous run of its heads in the full row */
+        const int64_t rank_row = (int64_t)shard.params.hq * p->dv;
+        for (int64_t t = 0; st == EA_OK && t < hb.num_tokens; t++) {
+            const int64_t at = t * row + rank * rank_row;
+            ea_diff d = ea_compare_bits((const char *)hb.o + (size_t)(t * rank_row) * es,
+                                        (const char *)o_full + (size_t)at * es, p->dtype, rank_row);
+            diff_add(&acc, &d, at);
+        }
+        ea_host_batch_free(&hb);
+        ea_problem_free(&shard);
+    }
+    free(plens);
+    if (st == EA_OK)
+        *out = acc;
+    return st;
 }

@@ -322,6 +322,30 @@ static ea_status invariance_without_an_argument(invariance_fn check)
 }
 static ea_status batch_invariance_nulls(void) { return invariance_without_an_argument(ea_check_batch_invariance); }
 static ea_status split_invariance_nulls(void) { return invariance_without_an_argument(ea_check_split_invariance); }
+static ea_status head_split_1(const ea_problem *p, ea_runner r, void *c, const ea_host_batch *b, const void *o, ea_diff *d)
+{
+    return ea_check_head_split_invariance(p, r, c, b, o, 1, d);
+}
+static ea_status head_split_nulls(void) { return invariance_without_an_argument(head_split_1); }
+static ea_status head_split_tp_zero(void) { return ea_check_head_split_invariance(&pr, ea_run_canonical, NULL, &hb, out, 0, &diff); }
+
+/* ea_problem_shard_heads() with one bad argument: its status, and the shard left as it was. */
+static ea_status shard_with(const ea_problem *full, int32_t rank, int32_t tp, int give_out)
+{
+    ea_problem shard, before;
+    memset(&shard, 0x5a, sizeof shard);
+    before = shard;
+    const ea_status st = ea_problem_shard_heads(full, rank, tp, give_out ? &shard : NULL);
+    if (st == EA_OK)
+        ea_problem_free(&shard);
+    return st != EA_OK && memcmp(&shard, &before, sizeof shard) ? EA_ERR_COUNT : st;
+}
+static ea_status shard_no_problem(void) { return shard_with(NULL, 0, 1, 1); }
+static ea_status shard_no_out(void) { return shard_with(&pr, 0, 1, 0); }
+static ea_status shard_tp_zero(void) { return shard_with(&pr, 0, 0, 1); }
+static ea_status shard_tp_not_dividing(void) { return shard_with(&pr, 0, 2, 1); } /* the problem has 1 KV head */
+static ea_status shard_rank_negative(void) { return shard_with(&pr, -1, 1, 1); }
+static ea_status shard_rank_past(void) { return shard_with(&pr, 1, 1, 1); }
 
 /* ---- ea_mma_vectors.h ---- */
 static ea_status vectors_read_no_path(void)
@@ -421,6 +445,9 @@ static const struct {
     ROW(run_canonical_no_problem, EA_ERR_NULL), ROW(run_canonical_no_batch, EA_ERR_NULL),
     ROW(run_canonical_no_out, EA_ERR_NULL), ROW(run_tc_no_batch, EA_ERR_NULL),
     ROW(batch_invariance_nulls, EA_ERR_NULL), ROW(split_invariance_nulls, EA_ERR_NULL),
+    ROW(head_split_nulls, EA_ERR_NULL), ROW(head_split_tp_zero, EA_ERR_HEADS),
+    ROW(shard_no_problem, EA_ERR_NULL), ROW(shard_no_out, EA_ERR_NULL), ROW(shard_tp_zero, EA_ERR_HEADS),
+    ROW(shard_tp_not_dividing, EA_ERR_HEADS), ROW(shard_rank_negative, EA_ERR_RANGE), ROW(shard_rank_past, EA_ERR_RANGE),
     ROW(vectors_read_no_path, EA_ERR_NULL), ROW(vectors_read_no_out, EA_ERR_NULL),
     ROW(vectors_write_no_path, EA_ERR_NULL), ROW(vectors_write_nothing, EA_ERR_NULL),
     CUDA(cuda_create), CUDA(cuda_mem_free), CUDA(cuda_set_kernel), CUDA(cuda_sync), CUDA(cuda_upload),

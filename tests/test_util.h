@@ -134,7 +134,7 @@ static inline void ea_assert_outputs(const char *what, const ea_problem *pr, con
                  (long long)n, ea_host_batch_where(hb, &pr->params, d.first, where, sizeof where), d.b_first, d.a_first);
 }
 
-/* Batch invariance and prefix-split invariance of a backend, against its whole-batch output o
+/* Batch, prefix-split and head-split invariance of a backend, against its whole-batch output o
  * (every row compared; the split check must have compared some). */
 static inline void ea_assert_invariances(const char *what, const ea_problem *pr, ea_runner run, void *ctx,
                                          const ea_host_batch *hb, const void *o)
@@ -153,6 +153,14 @@ static inline void ea_assert_invariances(const char *what, const ea_problem *pr,
                  "the first is %s: as split first %a, re-split %a", what, (long long)d.differ, (long long)d.count,
                  (long long)d.sentinels, ea_host_batch_where(hb, &pr->params, d.first, where, sizeof where),
                  d.b_first, d.a_first);
+    /* the finest head split: one KV head (and its query heads) per rank */
+    const int32_t tp = pr->params.hkv;
+    EA_ASSERT_OK(ea_check_head_split_invariance(pr, run, ctx, hb, o, tp, &d));
+    if (d.differ || d.sentinels || d.count != ea_test_out_elems(pr, hb))
+        fail_msg("%s: head-split invariance (%d ranks of %d query heads): %lld of %lld differ, %lld never written; "
+                 "the first is %s: whole %a, one rank %a", what, tp, pr->params.hq / tp, (long long)d.differ,
+                 (long long)d.count, (long long)d.sentinels,
+                 ea_host_batch_where(hb, &pr->params, d.first, where, sizeof where), d.b_first, d.a_first);
 }
 
 #endif
