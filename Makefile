@@ -100,6 +100,22 @@ GPU_OBJ   :=
 GPU_CFLAGS :=
 GPU_LIBS  :=
 endif
+# NCCL, for ea-bench-sync --tp (tensor parallelism over several GPUs): tools/find-nccl.sh looks at
+# NCCL_HOME, the CUDA toolkit, Debian's libnccl-dev and the CUDA 13 wheel (nvidia-nccl-cu13), in
+# that order. Without it (or with NCCL=0) everything else builds the same and --tp says it was not
+# built. The binary finds the library where it was found (rpath) or on LD_LIBRARY_PATH.
+ifneq ($(NVCC),)
+ifneq ($(NCCL),0)
+NCCL_FOUND := $(shell bash tools/find-nccl.sh "$(CUDA_HOME)")
+endif
+endif
+ifneq ($(NCCL_FOUND),)
+NCCL_CFLAGS := -DEA_HAVE_NCCL -I$(word 1,$(NCCL_FOUND))
+NCCL_LIBS   := -L$(word 2,$(NCCL_FOUND)) -l:$(word 3,$(NCCL_FOUND)) -Wl,-rpath,$(word 2,$(NCCL_FOUND))
+NCCL_WHY    := $(word 2,$(NCCL_FOUND))/$(word 3,$(NCCL_FOUND)) (header in $(word 1,$(NCCL_FOUND))): ea-bench-sync --tp built
+else
+NCCL_WHY    := $(if $(filter 0,$(NCCL)),off (NCCL=0),$(if $(NVCC),not found (NCCL_HOME$(,) the CUDA toolkit$(,) libnccl-dev$(,) pip's nvidia-nccl-cu13),no CUDA)): ea-bench-sync --tp not built
+endif
 # Binaries find bundled libraries (tools/bundle-libs.sh) next to them first.
 RPATH := -Wl,-rpath,'$$ORIGIN/../lib'
 
@@ -187,9 +203,21 @@ $(BUILD)/bin/ea-bench-kernel: $(BUILD)/obj/bench/ea_bench_kernel.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(RPATH) $^ -o $@ $(BLAS_LIBS) $(GPU_LIBS) -lm
 
-$(BUILD)/bin/ea-bench-sync: $(BUILD)/obj/bench/ea_bench_sync.o $(LIB)
+# ea-bench-sync: the one-GPU mode, the shared layer model, and --tp (with NCCL, or its stub). The
+# NCCL flags are kept in a file like the compilers' (switching NCCL on or off rebuilds sync_tp.o).
+SYNC_OBJ := $(BUILD)/obj/bench/ea_bench_sync.o $(BUILD)/obj/bench/sync_common.o $(BUILD)/obj/bench/sync_tp.o
+$(SYNC_OBJ): bench/sync_common.h bench/sync_tp.h
+$(BUILD)/obj/bench/sync_tp.o: CFLAGS += $(NCCL_CFLAGS)
+$(BUILD)/obj/bench/sync_tp.o: $(BUILD)/obj/nccl.flags
+$(BUILD)/obj/nccl.flags: FORCE | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $(RPATH) -Wl,-rpath,$(CUDA_HOME)/lib64 $^ -o $@ $(BLAS_LIBS) -L$(CUDA_HOME)/lib64 -lcublas $(GPU_LIBS) -lm
+	@echo "NCCL: $(NCCL_WHY)"
+	@printf '%s\n' '$(NCCL_CFLAGS) $(NCCL_LIBS)' | cmp -s - $@ || printf '%s\n' '$(NCCL_CFLAGS) $(NCCL_LIBS)' > $@
+
+$(BUILD)/bin/ea-bench-sync: $(SYNC_OBJ) $(LIB) $(BUILD)/obj/nccl.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(RPATH) -Wl,-rpath,$(CUDA_HOME)/lib64 $(filter-out %.flags,$^) -o $@ $(BLAS_LIBS) \
+	    -L$(CUDA_HOME)/lib64 -lcublas $(NCCL_LIBS) $(GPU_LIBS) -lm
 
 # The tensor-core probe (needs nvcc): the real mma instruction against the model of ea_mma.h.
 $(BUILD)/bin/ea-mma-probe: $(BUILD)/obj/tools/ea_mma_probe.o $(CUDA_OBJDIR)/mma_probe.o $(LIB)

@@ -34,163 +34,21 @@
 #include "ea.h"
 #include "ea_cases.h"
 #include "ea_cuda.h"
+#include "sync_common.h"
+#include "sync_tp.h"
 
-#include <cublas_v2.h>
-#include <errno.h>
-#include <cuda_runtime_api.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#define CK(call)                                                                                              \
-    do {                                                                                                      \
-        cudaError_t e_ = (call);                                                                              \
-        if (e_ != cudaSuccess) {                                                                              \
-            fprintf(stderr, "ea-bench-sync: %s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-            exit(2);                                                                                          \
-        }                                                                                                     \
-    } while (0)
-#define CKB(call)                                                                                             \
-    do {                                                                                                      \
-        cublasStatus_t s_ = (call);                                                                           \
-        if (s_ != CUBLAS_STATUS_SUCCESS) {                                                                    \
-            fprintf(stderr, "ea-bench-sync: %s:%d: %s: cuBLAS status %d\n", __FILE__, __LINE__, #call, (int)s_); \
-            exit(2);                                                                                          \
-        }                                                                                                     \
-    } while (0)
-#define EA(call)                                                                                              \
-    do {                                                                                                      \
-        if ((call) != EA_OK) {                                                                                \
-            fprintf(stderr, "ea-bench-sync: %s:%d: %s: %s\n", __FILE__, __LINE__, #call, ea_last_error());    \
-            exit(2);                                                                                          \
-        }                                                                                                     \
-    } while (0)
-
-/* One TP4 shard of a Qwen3-8B layer (hidden 4096, 32/8 heads of 128, MLP 12288). */
-#define HIDDEN 4096
-#define QKV_OUT ((32 + 8 + 8) * 128 / 4)
-#define ATTN_OUT (32 * 128 / 4)
-#define GATE_UP (2 * 12288 / 4)
-#define DOWN_IN (12288 / 4)
-
-/* The bench's rows: every strategy of EA_SYNC_TABLE (include/ea_cuda.h; same value, same name),
- * then the device strategy's step as a CUDA graph (named device+graph, as in every result so far)
- * and plan_once. */
-enum {
-#define X_ROW(id, value, name, waits, what) S_##id = (value),
-    EA_SYNC_TABLE(X_ROW)
-#undef X_ROW
-    S_DEVICE_GRAPH = EA_SYNC_COUNT,
-    S_PLAN_ONCE,
-    S_COUNT
-};
-static const char *const STRAT[S_COUNT] = {
-#define X_NAME(id, value, name, waits, what) [value] = name,
-    EA_SYNC_TABLE(X_NAME)
-#undef X_NAME
-    [S_DEVICE_GRAPH] = "device+graph",
-    [S_PLAN_ONCE] = "plan_once",
-};
-
-/* Output files are written under a temporary name and renamed at the end; if the run stops
- * early (an error exits), the temporary files are removed: no partial output is left. */
-static char csv_tmp[4200], trace_tmp[4200];
-static void remove_partial_outputs(void)
-{
-    if (csv_tmp[0])
-        remove(csv_tmp);
-    if (trace_tmp[0])
-        remove(trace_tmp);
-}
-
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec * 1e-3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-typedef struct {
-    double med, min, max;
-} stats;
-
-static stats summarize(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return (stats){v[n / 2], v[0], v[n - 1]};
-}
-
-/* The layer's other work: four bf16 GEMMs over `tokens` rows (fp32 accumulation). */
-typedef struct {
-    cublasHandle_t h;
-    int tokens;
-    void *x, *w_qkv, *qkv, *attn, *w_o, *hid, *w_gu, *gu, *w_down, *y, *workspace;
-} layer_model;
-
-/* Uploads n random bf16 values (never zeros: they make GEMMs faster than real data). */
-static void *random_bf16(size_t n, uint64_t seed)
-{
-    uint16_t *h = malloc(n * 2);
-    for (size_t k = 0; k < n; k++) {
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        h[k] = (uint16_t)(0x3c00u + ((seed >> 40) & 0x3ffu)) ^ (uint16_t)((seed >> 20) & 0x8000u); /* +-[0.0078, 0.0156) */
-    }
-    void *d;
-    CK(cudaMalloc(&d, n * 2));
-    CK(cudaMemcpy(d, h, n * 2, cudaMemcpyHostToDevice));
-    free(h);
-    return d;
-}
-
-static void model_init(layer_model *m, int tokens, cudaStream_t s)
-{
-    const size_t T = (size_t)tokens;
-    m->tokens = tokens;
-    CKB(cublasCreate(&m->h));
-    CKB(cublasSetStream(m->h, s));
-    CK(cudaMalloc(&m->workspace, (size_t)32 << 20)); /* a fixed workspace makes cuBLAS graph-capturable */
-    CKB(cublasSetWorkspace(m->h, m->workspace, (size_t)32 << 20));
-    m->x = random_bf16(T * HIDDEN, 1);
-    m->w_qkv = random_bf16((size_t)HIDDEN * QKV_OUT, 2);
-    m->qkv = random_bf16(T * QKV_OUT, 3);
-    m->attn = random_bf16(T * ATTN_OUT, 4);
-    m->w_o = random_bf16((size_t)ATTN_OUT * HIDDEN, 5);
-    m->hid = random_bf16(T * HIDDEN, 6);
-    m->w_gu = random_bf16((size_t)HIDDEN * GATE_UP, 7);
-    m->gu = random_bf16(T * GATE_UP, 8);
-    m->w_down = random_bf16((size_t)DOWN_IN * HIDDEN, 9);
-    m->y = random_bf16(T * HIDDEN, 10);
-}
-
-static void model_free(layer_model *m)
-{
-    void *p[] = {m->x, m->w_qkv, m->qkv, m->attn, m->w_o, m->hid, m->w_gu, m->gu, m->w_down, m->y, m->workspace};
-    for (size_t k = 0; k < sizeof p / sizeof *p; k++)
-        cudaFree(p[k]);
-    cublasDestroy(m->h);
-}
-
-/* C[T, n] = A[T, k] B[k, n], row-major, as column-major C^T = B^T A^T. */
-static void gemm(layer_model *m, const void *A, const void *B, void *C, int n, int k)
-{
-    const float one = 1.0f, zero = 0.0f;
-    CKB(cublasGemmEx(m->h, CUBLAS_OP_N, CUBLAS_OP_N, n, m->tokens, k, &one, B, CUDA_R_16BF, n, A, CUDA_R_16BF, k,
-                     &zero, C, CUDA_R_16BF, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-}
-
+/* The layer's other work, queued before its attention step: what the GPU still has to do when
+ * the host reaches the step (the previous layer's output projection and MLP, this layer's QKV). */
 static void queue_layer_gemms(layer_model *m)
 {
-    gemm(m, m->x, m->w_qkv, m->qkv, QKV_OUT, HIDDEN);     /* QKV projection */
-    gemm(m, m->attn, m->w_o, m->hid, HIDDEN, ATTN_OUT);   /* output projection */
-    gemm(m, m->hid, m->w_gu, m->gu, GATE_UP, HIDDEN);     /* MLP gate + up */
-    gemm(m, m->gu, m->w_down, m->y, HIDDEN, DOWN_IN);     /* MLP down (on the first half of gate_up) */
+    gemm_qkv(m);
+    gemm_o(m);
+    gemm_gu(m);
+    gemm_down(m);
 }
 
 /* Everything one configuration needs. */
@@ -208,17 +66,7 @@ typedef struct {
 } bench;
 
 /* One layer's attention step with strategy s; returns its host latency in us. */
-static double attention_step(bench *b, int s)
-{
-    const double t0 = now_us();
-    if (s < EA_SYNC_COUNT) /* a strategy's row */
-        EA(ea_cuda_extend(b->ctx, b->db, (ea_sync)s));
-    else if (s == S_DEVICE_GRAPH)
-        EA(ea_cuda_graph_launch(b->ctx, b->graph));
-    else
-        EA(ea_cuda_run(b->ctx, b->db, &b->plan));
-    return now_us() - t0;
-}
+static double step(bench *b, int s) { return attention_step(b->ctx, b->db, b->graph, &b->plan, s); }
 
 /* One forward with strategy s. Fills per-layer host latencies and bubbles; returns end-to-end us. */
 static double forward(bench *b, int s, double attn_us, double *lat, double *bubble, int64_t *waits)
@@ -232,7 +80,7 @@ static double forward(bench *b, int s, double attn_us, double *lat, double *bubb
         CK(cudaEventRecord(b->e_gemm[l], b->stream));
         queue_layer_gemms(&b->model);
         CK(cudaEventRecord(b->e0[l], b->stream));
-        lat[l] = attention_step(b, s);
+        lat[l] = step(b, s);
         CK(cudaEventRecord(b->e1[l], b->stream));
     }
     CK(cudaStreamSynchronize(b->stream));
@@ -266,7 +114,7 @@ static void trace_forward(bench *b, int s, double attn_us, FILE *f, int *first)
         queue_layer_gemms(&b->model);
         CK(cudaEventRecord(b->e0[l], b->stream));
         host[l][1] = now_us();
-        lat[l] = attention_step(b, s);
+        lat[l] = step(b, s);
         host[l][2] = host[l][1] + lat[l];
         CK(cudaEventRecord(b->e1[l], b->stream));
         host[l][3] = now_us();
@@ -309,7 +157,7 @@ static void validate_strategies(bench *b, ea_kernel kernel)
     EA(ea_kernel_reference(kernel)(&b->hb.batch, p, &b->hb.in, want));
     for (int s = 0; s < S_COUNT; s++) {
         EA(ea_cuda_poison_output(b->ctx, b->db));
-        attention_step(b, s);
+        step(b, s);
         EA(ea_cuda_download_output(b->ctx, b->db, got));
         ea_diff d = ea_compare_bits(got, want, p->dtype, n);
         if (d.differ || d.sentinels) {
@@ -320,52 +168,6 @@ static void validate_strategies(bench *b, ea_kernel kernel)
     }
     free(want);
     free(got);
-}
-
-/* One round trip: a 4-byte device-to-host read on an idle stream, waited for (median of 201). */
-static double round_trip_us(cudaStream_t stream)
-{
-    int *d, h;
-    double v[201];
-    CK(cudaMalloc((void **)&d, sizeof *d));
-    CK(cudaMemsetAsync(d, 0, sizeof *d, stream));
-    CK(cudaStreamSynchronize(stream));
-    for (int r = 0; r < 201; r++) {
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        CK(cudaMemcpyAsync(&h, d, sizeof h, cudaMemcpyDeviceToHost, stream));
-        CK(cudaStreamSynchronize(stream));
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        v[r] = (t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) * 1e-3;
-    }
-    cudaFree(d);
-    for (int i = 1; i < 201; i++) /* insertion sort: 201 values */
-        for (int k = i; k > 0 && v[k] < v[k - 1]; k--) {
-            const double t = v[k];
-            v[k] = v[k - 1], v[k - 1] = t;
-        }
-    return v[100];
-}
-
-/* Median time of the attention kernel alone on the prebuilt plan. */
-static double time_attention(bench *b)
-{
-    double v[21];
-    cudaEvent_t a, c;
-    CK(cudaEventCreate(&a));
-    CK(cudaEventCreate(&c));
-    for (int r = 0; r < 21; r++) {
-        CK(cudaEventRecord(a, b->stream));
-        EA(ea_cuda_run(b->ctx, b->db, &b->plan));
-        CK(cudaEventRecord(c, b->stream));
-        CK(cudaEventSynchronize(c));
-        float ms;
-        CK(cudaEventElapsedTime(&ms, a, c));
-        v[r] = ms * 1e3;
-    }
-    cudaEventDestroy(a);
-    cudaEventDestroy(c);
-    return summarize(v, 21).med;
 }
 
 /* The floor: the whole forward as one graph, no host involvement between layers. */
@@ -439,38 +241,12 @@ static void dump_batch(bench *b, const char *path)
     free(indptr), free(plens), free(idx);
 }
 
-/* A whole decimal number in [lo, hi] (atoi would accept "12abc" and overflow on huge ones). */
-static int parse_int(const char *s, long lo, long hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno || v < lo || v > hi)
-        return 0;
-    *out = (int)v;
-    return 1;
-}
-
-static int parse_list(const char *s, int *out, int max)
-{
-    int n = 0;
-    while (*s && n < max) {
-        char *end;
-        errno = 0;
-        long v = strtol(s, &end, 10);
-        if (end == s || errno || v < 1 || v > 1024 || (*end && *end != ','))
-            return -1;
-        out[n++] = (int)v;
-        s = *end ? end + 1 : end;
-    }
-    return *s ? -1 : n;
-}
-
 /* The command line. */
 typedef struct {
     int bs_list[16], nbs, layers, repeats;
     const char *prefix_mode, *csv_path, *trace_path, *dump_path;
     ea_kernel kernel;
+    int tp_list[8], ntp; /* --tp: 0 sizes = the one-GPU mode */
 } options;
 
 /* Fills o from the command line; 0 (with a message) on a bad or incomplete option. */
@@ -480,7 +256,7 @@ static int parse_args(int argc, char **argv, options *o)
                    .kernel = EA_KERNEL_TC};
     for (int k = 1; k < argc; k++) {
         const char *a = argv[k], *v = k + 1 < argc ? argv[k + 1] : NULL;
-        if (!strcmp(a, "--bs") && v && (o->nbs = parse_list(v, o->bs_list, 16)) > 0)
+        if (!strcmp(a, "--bs") && v && (o->nbs = parse_list(v, o->bs_list, 16, 1024)) > 0)
             k++;
         else if (!strcmp(a, "--prefix") && v && (!strcmp(v, "both") || !strcmp(v, "0") || !strcmp(v, "rand")))
             o->prefix_mode = v, k++;
@@ -496,10 +272,12 @@ static int parse_args(int argc, char **argv, options *o)
             o->dump_path = v, k++;
         else if (!strcmp(a, "--kernel") && v && ea_kernel_parse(v, &o->kernel) == EA_OK)
             k++;
+        else if (!strcmp(a, "--tp") && v && (o->ntp = parse_list(v, o->tp_list, 8, 64)) > 0)
+            k++;
         else {
             fprintf(stderr, "ea-bench-sync: bad or incomplete option '%s' (usage: [--bs 1,8,32] [--prefix both|0|rand] "
-                            "[--layers 1..64] [--repeats 3..1000] [--kernel 1..6|NAME] [--csv FILE] [--trace FILE] "
-                            "[--dump FILE])\n", a);
+                            "[--layers 1..64] [--repeats 3..1000] [--kernel 1..6|NAME] [--tp 1,2] [--csv FILE] "
+                            "[--trace FILE] [--dump FILE])\n", a);
             return 0;
         }
     }
@@ -515,24 +293,17 @@ typedef struct {
 static int open_outputs(const options *o, const char *card, outputs *out)
 {
     *out = (outputs){NULL, NULL};
-    atexit(remove_partial_outputs);
     if (o->csv_path) {
-        snprintf(csv_tmp, sizeof csv_tmp, "%s.tmp", o->csv_path);
-        if (!(out->csv = fopen(csv_tmp, "w"))) {
-            fprintf(stderr, "ea-bench-sync: cannot write %s\n", o->csv_path);
+        if (!(out->csv = open_output(o->csv_path)))
             return 0;
-        }
         fprintf(out->csv, "card,bs,prefix,strategy,layers,host_lat_us_med,host_lat_us_min,host_lat_us_max,e2e_ms_med,"
                           "e2e_ms_min,e2e_ms_max,bubble_us_per_layer,overhead_us_per_layer,gpu_overhead_us_per_layer,"
                           "waits_per_layer,floor_ms,"
                           "attn_kernel_us,kernel,round_trip_us\n");
     }
     if (o->trace_path) {
-        snprintf(trace_tmp, sizeof trace_tmp, "%s.tmp", o->trace_path);
-        if (!(out->trace = fopen(trace_tmp, "w"))) {
-            fprintf(stderr, "ea-bench-sync: cannot write %s\n", o->trace_path);
+        if (!(out->trace = open_output(o->trace_path)))
             return 0;
-        }
         fprintf(out->trace, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"card\":\"%s\"},\"traceEvents\":[\n", card);
     }
     return 1;
@@ -541,16 +312,11 @@ static int open_outputs(const options *o, const char *card, outputs *out)
 /* Closes the outputs and gives them their real names. */
 static void close_outputs(const options *o, outputs *out)
 {
-    if (out->csv) {
-        fclose(out->csv);
-        if (rename(csv_tmp, o->csv_path) == 0)
-            csv_tmp[0] = 0;
-    }
+    if (out->csv)
+        close_output(out->csv, o->csv_path);
     if (out->trace) {
         fprintf(out->trace, "\n]}\n");
-        fclose(out->trace);
-        if (rename(trace_tmp, o->trace_path) == 0)
-            trace_tmp[0] = 0;
+        close_output(out->trace, o->trace_path);
     }
 }
 
@@ -576,7 +342,7 @@ static void bench_setup(bench *b, ea_cuda_ctx *ctx, int layers, int bs, const ch
     EA(ea_cuda_plan_create(ctx, b->db, &b->plan));
     EA(ea_cuda_plan_build(ctx, b->db, EA_SYNC_DEVICE, &b->plan));
     EA(ea_cuda_graph_capture(ctx, b->db, &b->graph));
-    model_init(&b->model, b->hb.num_tokens, b->stream);
+    model_init(&b->model, qwen3_8b_shard(4, 0), b->hb.num_tokens, b->stream);
     b->e_gemm = malloc(sizeof(cudaEvent_t) * (size_t)layers);
     b->e0 = malloc(sizeof(cudaEvent_t) * (size_t)layers);
     b->e1 = malloc(sizeof(cudaEvent_t) * (size_t)layers);
@@ -688,6 +454,17 @@ int main(int argc, char **argv)
     options o;
     if (!parse_args(argc, argv, &o))
         return 2;
+    if (o.ntp > 0) {
+        if (o.dump_path) {
+            fprintf(stderr, "ea-bench-sync: --dump is for the one-GPU mode, not with --tp\n");
+            return 2;
+        }
+        tp_options t = {.ntp = o.ntp, .bs_list = o.bs_list, .nbs = o.nbs, .prefix_mode = o.prefix_mode,
+                        .layers = o.layers, .repeats = o.repeats, .kernel = o.kernel, .csv_path = o.csv_path,
+                        .trace_path = o.trace_path};
+        memcpy(t.tp_list, o.tp_list, sizeof t.tp_list);
+        return tp_bench(&t);
+    }
     ea_cuda_ctx *ctx;
     if (ea_cuda_create(&ctx) != EA_OK) {
         printf("ea-bench-sync: skipped: %s\n", ea_last_error());
@@ -715,7 +492,7 @@ int main(int argc, char **argv)
             bench b;
             bench_setup(&b, ctx, o.layers, bs, pfx);
             validate_strategies(&b, o.kernel);
-            const double attn_us = time_attention(&b);
+            const double attn_us = time_attention(b.ctx, b.db, &b.plan);
             const stats floor = time_floor(&b, o.repeats);
             row_result res[S_COUNT];
             measure(&b, attn_us, o.repeats, res);
