@@ -149,7 +149,15 @@ void *upload_slice(int matrix, int64_t cols, int64_t r0, int64_t n_rows, int64_t
 }
 
 /* The whole layer's matrices, by number (the hash's first input). */
-enum { M_X = 1, M_QKV, M_QKV_OUT, M_ATTN, M_O, M_HID, M_GU, M_GU_OUT, M_DOWN, M_Y };
+enum { M_X = 1, M_QKV, M_ATTN, M_O, M_GU, M_DOWN };
+
+static void *zeros(size_t n)
+{
+    void *d;
+    CK(cudaMalloc(&d, n * 2));
+    CK(cudaMemset(d, 0, n * 2));
+    return d;
+}
 
 void model_init(layer_model *m, layer_shard sh, int tokens, cudaStream_t s)
 {
@@ -162,13 +170,14 @@ void model_init(layer_model *m, layer_shard sh, int tokens, cudaStream_t s)
     CKB(cublasSetStream(m->h, s));
     CK(cudaMalloc(&m->workspace, (size_t)32 << 20)); /* a fixed workspace makes cuBLAS graph-capturable */
     CKB(cublasSetWorkspace(m->h, m->workspace, (size_t)32 << 20));
-    /* activations: every rank starts from the same x; the others are overwritten before use */
+    /* activations: the GEMMs' inputs that no GEMM writes get values (every rank the same x, its
+     * heads' columns of one attention output); the others are written before they are read */
     m->x = upload_slice(M_X, H, 0, T, 0, H);
-    m->qkv = upload_slice(M_QKV_OUT, sh.qkv_out, 0, T, 0, sh.qkv_out);
     m->attn = upload_slice(M_ATTN, whole_attn, 0, T, r * sh.attn_out, sh.attn_out);
-    m->hid = upload_slice(M_HID, H, 0, T, 0, H);
-    m->gu = upload_slice(M_GU_OUT, 2 * sh.mlp, 0, T, 0, 2 * sh.mlp);
-    m->y = upload_slice(M_Y, H, 0, T, 0, H);
+    m->qkv = zeros((size_t)(T * sh.qkv_out));
+    m->hid = zeros((size_t)(T * H));
+    m->gu = zeros((size_t)(T * 2 * sh.mlp));
+    m->y = zeros((size_t)(T * H));
     /* weights: the rank's slices (the QKV columns of its heads are modelled as one block) */
     m->w_qkv = upload_slice(M_QKV, whole_qkv, 0, H, r * sh.qkv_out, sh.qkv_out);
     m->w_o = upload_slice(M_O, H, r * sh.attn_out, sh.attn_out, 0, H);

@@ -212,22 +212,26 @@ static void check_layer(rank_state *r, const uint16_t *got)
 
 /* ---- timing ---- */
 
-/* One all-reduce of the layer's activations alone, every rank ready (median of 21). */
+/* One all-reduce of the layer's activations alone: batches of 20 back to back on every rank, so
+ * that the ranks' launch skew (a barrier releases threads some microseconds apart) falls on the
+ * first of each batch only; the median over 7 batches of the time per all-reduce. */
 static double time_all_reduce(rank_state *r)
 {
-    double v[21];
+    enum { BATCH = 20, BATCHES = 7 };
+    double v[BATCHES];
     cudaEvent_t a = r->ev[0][EV_AR1_0], b = r->ev[0][EV_AR1_1];
-    for (int k = -3; k < 21; k++) {
+    for (int k = -2; k < BATCHES; k++) {
         CK(cudaStreamSynchronize(r->stream));
         wait_all(r->cfg);
         CK(cudaEventRecord(a, r->stream));
-        all_reduce(r, r->model.hid);
+        for (int n = 0; n < BATCH; n++)
+            all_reduce(r, r->model.hid);
         CK(cudaEventRecord(b, r->stream));
         CK(cudaEventSynchronize(b));
         if (k >= 0)
-            v[k] = elapsed_us(a, b);
+            v[k] = elapsed_us(a, b) / BATCH;
     }
-    return summarize(v, 21).med;
+    return summarize(v, BATCHES).med;
 }
 
 /* One layer into the stream: the row's attention step between the GEMMs, the all-reduces after
@@ -519,7 +523,10 @@ static void report(const tp_config *c, const char *card, FILE *csv)
                 printf("  %-13s %8.2f [%7.2f,%7.2f] ", STRAT[s], e.med / 1e3, e.min / 1e3, e.max / 1e3);
             else
                 printf("  %-13s %26s ", "", "");
-            printf("%4d %14.1f %16.1f %13.1f %10.1f %6.1f\n", q, lat.med, ar, arw, bub, r->waits[s]);
+            if (c->tp > 1)
+                printf("%4d %14.1f %16.1f %13.1f %10.1f %6.1f\n", q, lat.med, ar, arw, bub, r->waits[s]);
+            else /* one rank waits for no other: its "all-reduce" is a local no-op */
+                printf("%4d %14.1f %16.1f %13s %10.1f %6.1f\n", q, lat.med, ar, "-", bub, r->waits[s]);
             if (csv)
                 fprintf(csv, "%s,%d,%d,%s,%s,%d,%d,%.4f,%.4f,%.4f,%.2f,%.2f,%.2f,%.2f,%.2f,%.1f,%.2f,%.2f,%.4f,%s\n",
                         card, c->tp, c->bs, c->pfx, STRAT[s], q, L, e.med / 1e3, e.min / 1e3, e.max / 1e3, lat.med,
@@ -527,6 +534,14 @@ static void report(const tp_config *c, const char *card, FILE *csv)
                         ea_kernel_name(o->kernel));
         }
     }
+    /* the ratios that matter: what the per-request syncs cost, end to end and on the host (rank 0) */
+    const stats pr = summarize(e2e[S_PER_REQUEST], R), ba = summarize(e2e[S_BATCHED], R);
+    memcpy(tmp, c->rank[0].lat[S_PER_REQUEST], sizeof(double) * n);
+    const double lat_pr = summarize(tmp, n).med;
+    memcpy(tmp, c->rank[0].lat[S_BATCHED], sizeof(double) * n);
+    const double lat_ba = summarize(tmp, n).med;
+    printf("  ratios: end-to-end per_request/batched %.2fx, per_request/floor %.2fx; host latency per_request/batched "
+           "%.2fx (rank 0)\n", pr.med / ba.med, pr.med / floor.med, lat_pr / lat_ba);
     fflush(stdout);
 }
 
@@ -615,15 +630,16 @@ int tp_bench(const tp_options *o)
     if (o->trace_path) {
         if (!(trace = open_output(o->trace_path)))
             return 2;
-        fprintf(trace, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"card\":\"%s\",\"nccl\":\"%d\"},\"traceEvents\":[\n",
-                card, nccl_version);
+        fprintf(trace, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"card\":\"%s\",\"nccl\":\"%d.%d.%d\"},"
+                       "\"traceEvents\":[\n", card, nccl_version / 10000, nccl_version / 100 % 100, nccl_version % 100);
     }
     int tp_max = 0;
     for (int k = 0; k < o->ntp; k++)
         tp_max = o->tp_list[k] > tp_max ? o->tp_list[k] : tp_max;
-    printf("device: %d x %s; NCCL %d.%d.%d (NCCL_NVLS_ENABLE=0); %s attention kernel; Qwen3-8B layers under tensor "
-           "parallelism, %d layers, %d repeats\n", devices, card, nccl_version / 10000, nccl_version / 100 % 100,
-           nccl_version % 100, ea_kernel_name(o->kernel), o->layers, o->repeats);
+    printf("device: %d x %s; NCCL %d.%d.%d (built with %d.%d.%d; NCCL_NVLS_ENABLE=0); %s attention kernel; Qwen3-8B "
+           "layers under tensor parallelism, %d layers, %d repeats\n", devices, card, nccl_version / 10000,
+           nccl_version / 100 % 100, nccl_version % 100, NCCL_MAJOR, NCCL_MINOR, NCCL_PATCH, ea_kernel_name(o->kernel),
+           o->layers, o->repeats);
     int first_event = 1, all_ok = 1, traced_done = 0;
     for (int pi = 0; pi < 2; pi++) {
         const char *pfx = pi == 0 ? "0" : "rand:0:512";
