@@ -216,7 +216,7 @@ void ea_problem_free(ea_problem *pr);
  * Rank @p rank holds query heads [rank Hq/tp, (rank+1) Hq/tp) and the KV heads they read,
  * [rank Hkv/tp, (rank+1) Hkv/tp), with their sinks; lengths, slots and mask are the same. The
  * shard's output is bit for bit those heads' slice of the whole problem's output (DESIGN.md
- * section 5). Nothing is written to @p shard on an error.
+ * section 8). Nothing is written to @p shard on an error.
  * @param full the whole problem (not changed)
  * @param rank 0 <= rank < tp
  * @param tp ranks; must divide Hkv (EA_ERR_HEADS otherwise)

@@ -3,7 +3,7 @@
  * (query head h reads KV head h / (Hq/Hkv), so the two ranges go together).
  * Every head's output depends on its own q, k and v only, so a rank's output is
  * bit for bit the same heads' slice of the whole layer's output (DESIGN.md
- * section 5): the tensor-parallel benchmark and the GPU suite check exactly that. */
+ * section 8): the invariance tests and ea-bench-sync --tp check exactly that. */
 #include "ea_cases.h"
 #include "ea_internal.h"
 
@@ -17,8 +17,10 @@ static void *slice_heads(const void *t, ea_dtype dt, int64_t rows, int32_t H, in
     char *out = malloc(row_out * (size_t)rows + 1);
     if (!out)
         return NULL;
+    /* EXERCISE 9 BEGIN: copy every row's heads [h0, h0 + n): in the whole tensor a row is H * D elements (row_in bytes), and head h starts h * D elements into it; the shard's rows are row_out bytes */
     for (int64_t r = 0; r < rows; r++)
         memcpy(out + (size_t)r * row_out, (const char *)t + (size_t)r * row_in + (size_t)h0 * D * es, row_out);
+    /* EXERCISE 9 END */
     return out;
 }
 

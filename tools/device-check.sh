@@ -8,6 +8,9 @@
 #   tools/device-check.sh bench   ea-bench-kernel (kernels 5 and 6) and the tensor-core peers, every
 #                                 numbered kernel on the seed shape (--versions), the scaling grid,
 #                                 ea-bench-sync with its PyTorch peer and timeline
+#   tools/device-check.sh tp      ea-bench-sync --tp over every size of 1, 2, 4, 8 that the machine's
+#                                 GPUs allow (bs 8, 32, 128; prefix rand:0:512), with the timeline
+#                                 of the largest (needs 2 GPUs or more, and NCCL at build time)
 #
 # Results go to $OUT (the bench phase names them after the card, ready for bench/results/); the
 # check phase packs its logs into one logs.tgz. A summary ends the output.
@@ -59,8 +62,17 @@ elif [ "$phase" = bench ]; then
   step scaling "$out/kernel-scaling-$card.txt" build/bin/ea-bench-kernel --scaling --reps 10
   step scaling-peers "$out/kernel-scaling-peers-$card.txt" env PYTHONUNBUFFERED=1 timeout 480 \
     python3 bench/peers/attention_peers.py --scaling "$out/kernel-scaling-$card.txt"
+elif [ "$phase" = tp ]; then
+  gpus=$(nvidia-smi -L | wc -l) sizes=""
+  for n in 1 2 4 8; do [ "$n" -le "$gpus" ] && sizes="$sizes${sizes:+,}$n"; done
+  name="sync-tp-$card-x$gpus" trace="timeline-tp-$card-x$gpus"
+  step bench-sync-tp "$out/$name.txt" build/bin/ea-bench-sync --tp "$sizes" --bs 8,32,128 --prefix rand \
+    --csv "$out/$name.csv" --trace "$out/$trace.json"
+  step timeline-tp "$out/timeline.log" python3 bench/plot_timeline.py "$out/$trace.json" "$out/$trace.svg" \
+    per_request batched device
+  rm -f "$out/timeline.log"
 else
-  echo "usage: tools/device-check.sh check [full] | bench"; exit 2
+  echo "usage: tools/device-check.sh check [full] | bench | tp"; exit 2
 fi
-# (the bench phase writes 10 files: its summary is printed only)
+# (the bench and tp phases write their results to $OUT: their summary is printed only)
 if [ "$phase" = check ]; then printf '%s\n' "${summary[@]}" | tee "$out/summary.txt"; else printf '%s\n' "${summary[@]}"; fi

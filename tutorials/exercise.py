@@ -55,6 +55,8 @@ EXERCISES = {
             gpu="the device strategy's indices (the scan), its outputs bit for bit, and its 0 waits", checks=[GPU_TESTS]),
     8: dict(path="reference/mma.c", page="08-tensor-core-bits.md", stub="return 0; /* replace with your code */",
             checks=[["build/tests/test_mma"]]),
+    9: dict(path="reference/shard.c", page="09-tensor-parallelism.md",
+            checks=[["build/tests/test_reference"], ["build/tests/test_tc_reference"]]),
 }
 COPY = ["Makefile", "include", "reference", "kernels", "optimized", "tests", "tools", "bench", "tutorials/exercises"]
 REUSED = ["build/obj", "build/cuda", "build/lib"]  # the project's own build: only what the exercise changes is rebuilt
