@@ -38,8 +38,8 @@
 int tp_bench(const tp_options *o)
 {
     (void)o;
-    fprintf(stderr, "ea-bench-sync: --tp was not built: NCCL was not found when this program was built "
-                    "(make says where it looks; README, \"Tensor parallelism\")\n");
+    fprintf(stderr, "ea-bench-sync: --tp was not built: this program was built without NCCL (make says why in its "
+                    "\"NCCL:\" line; README, \"The CUDA path\")\n");
     return 2;
 }
 

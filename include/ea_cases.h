@@ -389,8 +389,14 @@ ea_status ea_check_split_invariance(const ea_problem *pr, ea_runner run, void *c
 /**
  * @brief Head-split invariance: runs each of the @p tp shards of ea_problem_shard_heads() on the
  * same split as @p full and compares its output bitwise with its heads' slice of @p o_full: what
- * a tensor-parallel rank must compute. Other parameters as for ea_check_batch_invariance().
+ * a tensor-parallel rank must compute (DESIGN.md section 8).
+ * @param pr the problem @p full was made from
+ * @param run the backend under test
+ * @param ctx passed to @p run
+ * @param full the whole batch (its split is kept for every shard)
+ * @param o_full its output
  * @param tp ranks; must divide Hkv (EA_ERR_HEADS otherwise)
+ * @param out the comparison, accumulated over all ranks (written only on EA_OK)
  */
 ea_status ea_check_head_split_invariance(const ea_problem *pr, ea_runner run, void *ctx, const ea_host_batch *full,
                                          const void *o_full, int32_t tp, ea_diff *out);
