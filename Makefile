@@ -114,7 +114,7 @@ NCCL_CFLAGS := -DEA_HAVE_NCCL -I$(word 1,$(NCCL_FOUND))
 NCCL_LIBS   := -L$(word 2,$(NCCL_FOUND)) -l:$(word 3,$(NCCL_FOUND)) -Wl,-rpath,$(word 2,$(NCCL_FOUND))
 NCCL_WHY    := $(word 2,$(NCCL_FOUND))/$(word 3,$(NCCL_FOUND)) (header in $(word 1,$(NCCL_FOUND))): ea-bench-sync --tp built
 else
-NCCL_WHY    := $(if $(filter 0,$(NCCL)),off (NCCL=0),$(if $(NVCC),not found (NCCL_HOME$(,) the CUDA toolkit$(,) libnccl-dev$(,) pip's nvidia-nccl-cu13),no CUDA)): ea-bench-sync --tp not built
+NCCL_WHY    := $(if $(filter 0,$(NCCL)),off (NCCL=0),$(if $(NVCC),not found in NCCL_HOME$(,) the CUDA toolkit$(,) the system or Python (to get it: pip install nvidia-nccl-cu13$(,) or apt-get install libnccl-dev),no CUDA)): ea-bench-sync --tp not built
 endif
 # Binaries find bundled libraries (tools/bundle-libs.sh) next to them first.
 RPATH := -Wl,-rpath,'$$ORIGIN/../lib'
