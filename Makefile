@@ -111,7 +111,8 @@ endif
 endif
 ifneq ($(NCCL_FOUND),)
 NCCL_CFLAGS := -DEA_HAVE_NCCL -I$(word 1,$(NCCL_FOUND))
-NCCL_LIBS   := -L$(word 2,$(NCCL_FOUND)) -l:$(word 3,$(NCCL_FOUND)) -Wl,-rpath,$(word 2,$(NCCL_FOUND))
+NCCL_LIBS   := -L$(word 2,$(NCCL_FOUND)) -l:$(word 3,$(NCCL_FOUND))
+NCCL_RPATH  := -Wl,-rpath,$(word 2,$(NCCL_FOUND))
 NCCL_WHY    := $(word 2,$(NCCL_FOUND))/$(word 3,$(NCCL_FOUND)) (header in $(word 1,$(NCCL_FOUND))): ea-bench-sync --tp built
 else
 NCCL_WHY    := $(if $(filter 0,$(NCCL)),off (NCCL=0),$(if $(NVCC),not found in NCCL_HOME$(,) the CUDA toolkit$(,) the system or Python (to get it: pip install nvidia-nccl-cu13$(,) or apt-get install libnccl-dev),no CUDA)): ea-bench-sync --tp not built
@@ -212,11 +213,11 @@ $(BUILD)/obj/bench/sync_tp.o: $(BUILD)/obj/nccl.flags
 $(BUILD)/obj/nccl.flags: FORCE | deps
 	@mkdir -p $(dir $@)
 	@echo "NCCL: $(NCCL_WHY)"
-	@printf '%s\n' '$(NCCL_CFLAGS) $(NCCL_LIBS)' | cmp -s - $@ || printf '%s\n' '$(NCCL_CFLAGS) $(NCCL_LIBS)' > $@
+	@printf '%s\n' '$(NCCL_CFLAGS) $(NCCL_LIBS) $(NCCL_RPATH)' | cmp -s - $@ || printf '%s\n' '$(NCCL_CFLAGS) $(NCCL_LIBS) $(NCCL_RPATH)' > $@
 
 $(BUILD)/bin/ea-bench-sync: $(SYNC_OBJ) $(LIB) $(BUILD)/obj/nccl.flags
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $(RPATH) -Wl,-rpath,$(CUDA_HOME)/lib64 $(filter-out %.flags,$^) -o $@ $(BLAS_LIBS) \
+	$(CC) $(LDFLAGS) $(RPATH) $(NCCL_RPATH) -Wl,-rpath,$(CUDA_HOME)/lib64 $(filter-out %.flags,$^) -o $@ $(BLAS_LIBS) \
 	    -L$(CUDA_HOME)/lib64 -lcublas $(NCCL_LIBS) $(GPU_LIBS) -lm
 
 # The tensor-core probe (needs nvcc): the real mma instruction against the model of ea_mma.h.
