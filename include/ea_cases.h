@@ -221,7 +221,8 @@ void ea_problem_free(ea_problem *pr);
  * @param rank 0 <= rank < tp
  * @param tp ranks; must divide Hkv (EA_ERR_HEADS otherwise)
  * @param shard filled with new arrays; release with ea_problem_free()
- * @return EA_OK, EA_ERR_NULL, EA_ERR_HEADS, EA_ERR_RANGE or EA_ERR_NOMEM
+ * @return EA_OK; EA_ERR_NULL (a pointer or one of the problem's arrays missing); the status of
+ *         invalid parameters (ea_validate()'s); EA_ERR_HEADS; EA_ERR_RANGE; EA_ERR_NOMEM
  */
 ea_status ea_problem_shard_heads(const ea_problem *full, int32_t rank, int32_t tp, ea_problem *shard);
 
@@ -381,7 +382,8 @@ int32_t ea_alt_prefix_len(int32_t prefix_len, int32_t extend_len);
 /**
  * @brief Prefix-split invariance: rebuilds the batch with ea_alt_prefix_len() splits, runs it,
  * and compares bitwise the rows of the positions both batches compute.
- * Parameters as for ea_check_batch_invariance().
+ * Parameters as for ea_check_batch_invariance(); @p full must hold all the problem's requests, in
+ * order (EA_ERR_COUNT otherwise).
  */
 ea_status ea_check_split_invariance(const ea_problem *pr, ea_runner run, void *ctx, const ea_host_batch *full,
                                     const void *o_full, ea_diff *out);
@@ -393,7 +395,8 @@ ea_status ea_check_split_invariance(const ea_problem *pr, ea_runner run, void *c
  * @param pr the problem @p full was made from
  * @param run the backend under test
  * @param ctx passed to @p run
- * @param full the whole batch (its split is kept for every shard)
+ * @param full the whole batch: all the problem's requests, in order (EA_ERR_COUNT otherwise); its
+ *        split is kept for every shard
  * @param o_full its output
  * @param tp ranks; must divide Hkv (EA_ERR_HEADS otherwise)
  * @param out the comparison, accumulated over all ranks (written only on EA_OK)

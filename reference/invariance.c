@@ -49,6 +49,16 @@ static ea_status check_args(const ea_problem *pr, ea_runner run, const ea_host_b
     return EA_OK;
 }
 
+/* The split and head-split checks rebuild the batch from the problem with one prefix length per
+ * request: the batch must hold all the problem's requests, in order. */
+static ea_status whole_batch(const ea_problem *pr, const ea_host_batch *full)
+{
+    if (full->batch.bs != pr->bs)
+        return ea_fail(EA_ERR_COUNT, "the batch holds %d requests, the problem %d: this check needs them all, in order",
+                       full->batch.bs, pr->bs);
+    return EA_OK;
+}
+
 /* Runs a batch into its own (sentinel-filled) output. */
 static ea_status run_fresh(const ea_problem *pr, ea_runner run, void *ctx, ea_host_batch *hb)
 {
@@ -97,6 +107,8 @@ ea_status ea_check_split_invariance(const ea_problem *pr, ea_runner run, void *c
                                     const void *o_full, ea_diff *out)
 {
     ea_status st0 = check_args(pr, run, full, o_full, out);
+    if (st0 == EA_OK)
+        st0 = whole_batch(pr, full);
     if (st0 != EA_OK)
         return st0;
     const ea_params *p = &pr->params;
@@ -141,6 +153,8 @@ ea_status ea_check_head_split_invariance(const ea_problem *pr, ea_runner run, vo
                                          const void *o_full, int32_t tp, ea_diff *out)
 {
     ea_status st = check_args(pr, run, full, o_full, out);
+    if (st == EA_OK)
+        st = whole_batch(pr, full);
     if (st != EA_OK)
         return st;
     const ea_params *p = &pr->params;

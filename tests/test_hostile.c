@@ -346,6 +346,32 @@ static ea_status shard_tp_zero(void) { return shard_with(&pr, 0, 0, 1); }
 static ea_status shard_tp_not_dividing(void) { return shard_with(&pr, 0, 2, 1); } /* the problem has 1 KV head */
 static ea_status shard_rank_negative(void) { return shard_with(&pr, -1, 1, 1); }
 static ea_status shard_rank_past(void) { return shard_with(&pr, 1, 1, 1); }
+static ea_status shard_no_mask_start(void) /* a mask without its offsets */
+{
+    ea_problem bad = pr;
+    bad.mask_start = NULL;
+    return shard_with(&bad, 0, 1, 1);
+}
+static ea_status shard_heads_invalid(void) /* Hq not a multiple of Hkv */
+{
+    ea_problem bad = pr;
+    bad.params.hq = 3, bad.params.hkv = 2;
+    return shard_with(&bad, 0, 2, 1);
+}
+/* A batch of one of the problem's two requests: the split checks need them all. */
+static ea_status partial_batch_check(int heads)
+{
+    ea_host_batch one;
+    const int32_t req = 0;
+    if (ea_host_batch_make(&pr, &req, 1, NULL, &one) != EA_OK)
+        return EA_ERR_NOMEM;
+    const ea_status st = heads ? ea_check_head_split_invariance(&pr, ea_run_canonical, NULL, &one, out, 1, &diff)
+                               : ea_check_split_invariance(&pr, ea_run_canonical, NULL, &one, out, &diff);
+    ea_host_batch_free(&one);
+    return st;
+}
+static ea_status split_partial_batch(void) { return partial_batch_check(0); }
+static ea_status head_split_partial_batch(void) { return partial_batch_check(1); }
 
 /* ---- ea_mma_vectors.h ---- */
 static ea_status vectors_read_no_path(void)
@@ -448,6 +474,8 @@ static const struct {
     ROW(head_split_nulls, EA_ERR_NULL), ROW(head_split_tp_zero, EA_ERR_HEADS),
     ROW(shard_no_problem, EA_ERR_NULL), ROW(shard_no_out, EA_ERR_NULL), ROW(shard_tp_zero, EA_ERR_HEADS),
     ROW(shard_tp_not_dividing, EA_ERR_HEADS), ROW(shard_rank_negative, EA_ERR_RANGE), ROW(shard_rank_past, EA_ERR_RANGE),
+    ROW(shard_no_mask_start, EA_ERR_NULL), ROW(shard_heads_invalid, EA_ERR_HEADS),
+    ROW(split_partial_batch, EA_ERR_COUNT), ROW(head_split_partial_batch, EA_ERR_COUNT),
     ROW(vectors_read_no_path, EA_ERR_NULL), ROW(vectors_read_no_out, EA_ERR_NULL),
     ROW(vectors_write_no_path, EA_ERR_NULL), ROW(vectors_write_nothing, EA_ERR_NULL),
     CUDA(cuda_create), CUDA(cuda_mem_free), CUDA(cuda_set_kernel), CUDA(cuda_sync), CUDA(cuda_upload),

@@ -195,6 +195,28 @@ static void test_invariances(void **state)
     }
 }
 
+/* Head splits where a rank holds several KV heads (the invariance tests above use one per rank):
+ * every tp dividing Hkv = 4, with sinks and a mask, so a slice that is off by a head, copies one
+ * KV head of several, or takes another rank's sinks fails here. */
+static void test_head_split_several_heads_per_rank(void **state)
+{
+    (void)state;
+    const char *line = "name=tp bs=3 extend=rand:1:60 prefix=rand:0:90 hq=8 hkv=4 d=16 sinks=1 mask=rand cap=5";
+    ea_problem pr;
+    ea_host_batch hb;
+    ea_test_batch(line, &pr, &hb);
+    void *o = run_canonical(&pr, &hb);
+    for (int32_t tp = 1; tp <= 4; tp *= 2) {
+        ea_diff d;
+        EA_ASSERT_OK(ea_check_head_split_invariance(&pr, ea_run_canonical, NULL, &hb, o, tp, &d));
+        if (d.differ || d.sentinels || d.count != ea_test_out_elems(&pr, &hb))
+            fail_msg("%s: %d ranks: %lld of %lld differ, %lld never written", line, tp, (long long)d.differ,
+                     (long long)d.count, (long long)d.sentinels);
+    }
+    free(o);
+    ea_test_batch_free(&pr, &hb);
+}
+
 static ea_status run_two_stage(void *ctx, const ea_problem *pr, const ea_host_batch *hb, void *o)
 {
     (void)ctx;
@@ -380,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_canonical_matches_design_transcription),
         cmocka_unit_test(test_agreement_with_blas_and_f64),
         cmocka_unit_test(test_invariances),
+        cmocka_unit_test(test_head_split_several_heads_per_rank),
         cmocka_unit_test(test_two_stage_is_not_split_invariant),
         cmocka_unit_test(test_bf16_output_rounding),
         cmocka_unit_test(test_masked_rows_and_nan),

@@ -5,6 +5,7 @@
     python3 tutorials/exercise.py gen                                   (rewrite exercises/ and solutions/)
     python3 tutorials/exercise.py check-fresh                           (CI: they match the sources)
     python3 tutorials/exercise.py check-skeletons                       (CI: every unsolved one builds and fails)
+    python3 tutorials/exercise.py numbers                               (the exercise numbers, for make)
 
 Each exercise is a region of the real source between `EXERCISE N BEGIN` and `EXERCISE N END`
 comments; a region is a sequence of whole statements, so the skeleton compiles. `gen` writes
@@ -335,11 +336,14 @@ def check_skeletons():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("command", choices=["run", "gen", "check-fresh", "check-skeletons"])
+    ap.add_argument("command", choices=["run", "gen", "check-fresh", "check-skeletons", "numbers"])
     ap.add_argument("n", nargs="?", type=int)
     ap.add_argument("--from", dest="source", choices=["exercises", "solutions", "skeleton"], default="exercises",
                     help="exercises: your file; solutions: the reference solution; skeleton: the unsolved file (CI)")
     args = ap.parse_args()
+    if args.command == "numbers":  # for make exercises-check: every exercise, none forgotten
+        print(" ".join(str(n) for n in sorted(EXERCISES)))
+        return 0
     if args.command == "gen":
         return gen()
     if args.command == "check-fresh":
