@@ -29,7 +29,7 @@ CFLAGS  := -std=c11 -pthread -O3 -g -fPIC -Wall -Wextra -Wno-unused-parameter -f
 LDFLAGS := -pthread $(SAN)
 # The library's internal header (reference/ea_internal.h) is for reference/ and the tests only:
 # optimized/, tools/ and bench/ build on the public headers (and optimized/'s own).
-$(BUILD)/obj/reference/%.o $(BUILD)/obj/tests/%.o: CFLAGS += -Ireference
+$(BUILD)/obj/reference/%.o $(BUILD)/obj/tests/%.o: private CFLAGS += -Ireference
 
 # `make install`: where, and the headers a user of the library gets (test-only headers stay out).
 PREFIX     ?= /usr/local
@@ -103,17 +103,17 @@ endif
 # NCCL, for ea-bench-sync --tp (tensor parallelism over several GPUs): tools/find-nccl.sh looks at
 # NCCL_HOME, the CUDA toolkit, Debian's libnccl-dev and the CUDA 13 wheel (nvidia-nccl-cu13), in
 # that order. Without it (or with NCCL=0) everything else builds the same and --tp says it was not
-# built. The binary finds the library where it was found (rpath) or on LD_LIBRARY_PATH.
+# built. The program loads NCCL only when --tp runs (dlopen): from where make found it, else from
+# LD_LIBRARY_PATH or the system; the one-GPU mode needs no NCCL at run time.
 ifneq ($(NVCC),)
 ifneq ($(NCCL),0)
-NCCL_FOUND := $(shell bash tools/find-nccl.sh "$(CUDA_HOME)")
+NCCL_FOUND := $(shell NCCL_HOME='$(NCCL_HOME)' bash tools/find-nccl.sh "$(CUDA_HOME)")
 endif
 endif
 ifneq ($(NCCL_FOUND),)
-NCCL_CFLAGS := -DEA_HAVE_NCCL -I$(word 1,$(NCCL_FOUND))
-NCCL_LIBS   := -L$(word 2,$(NCCL_FOUND)) -l:$(word 3,$(NCCL_FOUND))
-NCCL_RPATH  := -Wl,-rpath,$(word 2,$(NCCL_FOUND))
-NCCL_WHY    := $(word 2,$(NCCL_FOUND))/$(word 3,$(NCCL_FOUND)) (header in $(word 1,$(NCCL_FOUND))): ea-bench-sync --tp built
+NCCL_CFLAGS := -DEA_HAVE_NCCL -I$(word 1,$(NCCL_FOUND)) -DEA_NCCL_LIB='"$(word 2,$(NCCL_FOUND))/$(word 3,$(NCCL_FOUND))"'
+NCCL_LIBS   := -ldl
+NCCL_WHY    := $(word 2,$(NCCL_FOUND))/$(word 3,$(NCCL_FOUND)) (header in $(word 1,$(NCCL_FOUND))): ea-bench-sync --tp built (NCCL loaded when --tp runs)
 else
 NCCL_WHY    := $(if $(filter 0,$(NCCL)),off (NCCL=0),$(if $(NVCC),not found in NCCL_HOME$(,) the CUDA toolkit$(,) the system or Python (to get it: pip install nvidia-nccl-cu13$(,) or apt-get install libnccl-dev),no CUDA)): ea-bench-sync --tp not built
 endif
@@ -208,16 +208,16 @@ $(BUILD)/bin/ea-bench-kernel: $(BUILD)/obj/bench/ea_bench_kernel.o $(LIB)
 # NCCL flags are kept in a file like the compilers' (switching NCCL on or off rebuilds sync_tp.o).
 SYNC_OBJ := $(BUILD)/obj/bench/ea_bench_sync.o $(BUILD)/obj/bench/sync_common.o $(BUILD)/obj/bench/sync_tp.o
 $(SYNC_OBJ): bench/sync_common.h bench/sync_tp.h
-$(BUILD)/obj/bench/sync_tp.o: CFLAGS += $(NCCL_CFLAGS)
+$(BUILD)/obj/bench/sync_tp.o: private CFLAGS += $(NCCL_CFLAGS)
 $(BUILD)/obj/bench/sync_tp.o: $(BUILD)/obj/nccl.flags
 $(BUILD)/obj/nccl.flags: FORCE | deps
 	@mkdir -p $(dir $@)
 	@echo "NCCL: $(NCCL_WHY)"
-	@printf '%s\n' '$(NCCL_CFLAGS) $(NCCL_LIBS) $(NCCL_RPATH)' | cmp -s - $@ || printf '%s\n' '$(NCCL_CFLAGS) $(NCCL_LIBS) $(NCCL_RPATH)' > $@
+	@printf '%s\n' '$(NCCL_CFLAGS) $(NCCL_LIBS)' | cmp -s - $@ || printf '%s\n' '$(NCCL_CFLAGS) $(NCCL_LIBS)' > $@
 
 $(BUILD)/bin/ea-bench-sync: $(SYNC_OBJ) $(LIB) $(BUILD)/obj/nccl.flags
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $(RPATH) $(NCCL_RPATH) -Wl,-rpath,$(CUDA_HOME)/lib64 $(filter-out %.flags,$^) -o $@ $(BLAS_LIBS) \
+	$(CC) $(LDFLAGS) $(RPATH) -Wl,-rpath,$(CUDA_HOME)/lib64 $(filter-out %.flags,$^) -o $@ $(BLAS_LIBS) \
 	    -L$(CUDA_HOME)/lib64 -lcublas $(NCCL_LIBS) $(GPU_LIBS) -lm
 
 # The tensor-core probe (needs nvcc): the real mma instruction against the model of ea_mma.h.

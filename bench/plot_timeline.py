@@ -82,9 +82,9 @@ def main():
     if tp == 0:
         fig.suptitle(f"Two layers of a prefill forward, bs=32, prefix rand:0:512 ({card})", fontsize=11)
     else:
-        nccl = data.get("otherData", {}).get("nccl", "")
-        fig.suptitle(f"Two layers under tensor parallelism over {tp} GPUs, bs=32, prefix rand:0:512 ({card}, "
-                     f"NCCL {nccl})", fontsize=11)
+        other = data.get("otherData", {})
+        fig.suptitle(f"Two layers under tensor parallelism over {tp} GPUs, bs={other.get('bs', '?')}, prefix "
+                     f"{other.get('prefix', '?')} ({card}, NCCL {other.get('nccl', '')})", fontsize=11)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(out, format="svg")
     print(f"wrote {out}")

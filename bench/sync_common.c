@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 const char *const STRAT[S_COUNT] = {
 #define X_NAME(id, value, name, waits, what) [value] = name,
@@ -68,6 +69,24 @@ static void remove_partial_outputs(void)
     for (int k = 0; k < 4; k++)
         if (tmp_names[k][0])
             remove(tmp_names[k]);
+}
+
+void die(int code)
+{
+    fflush(stdout);
+    fflush(stderr);
+    remove_partial_outputs();
+    _exit(code);
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "ea-bench-sync: out of host memory (%zu bytes)\n", n);
+        die(2);
+    }
+    return p;
 }
 
 FILE *open_output(const char *path)
@@ -137,11 +156,7 @@ static void *upload(const uint16_t *h, size_t n)
 void *upload_slice(int matrix, int64_t cols, int64_t r0, int64_t n_rows, int64_t c0, int64_t n_cols)
 {
     const size_t n = (size_t)(n_rows * n_cols);
-    uint16_t *h = malloc(n * 2);
-    if (!h) {
-        fprintf(stderr, "ea-bench-sync: out of host memory\n");
-        exit(2);
-    }
+    uint16_t *h = xmalloc(n * 2);
     fill_block(h, n_cols, matrix, cols, r0, n_rows, c0, n_cols);
     void *d = upload(h, n);
     free(h);
@@ -182,11 +197,7 @@ void model_init(layer_model *m, layer_shard sh, int tokens, cudaStream_t s)
     m->w_qkv = upload_slice(M_QKV, whole_qkv, 0, H, r * sh.qkv_out, sh.qkv_out);
     m->w_o = upload_slice(M_O, H, r * sh.attn_out, sh.attn_out, 0, H);
     m->w_down = upload_slice(M_DOWN, H, r * sh.mlp, sh.mlp, 0, H);
-    uint16_t *gu = malloc((size_t)(H * 2 * sh.mlp) * 2); /* [gate_r | up_r] of [gate | up] */
-    if (!gu) {
-        fprintf(stderr, "ea-bench-sync: out of host memory\n");
-        exit(2);
-    }
+    uint16_t *gu = xmalloc((size_t)(H * 2 * sh.mlp) * 2); /* [gate_r | up_r] of [gate | up] */
     fill_block(gu, 2 * sh.mlp, M_GU, 2 * QWEN_MLP, 0, H, r * sh.mlp, sh.mlp);
     fill_block(gu + sh.mlp, 2 * sh.mlp, M_GU, 2 * QWEN_MLP, 0, H, QWEN_MLP + r * sh.mlp, sh.mlp);
     m->w_gu = upload(gu, (size_t)(H * 2 * sh.mlp));

@@ -13,13 +13,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* A benchmark has no caller to return an error to: it names the call and exits. */
+/* A benchmark has no caller to return an error to: it names the call and ends the program with
+ * die(), which also works from a rank's thread while the other ranks are inside NCCL or CUDA (no
+ * exit handlers, no teardown racing them; the partial output files are removed first). */
+void die(int code) __attribute__((noreturn));
+/* malloc, or die() with a message. */
+void *xmalloc(size_t n);
+
 #define CK(call)                                                                                              \
     do {                                                                                                      \
         cudaError_t e_ = (call);                                                                              \
         if (e_ != cudaSuccess) {                                                                              \
             fprintf(stderr, "ea-bench-sync: %s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-            exit(2);                                                                                          \
+            die(2);                                                                                           \
         }                                                                                                     \
     } while (0)
 #define CKB(call)                                                                                             \
@@ -27,14 +33,14 @@
         cublasStatus_t s_ = (call);                                                                           \
         if (s_ != CUBLAS_STATUS_SUCCESS) {                                                                    \
             fprintf(stderr, "ea-bench-sync: %s:%d: %s: cuBLAS status %d\n", __FILE__, __LINE__, #call, (int)s_); \
-            exit(2);                                                                                          \
+            die(2);                                                                                           \
         }                                                                                                     \
     } while (0)
 #define EA(call)                                                                                              \
     do {                                                                                                      \
         if ((call) != EA_OK) {                                                                                \
             fprintf(stderr, "ea-bench-sync: %s:%d: %s: %s\n", __FILE__, __LINE__, #call, ea_last_error());    \
-            exit(2);                                                                                          \
+            die(2);                                                                                           \
         }                                                                                                     \
     } while (0)
 
