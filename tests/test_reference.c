@@ -209,9 +209,12 @@ static void test_head_split_several_heads_per_rank(void **state)
     for (int32_t tp = 1; tp <= 4; tp *= 2) {
         ea_diff d;
         EA_ASSERT_OK(ea_check_head_split_invariance(&pr, ea_run_canonical, NULL, &hb, o, tp, &d));
+        char where[160];
         if (d.differ || d.sentinels || d.count != ea_test_out_elems(&pr, &hb))
-            fail_msg("%s: %d ranks: %lld of %lld differ, %lld never written", line, tp, (long long)d.differ,
-                     (long long)d.count, (long long)d.sentinels);
+            fail_msg("%s: head-split invariance, tp=%d (%d query heads per rank): %lld of %lld differ, %lld never "
+                     "written; the first is %s: whole %a, one rank %a", line, tp, pr.params.hq / tp, (long long)d.differ,
+                     (long long)d.count, (long long)d.sentinels,
+                     ea_host_batch_where(&hb, &pr.params, d.first, where, sizeof where), d.b_first, d.a_first);
     }
     free(o);
     ea_test_batch_free(&pr, &hb);
