@@ -1,7 +1,11 @@
 /* ea-bench-sync: the sync bubble, measured where it exists -- inside a forward pass.
  *
  *   build/bin/ea-bench-sync [--bs 1,8,32,64,128] [--prefix both|0|rand] [--layers 36] [--repeats 10]
- *                           [--kernel 1..6|NAME] [--csv FILE] [--trace FILE]
+ *                           [--kernel 1..6|NAME] [--csv FILE] [--trace FILE] [--dump FILE]
+ *   build/bin/ea-bench-sync --tp 1,2 [the same options but --dump]
+ *
+ * This file is the one-GPU mode; --tp runs the whole layer under tensor parallelism over NCCL,
+ * one GPU per rank (sync_tp.c). Both build on the layer model of sync_common.h.
  *
  * --kernel picks the attention kernel every strategy runs (default tc, the tensor-core kernel;
  * canonical is kernel 5, the fp32 CUDA-core one; any of kernels/README.md by number or name). Each is
