@@ -40,6 +40,12 @@ ea_status ea_problem_shard_heads(const ea_problem *full, int32_t rank, int32_t t
     if (!full || !shard)
         return ea_fail(EA_ERR_NULL, "problem and shard are required");
     const ea_params *p = &full->params;
+    ea_status st = ea_check_params(p); /* heads that divide evenly, dimensions, scalars */
+    if (st != EA_OK)
+        return st;
+    if (full->bs < 1 || !full->prefix_lens || !full->seq_lens || !full->seq_start || !full->slots ||
+        !full->q_all || !full->k_pool || !full->v_pool || (full->mask && !full->mask_start))
+        return ea_fail(EA_ERR_NULL, "the problem to shard lacks an array (or has no request)");
     if (tp < 1 || p->hkv % tp != 0)
         return ea_fail(EA_ERR_HEADS, "tensor parallelism over %d ranks: the %d KV heads do not split evenly", tp,
                        p->hkv);
@@ -48,7 +54,8 @@ ea_status ea_problem_shard_heads(const ea_problem *full, int32_t rank, int32_t t
 
     const int32_t hq = p->hq / tp, hkv = p->hkv / tp, bs = full->bs;
     const int64_t total = full->seq_start[bs];
-    const int64_t mask_total = bs ? full->mask_start[bs - 1] + (int64_t)full->seq_lens[bs - 1] * full->seq_lens[bs - 1] : 0;
+    const int64_t mask_total =
+        full->mask ? full->mask_start[bs - 1] + (int64_t)full->seq_lens[bs - 1] * full->seq_lens[bs - 1] : 0;
     ea_problem s;
     memset(&s, 0, sizeof s);
     s.spec = full->spec;
@@ -68,10 +75,10 @@ ea_status ea_problem_shard_heads(const ea_problem *full, int32_t rank, int32_t t
     bad = bad || copy_array((void **)&s.seq_lens, full->seq_lens, (size_t)bs, sizeof(int32_t));
     bad = bad || copy_array((void **)&s.seq_start, full->seq_start, (size_t)bs + 1, sizeof(int64_t));
     bad = bad || copy_array((void **)&s.slots, full->slots, (size_t)total, sizeof(int64_t));
-    bad = bad || copy_array((void **)&s.mask_start, full->mask_start, (size_t)bs, sizeof(int64_t));
+    bad = bad || copy_array((void **)&s.mask_start, full->mask_start, (size_t)bs, sizeof(int64_t)); /* NULL: NULL */
     bad = bad || copy_array((void **)&s.mask, full->mask, (size_t)mask_total, 1);
-    if (!bad && full->sinks) {
-        bad = copy_array((void **)&s.sinks, full->sinks + (size_t)rank * hq, (size_t)hq, sizeof(float));
+    if (!bad && p->sinks) { /* the parameters' sinks: what the references read */
+        bad = copy_array((void **)&s.sinks, p->sinks + (size_t)rank * hq, (size_t)hq, sizeof(float));
         s.params.sinks = s.sinks;
     }
     if (bad) {
