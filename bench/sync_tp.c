@@ -635,8 +635,9 @@ static int run_config(const tp_options *o, int tp, int bs, const char *pfx, cons
     return ok;
 }
 
-/* NVLink multicast (NVLS) stays off, whatever the environment says (the machines this was
- * measured on do not support it reliably; the results must not depend on a user's setting). */
+/* NVLink multicast (NVLS) stays off, whatever the environment says: on a host whose GPUs others
+ * share, a program using it can put those GPUs out of service for a long time, every committed
+ * result was measured without it, and results must not depend on a user's setting. */
 static void nvls_off(void)
 {
     const char *was = getenv("NCCL_NVLS_ENABLE");
