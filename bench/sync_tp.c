@@ -598,7 +598,6 @@ static int run_config(const tp_options *o, int tp, int bs, const char *pfx, cons
                       const char *card)
 {
     tp_config *c = xmalloc(sizeof *c);
-    memset(c, 0, sizeof *c);
     *c = (tp_config){.o = o, .tp = tp, .bs = bs, .pfx = pfx, .full = full, .o_full = o_full, .traced = traced,
                      .trace = trace, .first_event = first_event};
     pthread_barrier_init(&c->barrier, NULL, (unsigned)tp);
