@@ -237,7 +237,11 @@ __device__ __forceinline__ void produce_rows(const ea_attn_args &a, tc_path path
 /* Once the thread's copies completed (the caller waits): the TC_F32 path rounds its staged chunks
  * into the tile. The next copy into the same staging chunks is issued by the same thread after
  * these loads, in program order (the "memory" clobbers keep the compiler from moving either), and
- * their values are consumed by the stores below first: no barrier is needed between the two. */
+ * their values are consumed by the stores below first: no barrier is needed between the two.
+ * The rounding is the hardware's cvt.rn.bf16x2 (two floats in one instruction): round to nearest
+ * even, as ea_f32_to_bf16(), except that a NaN becomes the canonical bf16 NaN rather than keeping
+ * its payload; a NaN input makes every result it reaches a NaN either way, and the checks count
+ * any two NaNs as equal (DESIGN.md section 2). */
 template <int D, int SD>
 __device__ __forceinline__ void land_rows(tc_path path, uint16_t *tile, const float *stage)
 {
@@ -247,8 +251,7 @@ __device__ __forceinline__ void land_rows(tc_path path, uint16_t *tile, const fl
 #pragma unroll
     for (int c = half; c < D / 4; c += 2) {
         const float4 x = *(const float4 *)(stage + k * SD + c * 4);
-        const uint2 y = {(uint32_t)ea_f32_to_bf16(x.x) | (uint32_t)ea_f32_to_bf16(x.y) << 16,
-                         (uint32_t)ea_f32_to_bf16(x.z) | (uint32_t)ea_f32_to_bf16(x.w) << 16};
+        const uint2 y = {pack_bf16(x.x, x.y), pack_bf16(x.z, x.w)};
         *(uint2 *)(tile + k * (D + PAD) + c * 4) = y;
     }
 }
@@ -324,6 +327,94 @@ constexpr int tc_min_blocks(int dqk, int dv)
     return dqk + dv <= 256 && dqk >= dv ? 3 : dqk + dv <= 384 ? 2 : 1;
 }
 
+/* ---- epilogue: o = O / den with den = l + e^(sink - m), in the output dtype ----
+ * Zeros for a row that sees no key (its O may hold 0 * inf from V). Each thread finishes its own
+ * accumulators: its rows' l is in its registers (every column of the "ones" n-tile holds it), so it
+ * divides, rounds to the output dtype and parks the results in shared memory, 64 columns of the
+ * warp's 16 rows at a time. Then the warp copies the parked rows out, neighbouring column pairs in
+ * neighbouring lanes, each row's offset in o computed once. Per output element: one division, one
+ * rounding, one store; the integer work is per row, not per element. */
+constexpr int PARK_W = 64 + 8; /* 32-bit words per parked row: 64 f32 columns or 32 bf16 column pairs */
+constexpr int PARK_WARP = 16 * PARK_W + 2 * 16; /* the rows, then 16 int64 row offsets */
+
+template <int DV>
+__device__ __forceinline__ void write_rows(const ea_attn_args &a, const tc_block &B, const float (&o)[DV / 8][4],
+                                           const float (&l)[4], const float (&m)[2], uint16_t *smem)
+{
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane / 4, tq = lane % 4;
+    uint32_t *park = (uint32_t *)smem + warp * PARK_WARP;
+    int64_t *row_at = (int64_t *)(park + 16 * PARK_W); /* element offset of the row in o, or -1 */
+    cp_async_wait<0>();
+    __syncthreads(); /* the tiles are free, also in a block that had no key tile */
+    if (lane < 16) {
+        const int32_t pair = B.pair0 + warp * 16 + lane;
+        row_at[lane] = pair < B.pairs ? ((int64_t)(a.qo_indptr[B.i] + pair / B.G) * a.hq + B.g * B.G + pair % B.G) * a.dv
+                                      : -1;
+    }
+    float den[2];
+    bool empty[2];
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int32_t pair = B.pair0 + warp * 16 + gq + 8 * h;
+        empty[h] = m[h] == -INFINITY;
+        den[h] = l[2 * h];
+        if (!empty[h] && a.sinks && pair < B.pairs)
+            den[h] = den[h] + ea_expf(a.sinks[B.g * B.G + pair % B.G] - m[h]);
+    }
+    const bool paired = a.dv % 2 == 0; /* column pairs as one 4-byte (bf16) or 8-byte (f32) store */
+#pragma unroll
+    for (int cc = 0; cc < (DV + 63) / 64; cc++) {
+#pragma unroll
+        for (int n = 0; n < 8 && cc * 8 + n < DV / 8; n++) {
+            if ((cc * 8 + n) * 8 >= a.dv) /* padding columns: nothing to write */
+                break;
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const float x0 = empty[h] ? 0.f : o[cc * 8 + n][2 * h] / den[h];
+                const float x1 = empty[h] ? 0.f : o[cc * 8 + n][2 * h + 1] / den[h];
+                uint32_t *row = park + (gq + 8 * h) * PARK_W;
+                if (a.bf16)
+                    row[n * 4 + tq] = (uint32_t)ea_f32_to_bf16(x0) | (uint32_t)ea_f32_to_bf16(x1) << 16;
+                else
+                    *(float2 *)&row[n * 8 + 2 * tq] = make_float2(x0, x1);
+            }
+        }
+        __syncwarp();
+        const int d = cc * 64 + 2 * lane; /* this lane's column pair */
+        if (d < a.dv) {
+#pragma unroll 4
+            for (int r = 0; r < 16; r++) {
+                if (row_at[r] < 0) /* a pair past the last: the same for every lane */
+                    continue;
+                const int64_t at = row_at[r] + d;
+                const uint32_t *row = park + r * PARK_W;
+                if (a.bf16) {
+                    const uint32_t w = row[lane];
+                    uint16_t *out = (uint16_t *)a.o + at;
+                    if (paired)
+                        *(uint32_t *)out = w;
+                    else {
+                        out[0] = (uint16_t)w;
+                        if (d + 1 < a.dv)
+                            out[1] = (uint16_t)(w >> 16);
+                    }
+                } else {
+                    const float2 x = *(const float2 *)&row[2 * lane];
+                    float *out = (float *)a.o + at;
+                    if (paired)
+                        *(float2 *)out = x;
+                    else {
+                        out[0] = x.x;
+                        if (d + 1 < a.dv)
+                            out[1] = x.y;
+                    }
+                }
+            }
+        }
+        __syncwarp();
+    }
+}
+
 /* Shared memory: Q, K and V tiles of bf16, then (TC_F32 only) the staging rows of f32. */
 template <int DQK, int DV>
 struct tc_smem {
@@ -333,6 +424,7 @@ struct tc_smem {
     static constexpr size_t q = 0, k = q + (size_t)BLOCK_PAIRS * (DQK + PAD), v = k + (size_t)BN * (DQK + PAD),
                             end = v + (size_t)BN * (DV + PAD); /* in bf16 elements */
     static size_t bytes(bool staged) { return end * 2 + (staged ? (size_t)BN * SD * 4 : 0); }
+    static_assert(TC_WARPS * PARK_WARP * 4 <= end * 2, "the epilogue parks its rows in the tiles' space");
 };
 
 template <int DQK, int DV>
@@ -535,67 +627,7 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
         j = j_next;
         slot = slot_next;
     }
-    /* Epilogue: o = O / den with den = l + e^(sink - m), in the output dtype; zeros for a row that
-     * sees no key (its O may hold 0 * inf from V). Through shared memory, 64 columns at a time per
-     * warp: the accumulators leave the registers in one unrolled store, then the divisions and the
-     * global stores run in one short loop, neighbouring columns in neighbouring lanes. */
-    cp_async_wait<0>();
-    __syncthreads(); /* the tiles are free, also in a block that had no key tile */
-    constexpr int OW = 64 + 2; /* floats per row of a warp's chunk (+2: fewer bank conflicts) */
-    float *Ow = (float *)smem + warp * 16 * (OW + 1), *den_s = Ow + 16 * OW;
-    bool empty[2];
-#pragma unroll
-    for (int h = 0; h < 2; h++) {
-        const int32_t pair = B.pair0 + warp * 16 + gq + 8 * h;
-        const int32_t head = B.g * B.G + pair % B.G;
-        empty[h] = m[h] == -INFINITY;
-        float den = l[2 * h];
-        if (!empty[h] && a.sinks && pair < B.pairs)
-            den = den + ea_expf(a.sinks[head] - m[h]);
-        if (tq == 0)
-            den_s[gq + 8 * h] = empty[h] ? 1.f : den;
-    }
-    const bool paired = a.dv % 2 == 0; /* column pairs as one 4-byte (bf16) or 8-byte (f32) store */
-#pragma unroll
-    for (int cc = 0; cc < (DV + 63) / 64; cc++) {
-#pragma unroll
-        for (int h = 0; h < 2; h++)
-#pragma unroll
-            for (int n = 0; n < 8 && cc * 8 + n < DV / 8; n++)
-                *(float2 *)&Ow[(gq + 8 * h) * OW + n * 8 + 2 * tq] =
-                    empty[h] ? make_float2(0.f, 0.f) : make_float2(o[cc * 8 + n][2 * h], o[cc * 8 + n][2 * h + 1]);
-        __syncwarp();
-#pragma unroll 2
-        for (int e = 2 * lane; e < 16 * 64; e += 64) {
-            const int row = e / 64, col = e % 64, d = cc * 64 + col;
-            const int32_t pair = B.pair0 + warp * 16 + row;
-            if (pair >= B.pairs || d >= a.dv)
-                continue;
-            const int32_t r = pair / B.G, head = B.g * B.G + pair % B.G;
-            const int64_t at = ((int64_t)(a.qo_indptr[B.i] + r) * a.hq + head) * a.dv + d;
-            const float x0 = Ow[row * OW + col] / den_s[row], x1 = Ow[row * OW + col + 1] / den_s[row];
-            if (a.bf16) {
-                uint16_t *out = (uint16_t *)a.o + at;
-                if (paired)
-                    *(uint32_t *)out = (uint32_t)ea_f32_to_bf16(x0) | (uint32_t)ea_f32_to_bf16(x1) << 16;
-                else {
-                    out[0] = ea_f32_to_bf16(x0);
-                    if (d + 1 < a.dv)
-                        out[1] = ea_f32_to_bf16(x1);
-                }
-            } else {
-                float *out = (float *)a.o + at;
-                if (paired)
-                    *(float2 *)out = make_float2(x0, x1);
-                else {
-                    out[0] = x0;
-                    if (d + 1 < a.dv)
-                        out[1] = x1;
-                }
-            }
-        }
-        __syncwarp();
-    }
+    write_rows<DV>(a, B, o, l, m, smem);
 }
 
 template <int DQK, int DV>
