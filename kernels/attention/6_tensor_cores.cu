@@ -5,24 +5,32 @@
  * Adds, over kernel 5: the tensor cores. Scores and P V become bf16 mma.sync instructions, whose
  * product-sums are not IEEE (DESIGN.md section 6.1), so this kernel has an order of its own and
  * a CPU reference of its own; loads go through cp.async and ldmatrix, behind the compute.
- * Measured (H200, seed shape, kernels/README.md): 168 us, 7.5x kernel 5, 79 TFLOP/s.
+ * Measured (H200, seed shape, kernels/README.md): see the table there.
  *
  * One launch for the whole batch. grid = (pair blocks, Hkv, bs); block (x, g, i) owns 64
  * consecutive (query row, query head) pairs of request i whose heads share KV head g
- * (pair = r*G + hh): GQA loads K and V once for the whole group. 4 warps, 16 pairs each: one
- * m16 row block of the mma. For each key tile of 64 unified keys that some pair sees:
+ * (pair = r*G + hh): GQA loads K and V once for the whole group. 8 warps: 4 row blocks of 16
+ * pairs (the m16 of the mma), each shared by a pair of warps (rb, hf): warp hf computes the
+ * scores of keys 32hf..32hf+31 of the tile and the value columns [hf Dv/2, (hf+1) Dv/2) of O.
+ * Splitting the work of one row block between two warps halves each warp's dependent chains
+ * and registers, so twice as many warps hide each other's latency; the order is unchanged,
+ * since every product-sum still covers the same keys in the same order. For each key tile of
+ * 64 unified keys that some pair sees:
  *   produce:     the tile's K and V rows are gathered from the paged pool through the unified
  *                indices into shared memory with cp.async; K and V have one buffer each, and each
  *                one's load hides behind the other's compute (V(j) behind Q K(j)^T and the
  *                softmax, K(j+1) behind P V(j)); pool slots are read a tile ahead;
- *   compute_qk:  S = Q K^T, 8 n-tiles of 8 keys, a chain of mma steps over d (16 at a time),
- *                from +0, with Q's and K's fragments from shared memory by ldmatrix;
+ *   compute_qk:  S = Q K^T over the warp's 32 keys, 4 n-tiles of 8, a chain of mma steps over d
+ *                (16 at a time), from +0, with Q's and K's fragments from shared memory by ldmatrix;
  *   logits_mask: scale, logit cap, visibility;
- *   update_state: the running max (exact, any order), rescale O and l when it grows;
+ *   update_state: the running max (exact, any order: each warp's half, then the larger of the
+ *                two through shared memory), rescale O and l when it grows;
  *   compute_pv:  P = e^(S - m) rounded to bf16 becomes the A operand directly (the C layout of
- *                two n-tiles is the A layout of one k-step), and (O, l) += P [V | 1]: V by
- *                ldmatrix.trans, l as the output of a constant "ones" B operand, so the row sum
- *                is an mma chain too and needs no order of its own.
+ *                two n-tiles is the A layout of one k-step); each warp publishes its two k-steps
+ *                of P in shared memory and takes the other two, then (O, l) += P [V | 1] over the
+ *                4 k-steps in increasing order: V by ldmatrix.trans, l as the output of a constant
+ *                "ones" B operand, so the row sum is an mma chain too and needs no order of its
+ *                own (both warps of a pair compute the same l).
  * Epilogue: o = O / (l + e^(sink - m)) in the output dtype.
  *
  * Built with -fmad=false (no contraction of the scale, cap or rescale). Tiles no pair of the
@@ -34,16 +42,18 @@
 
 #include <stdint.h>
 
-#define TC_WARPS 4
+#define TC_WARPS 8
 #define TC_THREADS (TC_WARPS * 32)
-#define BLOCK_PAIRS EA_TC_BLOCK_PAIRS /* 16 per warp */
+#define BLOCK_PAIRS EA_TC_BLOCK_PAIRS /* 16 per warp pair */
 #define BN EA_TILE                    /* keys per tile */
+#define HALF_KEYS (BN / 2)            /* the keys of a tile whose scores one warp of a pair computes */
+#define TPR (TC_THREADS / BN)         /* threads that gather one row of Q, K or V */
 #define PAD 8                         /* bf16 per smem row of padding: rows 16 B apart mod 128 B */
 #define BF16X2_ONE 0x3f803f80u
 
-static_assert(BLOCK_PAIRS == TC_WARPS * 16, "each warp owns one m16 block of pairs");
-static_assert(BN == 64, "the tile loop is written for 8 n-tiles of 8 keys");
-static_assert(BLOCK_PAIRS == TC_THREADS / 2 && BN == TC_THREADS / 2, "two threads gather each row of Q, K and V");
+static_assert(BLOCK_PAIRS == TC_WARPS / 2 * 16, "each warp pair owns one m16 block of pairs");
+static_assert(BN == 64, "the tile loop is written for 4 n-tiles of 8 keys per warp, 2 k-steps of 16");
+static_assert(BLOCK_PAIRS == BN && TC_THREADS % BN == 0, "TPR threads gather each row of Q, K and V");
 
 /* ---- PTX wrappers ---- */
 
@@ -72,6 +82,13 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const void *p)
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                  : "r"(smem_addr(p)));
+}
+
+/* The two warps of row block rb (warps rb and rb + TC_WARPS / 2) wait for each other: named
+ * barrier 1 + rb of 64 threads (barrier 0 is __syncthreads). */
+__device__ __forceinline__ void pair_sync(int rb)
+{
+    asm volatile("bar.sync %0, 64;\n" ::"r"(1 + rb) : "memory");
 }
 
 /* d += a b: the one instruction include/ea_mma.h models. */
@@ -188,17 +205,17 @@ extern "C" cudaError_t ea_launch_tc_prob_check(unsigned long long *bad, unsigned
     return cudaSuccess;
 }
 
-/* The pool slot of key threadIdx.x / 2 of tile j (every thread pair gathers one key), or -1 past
+/* The pool slot of key threadIdx.x / TPR of tile j (TPR threads gather one key), or -1 past
  * the last key. Loaded well before it is needed, so its latency hides behind compute. */
 __device__ __forceinline__ int64_t tile_slot(const ea_attn_args &a, const tc_block &B, int32_t j)
 {
-    const int32_t u = j * BN + (int32_t)threadIdx.x / 2;
+    const int32_t u = j * BN + (int32_t)threadIdx.x / TPR;
     return j >= 0 && u < B.T ? a.unified_kv_indices[B.kv_base + u] : -1;
 }
 
 /* ---- produce: 64 rows of Q, K or V into a shared-memory tile ([64][D + PAD] bf16) ----
- * Threads 2k and 2k+1 copy row k (its index given: a pool slot's row of K or V, or a query's row
- * of q), taking turns over its 16-byte chunks, with zeros past `dim` and for row -1. Three paths:
+ * Threads TPR k .. TPR k + TPR-1 copy row k (its index given: a pool slot's row of K or V, or a
+ * query's row of q), taking turns over its 16-byte chunks, with zeros past `dim` and for row -1. Three paths:
  *   TC_BF16      bf16 rows of whole chunks: cp.async straight into the tile;
  *   TC_F32       f32 rows of whole chunks: cp.async into the thread's staging row ([64][SD] f32),
  *                and land_rows() rounds them to bf16 (RNE) into the tile once they are there. The
@@ -213,22 +230,22 @@ template <int D, int SD>
 __device__ __forceinline__ void produce_rows(const ea_attn_args &a, tc_path path, const void *src, int dim,
                                              int64_t row, uint16_t *tile, float *stage)
 {
-    const int half = threadIdx.x % 2, k = threadIdx.x / 2;
+    const int part = threadIdx.x % TPR, k = threadIdx.x / TPR;
     const int64_t base = row >= 0 ? row * dim : 0;
     uint16_t *dst = tile + k * (D + PAD);
     if (path == TC_BF16) {
         const uint16_t *from = (const uint16_t *)src + base;
 #pragma unroll
-        for (int c = half; c < D / 8; c += 2)
+        for (int c = part; c < D / 8; c += TPR)
             cp_async16(dst + c * 8, from + (c * 8 < dim ? c * 8 : 0), row >= 0 && c * 8 < dim ? 16 : 0);
     } else if (path == TC_F32) {
         const float *from = (const float *)src + base;
 #pragma unroll
-        for (int c = half; c < D / 4; c += 2)
+        for (int c = part; c < D / 4; c += TPR)
             cp_async16(stage + k * SD + c * 4, from + (c * 4 < dim ? c * 4 : 0), row >= 0 && c * 4 < dim ? 16 : 0);
     } else {
 #pragma unroll 8
-        for (int d = half; d < D; d += 2)
+        for (int d = part; d < D; d += TPR)
             dst[d] = row >= 0 && d < dim ? to_bf16(src, a.bf16, base + d) : 0;
     }
     cp_async_commit(); /* an empty group when nothing was issued */
@@ -247,9 +264,9 @@ __device__ __forceinline__ void land_rows(tc_path path, uint16_t *tile, const fl
 {
     if (path != TC_F32)
         return;
-    const int half = threadIdx.x % 2, k = threadIdx.x / 2;
+    const int part = threadIdx.x % TPR, k = threadIdx.x / TPR;
 #pragma unroll
-    for (int c = half; c < D / 4; c += 2) {
+    for (int c = part; c < D / 4; c += TPR) {
         const float4 x = *(const float4 *)(stage + k * SD + c * 4);
         const uint2 y = {pack_bf16(x.x, x.y), pack_bf16(x.z, x.w)};
         *(uint2 *)(tile + k * (D + PAD) + c * 4) = y;
@@ -262,29 +279,33 @@ __device__ __forceinline__ int64_t kv_row(const tc_block &B, const ea_attn_args 
     return slot >= 0 ? slot * a.hkv + B.g : -1;
 }
 
-/* update_state for row h (gq or gq + 8) of the thread: the running max over the keys the row sees
- * (exact, so any order; fmaxf ignores NaN), then s = P = e^(S - m) where seen and 0 elsewhere, from
- * tc_prob_fast(); the scores that need the exact ea_expf() keep x = S - m and get their bit set in
- * *exact (bit 4n + e for s[n][e]) for exact_probabilities(). Returns whether the max grew, and the
- * factor e^(m_old - m_new). ALL: the row sees every key of the tile (most tiles), so no key needs a
- * test: the same arithmetic with fewer instructions. */
-template <bool ALL>
-__device__ __forceinline__ bool update_state(float (&s)[BN / 8][4], int h, uint32_t seen, float &m, float &alpha,
-                                             uint32_t &exact)
-{
+/* update_state, in two halves around the exchange of the row max between the two warps of a pair.
+ * half_max: the running max of row h (gq or gq + 8) of the thread over the keys of the warp's half
+ * of the tile that the row sees (exact, so any order; fmaxf ignores NaN). probabilities: then, with
+ * the max of the whole tile, s = P = e^(S - m) where seen and 0 elsewhere, from tc_prob_fast(); the
+ * scores that need the exact ea_expf() keep x = S - m and get their bit set in *exact (bit 4n + e
+ * for s[n][e]) for exact_probabilities(). ALL: the row sees every key of the warp's half (most
+ * tiles), so no key needs a test: the same arithmetic with fewer instructions. */
 #define SEES(n, c) (ALL || (seen >> (2 * (n) + (c)) & 1u))
+template <bool ALL>
+__device__ __forceinline__ float half_max(const float (&s)[HALF_KEYS / 8][4], int h, uint32_t seen, float m)
+{
     float mx = m;
 #pragma unroll
-    for (int n = 0; n < BN / 8; n++)
+    for (int n = 0; n < HALF_KEYS / 8; n++)
 #pragma unroll
         for (int c = 0; c < 2; c++)
             mx = SEES(n, c) ? fmaxf(mx, s[n][2 * h + c]) : mx;
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-    const bool grow = mx > m;
-    alpha = ea_expf(m - mx); /* used only when the max grew */
+    return fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+}
+
+template <bool ALL>
+__device__ __forceinline__ void probabilities(float (&s)[HALF_KEYS / 8][4], int h, uint32_t seen, float mx,
+                                              uint32_t &exact)
+{
 #pragma unroll
-    for (int n = 0; n < BN / 8; n++)
+    for (int n = 0; n < HALF_KEYS / 8; n++)
 #pragma unroll
         for (int c = 0; c < 2; c++) {
             bool slow;
@@ -293,61 +314,64 @@ __device__ __forceinline__ bool update_state(float (&s)[BN / 8][4], int h, uint3
             exact |= (uint32_t)(slow && SEES(n, c)) << (4 * n + 2 * h + c);
             s[n][2 * h + c] = !SEES(n, c) ? 0.f : slow ? x : y;
         }
-#undef SEES
-    m = mx;
-    return grow;
 }
+#undef SEES
 
 /* The rare scores tc_prob_fast() cannot settle: s = ea_expf(x) for each set bit of `exact`. One
  * compact loop (a thread has one or two such scores when it has any) instead of a branch per score,
  * which keeps the tile loop small enough for the instruction cache. */
-__device__ __forceinline__ void exact_probabilities(float (&s)[BN / 8][4], uint32_t exact)
+__device__ __forceinline__ void exact_probabilities(float (&s)[HALF_KEYS / 8][4], uint32_t exact)
 {
     while (exact) {
         const int b = __ffs(exact) - 1;
         exact &= exact - 1;
         float x = 0.f;
 #pragma unroll
-        for (int e = 0; e < BN / 2; e++)
+        for (int e = 0; e < HALF_KEYS / 2; e++)
             x = b == e ? s[e / 4][e % 4] : x;
         const float p = ea_expf(x);
 #pragma unroll
-        for (int e = 0; e < BN / 2; e++)
+        for (int e = 0; e < HALF_KEYS / 2; e++)
             s[e / 4][e % 4] = b == e ? p : s[e / 4][e % 4];
     }
 }
 
-/* Blocks per SM the registers must allow: for head dims up to 128, 3 blocks of 4 warps hide the
- * latency of the softmax's dependent chains; larger accumulators need the registers of 2 or 1.
- * (Dqk 64 with Dv 128 spills at the 168 registers of 3 blocks, with nvcc 13.0: it gets 2.) More
- * blocks are not faster: 4 (128 registers, 128 bytes spilled) measured 179 us on the seed shape
- * against 168, and long_prefix 284 against 249 (H200, same run). */
+/* Blocks per SM the registers must allow: 2 blocks of 8 warps (128 registers) for head dims up to
+ * 128, where a warp holds half of O (32 registers for Dv 128) and 32 scores; larger accumulators
+ * need the registers of 1. Measured on an H200 (medians, one run), against the earlier layout of
+ * 4 warps that each computed all 64 keys and all of O for 16 pairs (3 blocks of 168 registers):
+ * seed shape 159 us against 166, long_prefix 173 against 198, gqa8_d128 16.5 against 27.4. That
+ * layout with 2 blocks (176 registers) was slower still (188 us on the seed shape), and with 4
+ * (128 registers, spilled) 179 against 168. */
 constexpr int tc_min_blocks(int dqk, int dv)
 {
-    return dqk + dv <= 256 && dqk >= dv ? 3 : dqk + dv <= 384 ? 2 : 1;
+    return dqk + dv <= 256 ? 2 : 1;
 }
 
 /* ---- epilogue: o = O / den with den = l + e^(sink - m), in the output dtype ----
  * Zeros for a row that sees no key (its O may hold 0 * inf from V). Each thread finishes its own
  * accumulators: its rows' l is in its registers (every column of the "ones" n-tile holds it), so it
- * divides, rounds to the output dtype and parks the results in shared memory, 64 columns of the
- * warp's 16 rows at a time. Then the warp copies the parked rows out, neighbouring column pairs in
- * neighbouring lanes, each row's offset in o computed once. Per output element: one division, one
- * rounding, one store; the integer work is per row, not per element. */
-constexpr int PARK_W = 64 + 8; /* 32-bit words per parked row: 64 f32 columns or 32 bf16 column pairs */
-constexpr int PARK_WARP = 16 * PARK_W + 2 * 16; /* the rows, then 16 int64 row offsets */
+ * divides, rounds to the output dtype and parks the results in shared memory, up to 64 columns of
+ * the warp's 16 rows at a time. Then the warp copies the parked rows out, neighbouring column pairs
+ * in neighbouring lanes, each row's offset in o computed once. Per output element: one division,
+ * one rounding, one store; the integer work is per row, not per element. */
+__host__ __device__ constexpr int park_cols(int dv) { return dv / 2 < 64 ? dv / 2 : 64; } /* columns per parked chunk */
+__host__ __device__ constexpr int park_w(int dv) { return park_cols(dv) + 8; }            /* 32-bit words per parked row */
+__host__ __device__ constexpr int park_warp(int dv) { return 16 * park_w(dv) + 2 * 16; }  /* the rows, then 16 int64 offsets */
 
 template <int DV>
-__device__ __forceinline__ void write_rows(const ea_attn_args &a, const tc_block &B, const float (&o)[DV / 8][4],
+__device__ __forceinline__ void write_rows(const ea_attn_args &a, const tc_block &B, const float (&o)[DV / 16][4],
                                            const float (&l)[4], const float (&m)[2], uint16_t *smem)
 {
+    constexpr int CW = park_cols(DV), W = park_w(DV), NT = CW / 8; /* n-tiles per chunk */
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane / 4, tq = lane % 4;
-    uint32_t *park = (uint32_t *)smem + warp * PARK_WARP;
-    int64_t *row_at = (int64_t *)(park + 16 * PARK_W); /* element offset of the row in o, or -1 */
+    const int rb = warp % (TC_WARPS / 2), hf = warp / (TC_WARPS / 2);
+    uint32_t *park = (uint32_t *)smem + warp * park_warp(DV);
+    int64_t *row_at = (int64_t *)(park + 16 * W); /* element offset of the row in o, or -1 */
     cp_async_wait<0>();
     __syncthreads(); /* the tiles are free, also in a block that had no key tile */
     if (lane < 16) {
-        const int32_t pair = B.pair0 + warp * 16 + lane;
+        const int32_t pair = B.pair0 + rb * 16 + lane;
         row_at[lane] = pair < B.pairs ? ((int64_t)(a.qo_indptr[B.i] + pair / B.G) * a.hq + B.g * B.G + pair % B.G) * a.dv
                                       : -1;
     }
@@ -355,7 +379,7 @@ __device__ __forceinline__ void write_rows(const ea_attn_args &a, const tc_block
     bool empty[2];
 #pragma unroll
     for (int h = 0; h < 2; h++) {
-        const int32_t pair = B.pair0 + warp * 16 + gq + 8 * h;
+        const int32_t pair = B.pair0 + rb * 16 + gq + 8 * h;
         empty[h] = m[h] == -INFINITY;
         den[h] = l[2 * h];
         if (!empty[h] && a.sinks && pair < B.pairs)
@@ -363,31 +387,31 @@ __device__ __forceinline__ void write_rows(const ea_attn_args &a, const tc_block
     }
     const bool paired = a.dv % 2 == 0; /* column pairs as one 4-byte (bf16) or 8-byte (f32) store */
 #pragma unroll
-    for (int cc = 0; cc < (DV + 63) / 64; cc++) {
+    for (int cc = 0; cc < DV / 2 / CW; cc++) {
+        const int c0 = DV / 2 * hf + cc * CW; /* the chunk's first column */
+        if (c0 >= a.dv) /* padding columns: nothing to write (the same for the whole warp) */
+            break;
 #pragma unroll
-        for (int n = 0; n < 8 && cc * 8 + n < DV / 8; n++) {
-            if ((cc * 8 + n) * 8 >= a.dv) /* padding columns: nothing to write */
-                break;
+        for (int n = 0; n < NT; n++)
 #pragma unroll
             for (int h = 0; h < 2; h++) {
-                const float x0 = empty[h] ? 0.f : o[cc * 8 + n][2 * h] / den[h];
-                const float x1 = empty[h] ? 0.f : o[cc * 8 + n][2 * h + 1] / den[h];
-                uint32_t *row = park + (gq + 8 * h) * PARK_W;
+                const float x0 = empty[h] ? 0.f : o[cc * NT + n][2 * h] / den[h];
+                const float x1 = empty[h] ? 0.f : o[cc * NT + n][2 * h + 1] / den[h];
+                uint32_t *row = park + (gq + 8 * h) * W;
                 if (a.bf16)
                     row[n * 4 + tq] = (uint32_t)ea_f32_to_bf16(x0) | (uint32_t)ea_f32_to_bf16(x1) << 16;
                 else
                     *(float2 *)&row[n * 8 + 2 * tq] = make_float2(x0, x1);
             }
-        }
         __syncwarp();
-        const int d = cc * 64 + 2 * lane; /* this lane's column pair */
-        if (d < a.dv) {
+        const int d = c0 + 2 * lane; /* this lane's column pair */
+        if (2 * lane < CW && d < a.dv) {
 #pragma unroll 4
             for (int r = 0; r < 16; r++) {
                 if (row_at[r] < 0) /* a pair past the last: the same for every lane */
                     continue;
                 const int64_t at = row_at[r] + d;
-                const uint32_t *row = park + r * PARK_W;
+                const uint32_t *row = park + r * W;
                 if (a.bf16) {
                     const uint32_t w = row[lane];
                     uint16_t *out = (uint16_t *)a.o + at;
@@ -422,9 +446,11 @@ struct tc_smem {
      * threads of a 16-byte phase (4 rows x 2 halves) hit 8 different bank groups */
     static constexpr int SD = (DQK > DV ? DQK : DV) + 8;
     static constexpr size_t q = 0, k = q + (size_t)BLOCK_PAIRS * (DQK + PAD), v = k + (size_t)BN * (DQK + PAD),
-                            end = v + (size_t)BN * (DV + PAD); /* in bf16 elements */
+                            xmax = v + (size_t)BN * (DV + PAD), /* 2 x BLOCK_PAIRS floats */
+                            xp = xmax + 2 * 2 * BLOCK_PAIRS,    /* [row block][half][k-step][lane] uint4 */
+                            end = xp + (size_t)TC_WARPS * (HALF_KEYS / 16) * 32 * 8; /* in bf16 elements */
     static size_t bytes(bool staged) { return end * 2 + (staged ? (size_t)BN * SD * 4 : 0); }
-    static_assert(TC_WARPS * PARK_WARP * 4 <= end * 2, "the epilogue parks its rows in the tiles' space");
+    static_assert(TC_WARPS * park_warp(DV) * 4 <= end * 2, "the epilogue parks its rows in the tiles' space");
 };
 
 template <int DQK, int DV>
@@ -434,6 +460,8 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
     constexpr int SD = L::SD;
     extern __shared__ __align__(16) uint16_t smem[];
     uint16_t *Qs = smem + L::q, *Ks = smem + L::k, *Vs = smem + L::v;
+    float(*xmax)[BLOCK_PAIRS] = (float(*)[BLOCK_PAIRS])(smem + L::xmax); /* [half][pair]: row max */
+    uint4 *xp = (uint4 *)(smem + L::xp); /* P fragments: [row block][half][k-step][lane] */
     float *stage = (float *)(smem + L::end);
 
     tc_block B;
@@ -453,13 +481,14 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
     B.r_hi = (min(B.pair0 + BLOCK_PAIRS, B.pairs) - 1) / B.G;
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane / 4, tq = lane % 4;
+    const int rb = warp % (TC_WARPS / 2), hf = warp / (TC_WARPS / 2); /* row block, half */
     const tc_path path = a.bf16 ? (a.dqk % 8 == 0 && a.dv % 8 == 0 ? TC_BF16 : TC_ELEMENTS)
                                 : (a.dqk % 4 == 0 && a.dv % 4 == 0 ? TC_F32 : TC_ELEMENTS);
 
     /* Q of the block's pairs (q seen as [N * Hq, Dqk]), zeros past the last pair; landed before
      * K's copy can reuse the staging rows. */
     {
-        const int pair = B.pair0 + threadIdx.x / 2;
+        const int pair = B.pair0 + threadIdx.x / TPR;
         const int64_t qrow =
             pair < B.pairs ? (int64_t)(a.qo_indptr[B.i] + pair / B.G) * a.hq + B.g * B.G + pair % B.G : -1;
         produce_rows<DQK, SD>(a, path, a.q, a.dqk, qrow, Qs, stage);
@@ -480,13 +509,13 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
     if (j >= 0)
         produce_rows<DQK, SD>(a, path, a.k_pool, a.dqk, kv_row(B, a, slot), Ks, stage);
 
-    /* This thread's two pair rows (gq and gq + 8 of the warp's 16) and the keys each sees without
-     * a mask: the interval [vlo, vhi] (empty for a pair past the last). */
+    /* This thread's two pair rows (gq and gq + 8 of the row block's 16) and the keys each sees
+     * without a mask: the interval [vlo, vhi] (empty for a pair past the last). */
     int32_t vlo[2], vhi[2];
     const uint8_t *mrow[2];
 #pragma unroll
     for (int h = 0; h < 2; h++) {
-        const int32_t pair = B.pair0 + warp * 16 + gq + 8 * h;
+        const int32_t pair = B.pair0 + rb * 16 + gq + 8 * h;
         const int32_t r = pair / B.G, t = B.P + r;
         const bool ok = pair < B.pairs;
         vlo[h] = !ok ? 1 : a.sliding_window >= 0 ? max(0, t - a.sliding_window) : 0;
@@ -494,11 +523,11 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
         mrow[h] = B.mask && ok ? B.mask + (int64_t)r * B.T : B.mask; /* never read for a pair past the last */
     }
 
-    float o[DV / 8][4];
+    float o[DV / 16][4]; /* the warp's half of the value columns, from DV / 2 * hf */
     float l[4] = {0.f, 0.f, 0.f, 0.f}; /* the "ones" n-tile: every column holds the row's l */
     float m[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-    for (int n = 0; n < DV / 8; n++)
+    for (int n = 0; n < DV / 16; n++)
         o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
 
     /* The schedule of each tile (K and V single-buffered, each load hidden behind the other's
@@ -516,20 +545,21 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
         cp_async_wait<1>();
         __syncthreads(); /* Q and K(j) are in shared memory */
 
-        /* compute_qk: s[n] holds keys 8n + 2tq, +1 of rows gq (s[n][0..1]) and gq+8 (s[n][2..3]). */
-        float s[BN / 8][4];
+        /* compute_qk over the warp's half of the tile: s[n] holds keys HALF_KEYS*hf + 8n + 2tq, +1
+         * of rows gq (s[n][0..1]) and gq+8 (s[n][2..3]). */
+        float s[HALF_KEYS / 8][4];
 #pragma unroll
-        for (int n = 0; n < BN / 8; n++)
+        for (int n = 0; n < HALF_KEYS / 8; n++)
             s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
 #pragma unroll
         for (int ks = 0; ks < DQK / 16; ks++) {
             uint32_t qf[4];
             const int mi = lane / 8, ri = lane % 8;
-            ldmatrix_x4(qf, Qs + (warp * 16 + (mi & 1) * 8 + ri) * (DQK + PAD) + ks * 16 + (mi >> 1) * 8);
+            ldmatrix_x4(qf, Qs + (rb * 16 + (mi & 1) * 8 + ri) * (DQK + PAD) + ks * 16 + (mi >> 1) * 8);
 #pragma unroll
-            for (int n = 0; n < BN / 8; n += 2) {
+            for (int n = 0; n < HALF_KEYS / 8; n += 2) {
                 uint32_t kf[4];
-                ldmatrix_x4(kf, Ks + (n * 8 + (mi >> 1) * 8 + ri) * (DQK + PAD) + ks * 16 + (mi & 1) * 8);
+                ldmatrix_x4(kf, Ks + (HALF_KEYS * hf + n * 8 + (mi >> 1) * 8 + ri) * (DQK + PAD) + ks * 16 + (mi & 1) * 8);
                 mma_bf16(s[n], qf, kf[0], kf[1]);
                 mma_bf16(s[n + 1], qf, kf[2], kf[3]);
             }
@@ -539,37 +569,37 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
          * loop is straight-line code the warp schedulers can interleave) */
         if (a.logit_cap > 0.f) {
 #pragma unroll
-            for (int n = 0; n < BN / 8; n++)
+            for (int n = 0; n < HALF_KEYS / 8; n++)
 #pragma unroll
                 for (int e = 0; e < 4; e++)
                     s[n][e] = a.logit_cap * ea_tanhf(s[n][e] * a.sm_scale / a.logit_cap);
         } else {
 #pragma unroll
-            for (int n = 0; n < BN / 8; n++)
+            for (int n = 0; n < HALF_KEYS / 8; n++)
 #pragma unroll
                 for (int e = 0; e < 4; e++)
                     s[n][e] = s[n][e] * a.sm_scale;
         }
 
-        /* update_state. Most tiles are seen whole by all the warp's rows: no per-key test. Else
-         * bit 2n+c of seen[h] says whether row h (gq, gq+8) sees key 8n + 2tq + c (a seen score
-         * may be -inf too, so the bit is kept apart from the score). */
-        float alpha[2];
-        bool grow[2];
-        uint32_t exact = 0;
-        const bool whole = vlo[0] <= j * BN && vhi[0] >= j * BN + BN - 1 && vlo[1] <= j * BN && vhi[1] >= j * BN + BN - 1;
-        if (__all_sync(0xffffffffu, whole) && !B.mask) {
-            grow[0] = update_state<true>(s, 0, 0u, m[0], alpha[0], exact);
-            grow[1] = update_state<true>(s, 1, 0u, m[1], alpha[1], exact);
+        /* update_state. Most halves are seen whole by all the warp's rows: no per-key test. Else
+         * bit 2n+c of seen[h] says whether row h (gq, gq+8) sees key 8n + 2tq + c of the half (a
+         * seen score may be -inf too, so the bit is kept apart from the score). The row max of
+         * the tile is the max of the two halves', exchanged through shared memory. */
+        const int32_t k0 = j * BN + HALF_KEYS * hf; /* the warp's first key */
+        const bool whole = vlo[0] <= k0 && vhi[0] >= k0 + HALF_KEYS - 1 && vlo[1] <= k0 && vhi[1] >= k0 + HALF_KEYS - 1;
+        const bool all = __all_sync(0xffffffffu, whole) && !B.mask;
+        uint32_t seen[2] = {0u, 0u};
+        float mx[2];
+        if (all) {
+            mx[0] = half_max<true>(s, 0, 0u, m[0]);
+            mx[1] = half_max<true>(s, 1, 0u, m[1]);
         } else {
-            const int32_t kbase = j * BN + 2 * tq;
-            uint32_t seen[2];
+            const int32_t kbase = k0 + 2 * tq;
 #pragma unroll
             for (int h = 0; h < 2; h++) {
                 const int32_t lo = vlo[h] - kbase, hi = vhi[h] - kbase;
-                seen[h] = 0;
 #pragma unroll
-                for (int n = 0; n < BN / 8; n++)
+                for (int n = 0; n < HALF_KEYS / 8; n++)
 #pragma unroll
                     for (int c = 0; c < 2; c++)
                         seen[h] |= (uint32_t)(n * 8 + c >= lo && n * 8 + c <= hi) << (2 * n + c);
@@ -578,52 +608,89 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
 #pragma unroll
                 for (int h = 0; h < 2; h++)
 #pragma unroll
-                    for (int n = 0; n < BN / 8; n++)
+                    for (int n = 0; n < HALF_KEYS / 8; n++)
 #pragma unroll
                         for (int c = 0; c < 2; c++)
                             if ((seen[h] >> (2 * n + c) & 1u) && mrow[h][kbase + n * 8 + c] == 0)
                                 seen[h] &= ~(1u << (2 * n + c));
             }
-            grow[0] = update_state<false>(s, 0, seen[0], m[0], alpha[0], exact);
-            grow[1] = update_state<false>(s, 1, seen[1], m[1], alpha[1], exact);
+            mx[0] = half_max<false>(s, 0, seen[0], m[0]);
+            mx[1] = half_max<false>(s, 1, seen[1], m[1]);
+        }
+        if (tq == 0) {
+            xmax[hf][rb * 16 + gq] = mx[0];
+            xmax[hf][rb * 16 + gq + 8] = mx[1];
+        }
+        pair_sync(rb);
+        mx[0] = fmaxf(mx[0], xmax[1 - hf][rb * 16 + gq]);
+        mx[1] = fmaxf(mx[1], xmax[1 - hf][rb * 16 + gq + 8]);
+        uint32_t exact = 0;
+        if (all) {
+            probabilities<true>(s, 0, 0u, mx[0], exact);
+            probabilities<true>(s, 1, 0u, mx[1], exact);
+        } else {
+            probabilities<false>(s, 0, seen[0], mx[0], exact);
+            probabilities<false>(s, 1, seen[1], mx[1], exact);
         }
         if (__any_sync(0xffffffffu, exact != 0)) /* rare: near a bf16 midpoint, or far below */
             exact_probabilities(s, exact);
 #pragma unroll
-        for (int h = 0; h < 2; h++)
-            if (grow[h]) { /* rescale O and l */
+        for (int h = 0; h < 2; h++) {
+            if (mx[h] > m[h]) { /* rescale O and l by e^(m_old - m_new) */
+                const float alpha = ea_expf(m[h] - mx[h]);
 #pragma unroll
-                for (int n = 0; n < DV / 8; n++) {
-                    o[n][2 * h] = o[n][2 * h] * alpha[h];
-                    o[n][2 * h + 1] = o[n][2 * h + 1] * alpha[h];
+                for (int n = 0; n < DV / 16; n++) {
+                    o[n][2 * h] = o[n][2 * h] * alpha;
+                    o[n][2 * h + 1] = o[n][2 * h + 1] * alpha;
                 }
-                l[2 * h] = l[2 * h] * alpha[h];
-                l[2 * h + 1] = l[2 * h + 1] * alpha[h];
+                l[2 * h] = l[2 * h] * alpha;
+                l[2 * h + 1] = l[2 * h + 1] * alpha;
             }
+            m[h] = mx[h];
+        }
+
+        /* P rounded to bf16, as the A operand of the k-steps of this warp's half (the C layout of
+         * two n-tiles is the A layout of one k-step), published for the other warp of the pair. */
+        uint4 own[HALF_KEYS / 16];
+#pragma unroll
+        for (int kl = 0; kl < HALF_KEYS / 16; kl++) {
+            own[kl] = make_uint4(pack_bf16(s[2 * kl][0], s[2 * kl][1]), pack_bf16(s[2 * kl][2], s[2 * kl][3]),
+                                 pack_bf16(s[2 * kl + 1][0], s[2 * kl + 1][1]),
+                                 pack_bf16(s[2 * kl + 1][2], s[2 * kl + 1][3]));
+            xp[((rb * 2 + hf) * (HALF_KEYS / 16) + kl) * 32 + lane] = own[kl];
+        }
 
         cp_async_wait<0>();
         land_rows<DV, SD>(path, Vs, stage);
-        __syncthreads(); /* V(j) is in shared memory; every warp is done with K(j) */
+        __syncthreads(); /* V(j) and the other half's P are in shared memory; every warp is done with K(j) */
         if (j_next >= 0)
             produce_rows<DQK, SD>(a, path, a.k_pool, a.dqk, kv_row(B, a, slot_next), Ks, stage);
+        uint32_t pf[BN / 16][4]; /* P of the whole tile: the first half's k-steps, then the second's */
+#pragma unroll
+        for (int kl = 0; kl < HALF_KEYS / 16; kl++) {
+            const uint4 other = xp[((rb * 2 + 1 - hf) * (HALF_KEYS / 16) + kl) * 32 + lane];
+            const uint4 first = hf == 0 ? own[kl] : other, second = hf == 0 ? other : own[kl];
+            pf[kl][0] = first.x, pf[kl][1] = first.y, pf[kl][2] = first.z, pf[kl][3] = first.w;
+            pf[HALF_KEYS / 16 + kl][0] = second.x, pf[HALF_KEYS / 16 + kl][1] = second.y;
+            pf[HALF_KEYS / 16 + kl][2] = second.z, pf[HALF_KEYS / 16 + kl][3] = second.w;
+        }
 
-        /* compute_pv: k-step kk covers keys 16kk..16kk+15 = n-tiles 2kk and 2kk+1 of S. */
+        /* compute_pv for the warp's half of the value columns: k-step kk covers keys 16kk..16kk+15,
+         * in increasing order; (O, l) += P [V | 1], V by ldmatrix.trans, l as the output of a
+         * constant "ones" B operand (both warps of the pair compute the same l). */
 #pragma unroll
         for (int kk = 0; kk < BN / 16; kk++) {
-            const uint32_t pf[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
-                                    pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                                    pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
 #pragma unroll
-            for (int n = 0; n < DV / 8; n += 2) {
+            for (int n = 0; n < DV / 16; n += 2) {
                 uint32_t vf[4];
                 const int mi = lane / 8, ri = lane % 8;
-                ldmatrix_x4_trans(vf, Vs + (kk * 16 + (mi & 1) * 8 + ri) * (DV + PAD) + (n + (mi >> 1)) * 8);
-                mma_bf16(o[n], pf, vf[0], vf[1]);
-                mma_bf16(o[n + 1], pf, vf[2], vf[3]);
+                ldmatrix_x4_trans(vf, Vs + (kk * 16 + (mi & 1) * 8 + ri) * (DV + PAD) + (DV / 2 * hf / 8 + n + (mi >> 1)) * 8);
+                mma_bf16(o[n], pf[kk], vf[0], vf[1]);
+                mma_bf16(o[n + 1], pf[kk], vf[2], vf[3]);
             }
-            mma_bf16(l, pf, BF16X2_ONE, BF16X2_ONE);
+            mma_bf16(l, pf[kk], BF16X2_ONE, BF16X2_ONE);
         }
-        __syncthreads(); /* every warp is done with V(j) before the next tile's V lands there */
+        __syncthreads(); /* every warp is done with V(j) and P before the next tile writes them */
         j = j_next;
         slot = slot_next;
     }
