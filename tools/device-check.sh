@@ -12,8 +12,10 @@
 #                                 GPUs allow (bs 8, 32, 128; prefix rand:0:512), with the timeline
 #                                 of the largest (needs 2 GPUs or more, and NCCL at build time)
 #
-# Results go to $OUT (the bench phase names them after the card, ready for bench/results/); the
-# check phase packs its logs into one logs.tgz. A summary ends the output.
+# Results go to $OUT: the bench phase names them after the card and packs them into one
+# bench-results.tgz (the device tool brings back at most 8 files; unpack it with
+# `tar xzf bench-results.tgz -C bench/results`); the check phase packs its logs into one logs.tgz.
+# A summary ends the output.
 set -u
 phase=${1:-check}
 out=${OUT:-/tmp/ea-device}
@@ -62,6 +64,7 @@ elif [ "$phase" = bench ]; then
   step scaling "$out/kernel-scaling-$card.txt" build/bin/ea-bench-kernel --scaling --reps 10
   step scaling-peers "$out/kernel-scaling-peers-$card.txt" env PYTHONUNBUFFERED=1 timeout 480 \
     python3 bench/peers/attention_peers.py --scaling "$out/kernel-scaling-$card.txt"
+  (cd "$out" && tar czf bench-results.tgz --remove-files -- *-"$card".*)
 elif [ "$phase" = tp ]; then
   gpus=$(nvidia-smi -L | wc -l) sizes=""
   for n in 1 2 4 8; do [ "$n" -le "$gpus" ] && sizes="$sizes${sizes:+,}$n"; done
