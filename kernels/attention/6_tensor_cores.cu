@@ -337,8 +337,8 @@ __device__ __forceinline__ void exact_probabilities(float (&s)[HALF_KEYS / 8][4]
 }
 
 /* Blocks per SM the registers must allow: 2 blocks of 8 warps (128 registers) for head dims up to
- * 128, where a warp holds half of O (32 registers for Dv 128) and 32 scores; larger accumulators
- * need the registers of 1. Measured on an H200 (medians, one run), against the earlier layout of
+ * 128, where a thread holds its part of half of O (32 registers for Dv 128) and 16 scores (32 keys
+ * of 16 rows per warp); larger accumulators need the registers of 1. Measured on an H200 (medians, one run), against the earlier layout of
  * 4 warps that each computed all 64 keys and all of O for 16 pairs (3 blocks of 168 registers):
  * seed shape 159 us against 166, long_prefix 173 against 198, gqa8_d128 16.5 against 27.4. That
  * layout with 2 blocks (176 registers) was slower still (188 us on the seed shape), and with 4
