@@ -442,8 +442,10 @@ __device__ __forceinline__ void write_rows(const ea_attn_args &a, const tc_block
 /* Shared memory: Q, K and V tiles of bf16, then (TC_F32 only) the staging rows of f32. */
 template <int DQK, int DV>
 struct tc_smem {
-    /* staging row: fits a row of Q, K or V, plus 8 floats: rows 32 bytes apart modulo 128, so the 8
-     * threads of a 16-byte phase (4 rows x 2 halves) hit 8 different bank groups */
+    /* staging row: fits a row of Q, K or V, plus 8 floats: rows 32 bytes apart modulo 128. The 8
+     * threads of a 16-byte phase are 2 rows x 4 parts (64 contiguous bytes each), so the two rows
+     * overlap in 32 of them: a 2-way conflict there (8 floats of padding were chosen when two
+     * threads shared a row; 16 would remove it, not measured) */
     static constexpr int SD = (DQK > DV ? DQK : DV) + 8;
     static constexpr size_t q = 0, k = q + (size_t)BLOCK_PAIRS * (DQK + PAD), v = k + (size_t)BN * (DQK + PAD),
                             xmax = v + (size_t)BN * (DV + PAD), /* 2 x BLOCK_PAIRS floats */
