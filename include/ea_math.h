@@ -108,15 +108,13 @@ EA_HD float ea_expf(float x)
     p = EA_FMAF(p, r, 1.0f);
     p = EA_FMAF(p, r, 1.0f);
 
-    /* 2^n in at most two exact steps: n = 128 as 2 * 2^127; n < -126 (a subnormal result) as
-     * 2^(n+100) then 2^-100, so that only the last product rounds. Multiplying by 1 is exact. */
-    /* n as an int: the low bits of `shifted` hold it (no float-to-int conversion, which is slow on
-     * GPUs): -150 .. 128 */
+    /* y = p * 2^n, rounded once. 2^n as two halves, 2^(n - h) * 2^h with h = floor(n / 2), both
+     * normal for every n here (-150 .. 128): p (0.7 .. 1.42) times the first is exact, and only the
+     * second product rounds, which also places subnormal results correctly. n as an int: the low
+     * bits of `shifted` hold it (no float-to-int conversion, which is slow on GPUs). */
     const int ni = (int)ea_f32_bits(shifted) - (int)ea_f32_bits(round_magic);
-    const float pre = ni > 127 ? 2.0f : 1.0f;
-    const float post = ni < -126 ? 0x1p-100f : 1.0f;
-    const int e = ni > 127 ? ni - 1 : ni < -126 ? ni + 100 : ni;
-    const float y = ((p * pre) * ea_pow2i(e)) * post;
+    const int h = ni >> 1; /* floor(ni / 2): an arithmetic shift */
+    const float y = (p * ea_pow2i(ni - h)) * ea_pow2i(h);
 
     /* NaN in, quiet NaN out; below lo 0; from hi on +inf */
     const float special = x != x ? x + x : x < lo ? 0.0f : ea_f32_from_bits(0x7f800000u);

@@ -45,12 +45,18 @@ cudaError_t ea_launch_attention_4(const ea_attn_args *a, cudaStream_t s); /* vec
 cudaError_t ea_launch_attention_5(const ea_attn_args *a, cudaStream_t s); /* bitmasks */
 cudaError_t ea_launch_attention_6(const ea_attn_args *a, cudaStream_t s); /* tensor cores */
 
-/* The proof of the tc kernel's fast probabilities: over all 2^32 floats x, counts into *bad the
+/* The proof of the tc kernel's fast probabilities: over every float x <= 0 and every NaN, counts into *bad the
  * inputs whose fast value rounds to another bf16 than ea_expf(x) (must stay 0), and into *slow
  * those that take the exact path; *max_ulps gets the largest distance between the fast value and
  * ea_expf(x) in fp32 ulps over [-80, 0]. Device counters, zeroed by the caller. */
 cudaError_t ea_launch_tc_prob_check(unsigned long long *bad, unsigned long long *slow, unsigned int *max_ulps,
                                     cudaStream_t s);
+
+/* The check of the tc kernel's epilogue division (a reciprocal per row, then three instructions per
+ * element): counts into *bad the quotients that differ from the division operator's, over every x
+ * mantissa against 4,096 divisor mantissas at three exponents each (must stay 0). A device counter,
+ * zeroed by the caller. */
+cudaError_t ea_launch_tc_div_check(unsigned long long *bad, cudaStream_t s);
 
 /* Kernel 5 with an impossible shared-memory request (for the launch-failure test). */
 cudaError_t ea_launch_attention_bad_smem(const ea_attn_args *a, cudaStream_t s);

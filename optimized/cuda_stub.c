@@ -43,4 +43,5 @@ ea_status ea_cuda_check_tc_probabilities(ea_cuda_ctx *ctx, uint64_t *bad, uint64
 {
     return NOT_BUILT;
 }
+ea_status ea_cuda_check_tc_division(ea_cuda_ctx *ctx, uint64_t *bad) { return NOT_BUILT; }
 ea_status ea_run_cuda(void *runner, const ea_problem *pr, const ea_host_batch *hb, void *o) { return NOT_BUILT; }

@@ -87,3 +87,23 @@ ea_status ea_cuda_check_tc_probabilities(ea_cuda_ctx *ctx, uint64_t *bad, uint64
     *max_ulps = h.max_ulps;
     return EA_OK;
 }
+
+ea_status ea_cuda_check_tc_division(ea_cuda_ctx *ctx, uint64_t *bad)
+{
+    if (!ctx || !bad)
+        return ea_fail(EA_ERR_NULL, "ctx and bad are required");
+    unsigned long long h = 0, *d = NULL;
+    EA_CUDA_TRY(cudaMalloc((void **)&d, sizeof h));
+    cudaError_t e = cudaMemsetAsync(d, 0, sizeof h, ctx->stream);
+    if (e == cudaSuccess)
+        e = ea_launch_tc_div_check(d, ctx->stream);
+    if (e == cudaSuccess)
+        e = cudaMemcpyAsync(&h, d, sizeof h, cudaMemcpyDeviceToHost, ctx->stream);
+    if (e == cudaSuccess)
+        e = cudaStreamSynchronize(ctx->stream);
+    cudaFree(d);
+    if (e != cudaSuccess)
+        return ea_cuda_fail(e, "the tc division check", __FILE__, __LINE__);
+    *bad = h;
+    return EA_OK;
+}

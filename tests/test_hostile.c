@@ -434,6 +434,11 @@ static ea_status cuda_tc_probabilities(void)
     uint32_t ulps;
     return ea_cuda_check_tc_probabilities(NULL, &bad, &exact, &ulps);
 }
+static ea_status cuda_tc_division(void)
+{
+    uint64_t bad;
+    return ea_cuda_check_tc_division(NULL, &bad);
+}
 static ea_status cuda_runner(void) { return ea_run_cuda(NULL, &pr, &hb, out); }
 
 static const struct {
@@ -482,7 +487,7 @@ static const struct {
     CUDA(cuda_poison), CUDA(cuda_download), CUDA(cuda_plan_create), CUDA(cuda_plan_build), CUDA(cuda_run),
     CUDA(cuda_reserve), CUDA(cuda_extend), CUDA(cuda_graph_capture), CUDA(cuda_graph_launch),
     CUDA(cuda_queue_busy), CUDA(cuda_malloc), CUDA(cuda_bad_launch), CUDA(cuda_plan_download),
-    CUDA(cuda_tc_probabilities), CUDA(cuda_runner),
+    CUDA(cuda_tc_probabilities), CUDA(cuda_tc_division), CUDA(cuda_runner),
 #undef ROW
 #undef CUDA
 };

@@ -148,14 +148,16 @@ __device__ int32_t first_seen_tile(const ea_attn_args &a, const tc_block &B, int
     return -1;
 }
 
-/* P = bf16(ea_expf(x)), fast. Only the bf16 rounding of ea_expf(x) is needed, and that depends
- * on ea_expf(x) only near a rounding midpoint. So: y = 2^(x log2 e) from the hardware's ex2.approx
- * (one instruction), with the argument's rounding error put back by one fma; where y lies within
- * TC_PROB_MARGIN fp32 ulps of a bf16 midpoint, or x is outside [-80, 0] (ex2.approx flushes
- * subnormals), *exact is set and the caller computes ea_expf(x) itself. test_gpu checks, for all
- * 2^32 inputs, that bf16(y) == bf16(ea_expf(x)) wherever *exact is not set, and measures how far
- * y strays from ea_expf(x): the margin only has to exceed that distance (3 ulps on an H200), and the
- * smaller it is, the rarer the exact path. */
+/* P = bf16(ea_expf(x)), fast, for x = S - m <= 0 (m is the max of the scores a row sees) or NaN.
+ * Only the bf16 rounding of ea_expf(x) is needed, and that depends on ea_expf(x) only near a
+ * rounding midpoint. So: y = 2^(x log2 e) from the hardware's ex2.approx (one instruction), with
+ * the argument's rounding error put back by one fma; where y lies within TC_PROB_MARGIN fp32 ulps
+ * of a bf16 midpoint, or x is below -80 (ex2.approx flushes subnormals) or NaN, *exact is set and
+ * the caller computes ea_expf(x) itself. test_gpu checks, for all 2^31 + 1 non-positive floats and
+ * every NaN, that bf16(y) == bf16(ea_expf(x)) wherever *exact is not set, and measures how far y
+ * strays from ea_expf(x): the margin only has to exceed that distance (3 ulps on an H200), and the
+ * smaller it is, the rarer the exact path. Positive x is never passed (nor checked): the scores a
+ * row does not see may give one, but their probability is replaced by 0 whatever y is. */
 #define TC_PROB_MARGIN 4u
 
 __device__ __forceinline__ float tc_prob_fast(float x, bool &exact)
@@ -167,11 +169,12 @@ __device__ __forceinline__ float tc_prob_fast(float x, bool &exact)
     asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(t));
     y = fmaf(y, err * ln2, y); /* 2^err = 1 + err ln2 + O(2^-70) */
     const uint32_t low = __float_as_uint(y) & 0xffffu;
-    exact = !(x >= -80.f && x <= 0.f) || low - (0x8000u - TC_PROB_MARGIN) < 2 * TC_PROB_MARGIN;
+    exact = !(x >= -80.f) || low - (0x8000u - TC_PROB_MARGIN) < 2 * TC_PROB_MARGIN;
     return y;
 }
 
-/* The proof of tc_prob_fast, run by the GPU suite: every float x, in chunks of 2^28 per launch.
+/* The proof of tc_prob_fast, run by the GPU suite: every float x of its domain (x <= 0 or NaN;
+ * all 2^32 bit patterns are visited, in chunks of 2^28 per launch, and positive ones skipped).
  * Counts inputs where the fast value is used (not exact) but rounds to another bf16 than
  * ea_expf(x), and how many take the exact path; and keeps the largest distance in ulps between
  * y and ea_expf(x) over [-80, 0], whatever the margin. */
@@ -180,12 +183,13 @@ __global__ void tc_prob_check_kernel(uint32_t first_hi, unsigned long long *bad,
 {
     const uint32_t u = (first_hi << 28) | (blockIdx.x * blockDim.x + threadIdx.x);
     const float x = __uint_as_float(u);
+    const bool domain = !(x > 0.f); /* x <= 0 or NaN */
     bool exact;
     const float y = tc_prob_fast(x, exact);
     const float e = ea_expf(x);
-    if (exact)
+    if (domain && exact)
         atomicAdd(slow, 1ull);
-    else if (ea_f32_to_bf16(y) != ea_f32_to_bf16(e))
+    else if (domain && ea_f32_to_bf16(y) != ea_f32_to_bf16(e))
         atomicAdd(bad, 1ull);
     const int32_t dist = x >= -80.f && x <= 0.f ? abs((int32_t)(__float_as_uint(y) - __float_as_uint(e))) : 0;
     const uint32_t warp_max = __reduce_max_sync(0xffffffffu, (uint32_t)dist);
@@ -230,10 +234,17 @@ template <int D, int SD>
 __device__ __forceinline__ void produce_rows(const ea_attn_args &a, tc_path path, const void *src, int dim,
                                              int64_t row, uint16_t *tile, float *stage)
 {
+    static_assert(D / 8 % TPR == 0, "the TPR threads of a row copy the same number of chunks");
     const int part = threadIdx.x % TPR, k = threadIdx.x / TPR;
     const int64_t base = row >= 0 ? row * dim : 0;
     uint16_t *dst = tile + k * (D + PAD);
-    if (path == TC_BF16) {
+    if (path == TC_BF16 && dim == D) { /* whole rows (the common case): one test per row, not per chunk */
+        const uint16_t *from = (const uint16_t *)src + base + part * 8;
+        const int bytes = row >= 0 ? 16 : 0;
+#pragma unroll
+        for (int c = 0; c < D / 8; c += TPR)
+            cp_async16(dst + part * 8 + c * 8, from + c * 8, bytes);
+    } else if (path == TC_BF16) {
         const uint16_t *from = (const uint16_t *)src + base;
 #pragma unroll
         for (int c = part; c < D / 8; c += TPR)
@@ -348,19 +359,76 @@ constexpr int tc_min_blocks(int dqk, int dv)
     return dqk + dv <= 256 ? 2 : 1;
 }
 
+/* ---- x / den for many x and one den, as the division operator rounds it ----
+ * x / den compiles to a reciprocal estimate refined by one Newton step, a quotient and its
+ * remainder by fma, one correction by fma, and a check (FCHK) that sends operands of extreme
+ * exponent to a slow path. The reciprocal depends on den alone, so a row computes it once and each
+ * element then costs three instructions. That is the compiler's own fast path, and it returns the
+ * correctly rounded quotient whenever both operands are moderate: both magnitudes in
+ * [2^-40, 2^40) here, where no step can overflow, underflow or meet a subnormal (and x = +0, which
+ * stays +0; -0 would come out +0, so it is not moderate). test_gpu compares it with the operator bit
+ * for bit on every x mantissa against 4,096 den mantissas at the ends and the middle of that range,
+ * and on x = +0 (test_tc_division). */
+__device__ __forceinline__ bool moderate(float x) /* +0 (the padding columns of O), or 2^-40 <= |x| < 2^40 */
+{
+    const uint32_t b = __float_as_uint(x);
+    return b == 0u || (b & 0x7fffffffu) - 0x2b800000u < 0x53800000u - 0x2b800000u;
+}
+__device__ __forceinline__ float reciprocal(float den) /* the refined reciprocal of the fast path */
+{
+    float r;
+    asm("rcp.approx.ftz.f32 %0, %1;\n" : "=f"(r) : "f"(den));
+    return fmaf(r, fmaf(-den, r, 1.f), r);
+}
+__device__ __forceinline__ float divide(float x, float den, float r) /* x / den for moderate x, den */
+{
+    const float q = x * r;
+    return fmaf(fmaf(-den, q, x), r, q);
+}
+
+/* The check of divide(): block (e, d) takes den mantissa d (the bits of d, spread over the 23, with
+ * the low ones all set for odd d) at exponent e of {-40, 0, 39}, and each thread every x mantissa
+ * in turn at the exponents -40, 0 and 39, positive and negative. Counts quotients that differ from
+ * the division operator's. */
+__global__ void tc_div_check_kernel(unsigned long long *bad)
+{
+    const int exps[3] = {-40, 0, 39};
+    const uint32_t d = blockIdx.x;
+    const uint32_t dm = d << 11 | (d & 1 ? 0x7ffu : (d * 0x9e3779b9u) >> 21);
+    const float den = __uint_as_float((uint32_t)(exps[blockIdx.y] + 127) << 23 | dm);
+    const float r = reciprocal(den);
+    unsigned long long n = 0;
+    for (uint32_t xm = threadIdx.x; xm < (1u << 23); xm += blockDim.x)
+#pragma unroll
+        for (int k = 0; k < 6; k++) {
+            const float x = __uint_as_float((k & 1u) << 31 | (uint32_t)(exps[k / 2] + 127) << 23 | xm);
+            n += __float_as_uint(divide(x, den, r)) != __float_as_uint(__fdiv_rn(x, den));
+        }
+    n += threadIdx.x == 0 && __float_as_uint(divide(0.f, den, r)) != __float_as_uint(__fdiv_rn(0.f, den));
+    if (n)
+        atomicAdd(bad, n);
+}
+
+extern "C" cudaError_t ea_launch_tc_div_check(unsigned long long *bad, cudaStream_t s)
+{
+    tc_div_check_kernel<<<dim3(4096, 3), 256, 0, s>>>(bad);
+    return cudaGetLastError();
+}
+
 /* ---- epilogue: o = O / den with den = l + e^(sink - m), in the output dtype ----
  * Zeros for a row that sees no key (its O may hold 0 * inf from V). Each thread finishes its own
  * accumulators: its rows' l is in its registers (every column of the "ones" n-tile holds it), so it
  * divides, rounds to the output dtype and parks the results in shared memory, up to 64 columns of
  * the warp's 16 rows at a time. Then the warp copies the parked rows out, neighbouring column pairs
- * in neighbouring lanes, each row's offset in o computed once. Per output element: one division,
- * one rounding, one store; the integer work is per row, not per element. */
+ * in neighbouring lanes, each row's offset in o computed once. Per output element: one division
+ * (three instructions, divide()), one rounding, one store; the integer work is per row, not per
+ * element. */
 __host__ __device__ constexpr int park_cols(int dv) { return dv / 2 < 64 ? dv / 2 : 64; } /* columns per parked chunk */
 __host__ __device__ constexpr int park_w(int dv) { return park_cols(dv) + 8; }            /* 32-bit words per parked row */
 __host__ __device__ constexpr int park_warp(int dv) { return 16 * park_w(dv) + 2 * 16; }  /* the rows, then 16 int64 offsets */
 
 template <int DV>
-__device__ __forceinline__ void write_rows(const ea_attn_args &a, const tc_block &B, const float (&o)[DV / 16][4],
+__device__ __forceinline__ void write_rows(const ea_attn_args &a, const tc_block &B, float (&o)[DV / 16][4],
                                            const float (&l)[4], const float (&m)[2], uint16_t *smem)
 {
     constexpr int CW = park_cols(DV), W = park_w(DV), NT = CW / 8; /* n-tiles per chunk */
@@ -385,6 +453,28 @@ __device__ __forceinline__ void write_rows(const ea_attn_args &a, const tc_block
         if (!empty[h] && a.sinks && pair < B.pairs)
             den[h] = den[h] + ea_expf(a.sinks[B.g * B.G + pair % B.G] - m[h]);
     }
+    /* O / den in place, by divide() where the whole warp's operands are moderate (all but rare
+     * rows), by the operator elsewhere: the same bits either way. Rows that see no key give 0. */
+    bool fast = (empty[0] || moderate(den[0])) && (empty[1] || moderate(den[1]));
+#pragma unroll
+    for (int n = 0; n < DV / 16; n++)
+#pragma unroll
+        for (int e = 0; e < 4; e++)
+            fast = fast && (empty[e / 2] || moderate(o[n][e]));
+    if (__all_sync(0xffffffffu, fast)) {
+        const float r0 = reciprocal(den[0]), r1 = reciprocal(den[1]);
+#pragma unroll
+        for (int n = 0; n < DV / 16; n++) {
+            o[n][0] = divide(o[n][0], den[0], r0), o[n][1] = divide(o[n][1], den[0], r0);
+            o[n][2] = divide(o[n][2], den[1], r1), o[n][3] = divide(o[n][3], den[1], r1);
+        }
+    } else {
+#pragma unroll
+        for (int n = 0; n < DV / 16; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++)
+                o[n][e] = o[n][e] / den[e / 2];
+    }
     const bool paired = a.dv % 2 == 0; /* column pairs as one 4-byte (bf16) or 8-byte (f32) store */
 #pragma unroll
     for (int cc = 0; cc < DV / 2 / CW; cc++) {
@@ -395,11 +485,11 @@ __device__ __forceinline__ void write_rows(const ea_attn_args &a, const tc_block
         for (int n = 0; n < NT; n++)
 #pragma unroll
             for (int h = 0; h < 2; h++) {
-                const float x0 = empty[h] ? 0.f : o[cc * NT + n][2 * h] / den[h];
-                const float x1 = empty[h] ? 0.f : o[cc * NT + n][2 * h + 1] / den[h];
+                const float x0 = empty[h] ? 0.f : o[cc * NT + n][2 * h];
+                const float x1 = empty[h] ? 0.f : o[cc * NT + n][2 * h + 1];
                 uint32_t *row = park + (gq + 8 * h) * W;
-                if (a.bf16)
-                    row[n * 4 + tq] = (uint32_t)ea_f32_to_bf16(x0) | (uint32_t)ea_f32_to_bf16(x1) << 16;
+                if (a.bf16) /* cvt.rn.bf16x2: a NaN loses its payload, as in land_rows() */
+                    row[n * 4 + tq] = pack_bf16(x0, x1);
                 else
                     *(float2 *)&row[n * 8 + 2 * tq] = make_float2(x0, x1);
             }
@@ -636,19 +726,31 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
         }
         if (__any_sync(0xffffffffu, exact != 0)) /* rare: near a bf16 midpoint, or far below */
             exact_probabilities(s, exact);
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            if (mx[h] > m[h]) { /* rescale O and l by e^(m_old - m_new) */
-                const float alpha = ea_expf(m[h] - mx[h]);
+        /* rescale O and l by alpha = e^(m_old - m_new) where the row's max grew, and by 1 (which
+         * changes no bit) where it did not. The four threads of a quad hold the same two rows: the
+         * even ones compute row gq's alpha, the odd ones row gq + 8's, and they swap: one ea_expf
+         * per thread instead of two. */
+        {
+            const bool odd = tq & 1;
+            const float m_old = odd ? m[1] : m[0], m_new = odd ? mx[1] : mx[0]; /* selects: no indexing */
+            const float mine = ea_expf(m_new > m_old ? m_old - m_new : 0.f);     /* e^0 = 1 exactly */
+            const float theirs = __shfl_xor_sync(0xffffffffu, mine, 1);
+            const float alpha0 = odd ? theirs : mine, alpha1 = odd ? mine : theirs; /* rows gq, gq + 8 */
+            if (__any_sync(0xffffffffu, mx[0] > m[0] || mx[1] > m[1])) {
 #pragma unroll
                 for (int n = 0; n < DV / 16; n++) {
-                    o[n][2 * h] = o[n][2 * h] * alpha;
-                    o[n][2 * h + 1] = o[n][2 * h + 1] * alpha;
+                    o[n][0] = o[n][0] * alpha0;
+                    o[n][1] = o[n][1] * alpha0;
+                    o[n][2] = o[n][2] * alpha1;
+                    o[n][3] = o[n][3] * alpha1;
                 }
-                l[2 * h] = l[2 * h] * alpha;
-                l[2 * h + 1] = l[2 * h + 1] * alpha;
+                l[0] = l[0] * alpha0;
+                l[1] = l[1] * alpha0;
+                l[2] = l[2] * alpha1;
+                l[3] = l[3] * alpha1;
             }
-            m[h] = mx[h];
+            m[0] = mx[0];
+            m[1] = mx[1];
         }
 
         /* P rounded to bf16, as the A operand of the k-steps of this warp's half (the C layout of
