@@ -162,14 +162,18 @@ __device__ int32_t first_seen_tile(const ea_attn_args &a, const tc_block &B, int
 
 __device__ __forceinline__ float tc_prob_fast(float x, bool &exact)
 {
-    const float l2e_hi = 0x1.715476p+0f, l2e_lo = 0x1.4ae0c0p-26f, ln2 = 0x1.62e430p-1f;
-    const float t = x * l2e_hi;
-    const float err = fmaf(x, l2e_lo, fmaf(x, l2e_hi, -t)); /* x log2(e) - t, to ~2^-48 */
+    const float log2e = 0x1.715476p+0f, ln2_hi = 0x1.62e430p-1f, ln2_lo = -0x1.05c610p-29f;
+    const float t = x * log2e;
+    /* e^x = 2^t e^(x - t ln2), and x - t ln2 (ln2 in two parts, each fma rounding a tiny result)
+     * is the argument's rounding error times ln2, below 2^-17: e^d = 1 + d to 2^-35 */
+    const float d = fmaf(-t, ln2_lo, fmaf(-t, ln2_hi, x));
     float y;
     asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(t));
-    y = fmaf(y, err * ln2, y); /* 2^err = 1 + err ln2 + O(2^-70) */
-    const uint32_t low = __float_as_uint(y) & 0xffffu;
-    exact = !(x >= -80.f) || low - (0x8000u - TC_PROB_MARGIN) < 2 * TC_PROB_MARGIN;
+    y = fmaf(y, d, y);
+    /* near a bf16 midpoint: the low 16 bits of y within TC_PROB_MARGIN of 0x8000, tested as one
+     * wrapping subtraction on the bits shifted to the top */
+    const uint32_t near = (__float_as_uint(y) << 16) - ((0x8000u - TC_PROB_MARGIN) << 16);
+    exact = !(x >= -80.f) || near < (2 * TC_PROB_MARGIN) << 16;
     return y;
 }
 
