@@ -41,6 +41,11 @@ expect 2 "unknown --only" -- "$bin" --cases "$tmp/good.cases" --only zzz
 expect 2 "unknown --kernel" -- "$bin" --cases "$tmp/good.cases" --kernel 7
 grep -q "unknown kernel '7': 1 naive" "$tmp/err" || { echo "FAIL: --kernel 7 without the list"; fails=$((fails + 1)); }
 expect 0 "--kernel by name (CPU tables; GPU ones where there is a device)" -- "$bin" --cases "$tmp/good.cases" --kernel gqa_blocking
+# naming a kernel without --backend runs its GPU checks (or says why not), never the CPU tables alone
+grep -q "GPU backend, kernel 3\|GPU checks skipped" "$tmp/out" ||
+  { echo "FAIL: --kernel without --backend did not reach the GPU checks"; fails=$((fails + 1)); }
+expect 0 "--kernel with --backend cpu: the CPU tables only" -- "$bin" --cases "$tmp/good.cases" --kernel 6 --backend cpu
+grep -q "GPU" "$tmp/out" && { echo "FAIL: --backend cpu ran or mentioned the GPU checks"; fails=$((fails + 1)); }
 # the benchmarks: bad arguments are refused before anything runs (with or without a GPU)
 if [ -x "$1/bin/ea-bench-kernel" ]; then
   k="$1/bin/ea-bench-kernel"

@@ -4,6 +4,8 @@
  *   build/bin/ea-compare --cases tests/cases/default.cases [--backend cpu|gpu|all] [--only NAME] [--kernel N]
  *                        [--max-bytes BYTES] [--max-gflop GFLOP]
  *
+ * --backend is cpu by default, all when --kernel names a kernel (its checks are what was asked for).
+ *
  * Before anything runs, every selected case's memory and work are computed from the case alone
  * (ea_case_cost); a case over the limits (by default 3/4 of the host memory available, the GPU's
  * free memory, EA_DEFAULT_MAX_GFLOP per attention) is refused with exit 2 and one line naming its
@@ -61,6 +63,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: ea-compare --cases FILE [--backend cpu|gpu|all] [--only NAME] [--kernel 1..6|NAME] "
                "[--max-bytes BYTES] [--max-gflop GFLOP]\n"
+               "  --backend: default cpu, or all when --kernel is given\n"
                "  --kernel: check one GPU kernel (kernels/README.md: 1 naive .. 5 bitmasks, 6 tc); default: all\n");
 }
 
@@ -426,7 +429,8 @@ typedef struct {
 /* Fills *o from argv; -1 to go on, else the exit status (0 after --help, 2 for a bad option). */
 static int parse_options(int argc, char **argv, options *o)
 {
-    *o = (options){.backend = "cpu", .first = EA_KERNEL_FIRST, .last = EA_KERNEL_LAST, .lim = ea_limits_default()};
+    *o = (options){.first = EA_KERNEL_FIRST, .last = EA_KERNEL_LAST, .lim = ea_limits_default()};
+    int kernel_named = 0;
     for (int k = 1; k < argc; k++) {
         if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) {
             usage(stdout);
@@ -443,6 +447,7 @@ static int parse_options(int argc, char **argv, options *o)
                 return 2;
             }
             o->last = o->first;
+            kernel_named = 1;
         } else if (ea_limits_option(argv[k], k + 1 < argc ? argv[k + 1] : NULL, &o->lim) == 1) {
             k++;
         } else {
@@ -454,6 +459,10 @@ static int parse_options(int argc, char **argv, options *o)
         fprintf(stderr, "ea-compare: --cases FILE is required (try --help)\n");
         return 2;
     }
+    /* naming a GPU kernel asks for its checks: without --backend, the CPU tables and then the
+     * GPU ones where there is a device (a plain "cpu" default would pass without running it) */
+    if (!o->backend)
+        o->backend = kernel_named ? "all" : "cpu";
     if (strcmp(o->backend, "cpu") && strcmp(o->backend, "gpu") && strcmp(o->backend, "all")) {
         fprintf(stderr, "ea-compare: unknown backend '%s' (cpu, gpu or all)\n", o->backend);
         return 2;
