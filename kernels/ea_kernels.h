@@ -53,9 +53,9 @@ cudaError_t ea_launch_tc_prob_check(unsigned long long *bad, unsigned long long 
                                     cudaStream_t s);
 
 /* The check of the tc kernel's epilogue division (a reciprocal per row, then three instructions per
- * element): counts into *bad the quotients that differ from the division operator's, over every x
- * mantissa against 4,096 divisor mantissas at three exponents each (must stay 0). A device counter,
- * zeroed by the caller. */
+ * element): counts into *bad the quotients that differ from the correctly rounded one, over every x
+ * mantissa against 32,768 divisor mantissas, and at the ends of the range the kernel uses it in
+ * (must stay 0). A device counter, zeroed by the caller. */
 cudaError_t ea_launch_tc_div_check(unsigned long long *bad, cudaStream_t s);
 
 /* Kernel 5 with an impossible shared-memory request (for the launch-failure test). */

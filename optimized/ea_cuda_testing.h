@@ -23,7 +23,7 @@ ea_status ea_cuda_test_bad_launch(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_p
 ea_status ea_cuda_check_tc_probabilities(ea_cuda_ctx *ctx, uint64_t *bad, uint64_t *exact, uint32_t *max_ulps);
 
 /* Runs the check of the tc kernel's epilogue division (see kernels/attention/6_tensor_cores.cu) and
- * waits for it: *bad receives how many quotients differ from the division operator's (must be 0). */
+ * waits for it: *bad receives how many quotients differ from the correctly rounded ones (must be 0). */
 ea_status ea_cuda_check_tc_division(ea_cuda_ctx *ctx, uint64_t *bad);
 
 #ifdef __cplusplus

@@ -63,25 +63,49 @@ ea_status ea_run_cuda(void *runner, const ea_problem *pr, const ea_host_batch *h
     return st;
 }
 
+/* A device check that counts into a few counters: they are zeroed on the device, `launch` runs
+ * with their device copy, and they come back into *counters once the stream is done. */
+typedef cudaError_t (*counting_launch)(void *counters, cudaStream_t s);
+
+static ea_status run_counting(ea_cuda_ctx *ctx, counting_launch launch, void *counters, size_t bytes, const char *what)
+{
+    void *d = NULL;
+    EA_CUDA_TRY(cudaMalloc(&d, bytes));
+    cudaError_t e = cudaMemsetAsync(d, 0, bytes, ctx->stream);
+    if (e == cudaSuccess)
+        e = launch(d, ctx->stream);
+    if (e == cudaSuccess)
+        e = cudaMemcpyAsync(counters, d, bytes, cudaMemcpyDeviceToHost, ctx->stream);
+    if (e == cudaSuccess)
+        e = cudaStreamSynchronize(ctx->stream);
+    cudaFree(d);
+    return e == cudaSuccess ? EA_OK : ea_cuda_fail(e, what, __FILE__, __LINE__);
+}
+
+struct prob_counters {
+    unsigned long long bad, exact;
+    unsigned int max_ulps;
+};
+
+static cudaError_t launch_prob_check(void *counters, cudaStream_t s)
+{
+    struct prob_counters *d = counters;
+    return ea_launch_tc_prob_check(&d->bad, &d->exact, &d->max_ulps, s);
+}
+
+static cudaError_t launch_div_check(void *counters, cudaStream_t s)
+{
+    return ea_launch_tc_div_check(counters, s);
+}
+
 ea_status ea_cuda_check_tc_probabilities(ea_cuda_ctx *ctx, uint64_t *bad, uint64_t *exact, uint32_t *max_ulps)
 {
     if (!ctx || !bad || !exact || !max_ulps)
         return ea_fail(EA_ERR_NULL, "ctx, bad, exact and max_ulps are required");
-    struct counters {
-        unsigned long long bad, exact;
-        unsigned int max_ulps;
-    } h, *d = NULL;
-    EA_CUDA_TRY(cudaMalloc((void **)&d, sizeof h));
-    cudaError_t e = cudaMemsetAsync(d, 0, sizeof h, ctx->stream);
-    if (e == cudaSuccess)
-        e = ea_launch_tc_prob_check(&d->bad, &d->exact, &d->max_ulps, ctx->stream);
-    if (e == cudaSuccess)
-        e = cudaMemcpyAsync(&h, d, sizeof h, cudaMemcpyDeviceToHost, ctx->stream);
-    if (e == cudaSuccess)
-        e = cudaStreamSynchronize(ctx->stream);
-    cudaFree(d);
-    if (e != cudaSuccess)
-        return ea_cuda_fail(e, "the tc probability check", __FILE__, __LINE__);
+    struct prob_counters h;
+    const ea_status st = run_counting(ctx, launch_prob_check, &h, sizeof h, "the tc probability check");
+    if (st != EA_OK)
+        return st;
     *bad = h.bad;
     *exact = h.exact;
     *max_ulps = h.max_ulps;
@@ -92,18 +116,9 @@ ea_status ea_cuda_check_tc_division(ea_cuda_ctx *ctx, uint64_t *bad)
 {
     if (!ctx || !bad)
         return ea_fail(EA_ERR_NULL, "ctx and bad are required");
-    unsigned long long h = 0, *d = NULL;
-    EA_CUDA_TRY(cudaMalloc((void **)&d, sizeof h));
-    cudaError_t e = cudaMemsetAsync(d, 0, sizeof h, ctx->stream);
-    if (e == cudaSuccess)
-        e = ea_launch_tc_div_check(d, ctx->stream);
-    if (e == cudaSuccess)
-        e = cudaMemcpyAsync(&h, d, sizeof h, cudaMemcpyDeviceToHost, ctx->stream);
-    if (e == cudaSuccess)
-        e = cudaStreamSynchronize(ctx->stream);
-    cudaFree(d);
-    if (e != cudaSuccess)
-        return ea_cuda_fail(e, "the tc division check", __FILE__, __LINE__);
-    *bad = h;
-    return EA_OK;
+    unsigned long long h;
+    const ea_status st = run_counting(ctx, launch_div_check, &h, sizeof h, "the tc division check");
+    if (st == EA_OK)
+        *bad = h;
+    return st;
 }

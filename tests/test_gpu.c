@@ -213,19 +213,19 @@ static void test_tc_fast_probabilities(void **state)
 }
 
 /* The tc kernel's epilogue division, a reciprocal per row and three instructions per element, gives
- * the division operator's bits on every x mantissa against 4,096 divisor mantissas (its operands'
- * exponents at both ends and the middle of the range where the kernel uses it). */
+ * the correctly rounded quotient on every x mantissa against 32,768 divisor mantissas, and at the
+ * ends of the range of exponents where the kernel uses it. */
 static void test_tc_division(void **state)
 {
     (void)state;
     NEED_GPU();
     if (UNDER_SANITIZER) {
-        print_message("skipped under compute-sanitizer: 6 x 10^11 quotients; a plain run proves it\n");
+        print_message("skipped under compute-sanitizer: 5.7 x 10^11 quotients; a plain run proves it\n");
         skip();
     }
     uint64_t bad = 1;
     EA_ASSERT_OK(ea_cuda_check_tc_division(ctx, &bad));
-    print_message("tc division: %llu of 6.2 x 10^11 quotients differ from the division operator's\n", (unsigned long long)bad);
+    print_message("tc division: %llu of 5.7 x 10^11 quotients differ from the correctly rounded ones\n", (unsigned long long)bad);
     assert_int_equal(bad, 0);
 }
 

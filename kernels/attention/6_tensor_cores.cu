@@ -8,8 +8,9 @@
  * Measured (H200, seed shape, kernels/README.md): see the table there.
  *
  * One launch for the whole batch. grid = (pair blocks, Hkv, bs); block (x, g, i) owns 64
- * consecutive (query row, query head) pairs of request i whose heads share KV head g, the last
- * ones for x = 0
+ * consecutive (query row, query head) pairs of request i whose heads share KV head g, counted
+ * from the end of the longest request (x = 0: its last 64 pairs; in shorter requests the first
+ * x have no pairs and return)
  * (pair = r*G + hh): GQA loads K and V once for the whole group. 8 warps: 4 row blocks of 16
  * pairs (the m16 of the mma), each shared by a pair of warps (rb, hf): warp hf computes the
  * scores of keys 32hf..32hf+31 of the tile and the value columns [hf Dv/2, (hf+1) Dv/2) of O.
@@ -154,8 +155,8 @@ __device__ int32_t first_seen_tile(const ea_attn_args &a, const tc_block &B, int
  * rounding midpoint. So: y = 2^(x log2 e) from the hardware's ex2.approx (one instruction), with
  * the argument's rounding error put back by one fma; where y lies within TC_PROB_MARGIN fp32 ulps
  * of a bf16 midpoint, or x is below -80 (ex2.approx flushes subnormals) or NaN, *exact is set and
- * the caller computes ea_expf(x) itself. test_gpu checks, for all 2^31 + 1 non-positive floats and
- * every NaN, that bf16(y) == bf16(ea_expf(x)) wherever *exact is not set, and measures how far y
+ * the caller computes ea_expf(x) itself. test_gpu checks, for every float x <= 0 and every NaN,
+ * that bf16(y) == bf16(ea_expf(x)) wherever *exact is not set, and measures how far y
  * strays from ea_expf(x): the margin only has to exceed that distance (3 ulps on an H200), and the
  * smaller it is, the rarer the exact path. Positive x is never passed (nor checked): the scores a
  * row does not see may give one, but their probability is replaced by 0 whatever y is. */
@@ -371,9 +372,9 @@ constexpr int tc_min_blocks(int dqk, int dv)
  * element then costs three instructions. That is the compiler's own fast path, and it returns the
  * correctly rounded quotient whenever both operands are moderate: both magnitudes in
  * [2^-40, 2^40) here, where no step can overflow, underflow or meet a subnormal (and x = +0, which
- * stays +0; -0 would come out +0, so it is not moderate). test_gpu compares it with the operator bit
- * for bit on every x mantissa against 4,096 den mantissas at the ends and the middle of that range,
- * and on x = +0 (test_tc_division). */
+ * stays +0; -0 would come out +0, so it is not moderate). test_gpu checks it against the correctly
+ * rounded quotient on every x mantissa for 32,768 den mantissas, and at the ends of the range
+ * (test_tc_division). */
 __device__ __forceinline__ bool moderate(float x) /* +0 (the padding columns of O), or 2^-40 <= |x| < 2^40 */
 {
     const uint32_t b = __float_as_uint(x);
@@ -391,32 +392,38 @@ __device__ __forceinline__ float divide(float x, float den, float r) /* x / den 
     return fmaf(fmaf(-den, q, x), r, q);
 }
 
-/* The check of divide(): block (e, d) takes den mantissa d (the bits of d, spread over the 23, with
- * the low ones all set for odd d) at exponent e of {-40, 0, 39}, and each thread every x mantissa
- * in turn at the exponents -40, 0 and 39, positive and negative. Counts quotients that differ from
- * the division operator's. */
+/* The check of divide(), against the correctly rounded quotient: x / den in double rounded to
+ * float (a double holds more than twice a float's bits, so that double rounding never differs from
+ * rounding once). Scaling x or den by a power of two scales every step of divide() exactly while
+ * the operands stay moderate, so the bits depend on the mantissas and signs alone: row 0 of the
+ * grid takes 32,768 den mantissas (block d: the bits of d spread over the 23, the low ones all set
+ * for odd d) in [1, 2) against every x mantissa of both signs in [1, 2), and x = +0; rows 1 to 4
+ * the ends of the range, x and den at exponents -40 and 39 in the four combinations, for the first
+ * 256 den mantissas. Counts quotients that differ. */
 __global__ void tc_div_check_kernel(unsigned long long *bad)
 {
-    const int exps[3] = {-40, 0, 39};
-    const uint32_t d = blockIdx.x;
-    const uint32_t dm = d << 11 | (d & 1 ? 0x7ffu : (d * 0x9e3779b9u) >> 21);
-    const float den = __uint_as_float((uint32_t)(exps[blockIdx.y] + 127) << 23 | dm);
+    const int ends[5][2] = {{0, 0}, {-40, 39}, {39, -40}, {-40, -40}, {39, 39}}; /* x, den exponents */
+    const uint32_t d = blockIdx.x, row = blockIdx.y;
+    if (row > 0 && d >= 256)
+        return;
+    const uint32_t dm = d << 8 | (d & 1 ? 0xffu : (d * 0x9e3779b9u) >> 24);
+    const float den = __uint_as_float((uint32_t)(ends[row][1] + 127) << 23 | dm);
     const float r = reciprocal(den);
     unsigned long long n = 0;
     for (uint32_t xm = threadIdx.x; xm < (1u << 23); xm += blockDim.x)
 #pragma unroll
-        for (int k = 0; k < 6; k++) {
-            const float x = __uint_as_float((k & 1u) << 31 | (uint32_t)(exps[k / 2] + 127) << 23 | xm);
-            n += __float_as_uint(divide(x, den, r)) != __float_as_uint(__fdiv_rn(x, den));
+        for (uint32_t sign = 0; sign < 2; sign++) {
+            const float x = __uint_as_float(sign << 31 | (uint32_t)(ends[row][0] + 127) << 23 | xm);
+            n += __float_as_uint(divide(x, den, r)) != __float_as_uint(__double2float_rn(__ddiv_rn(x, den)));
         }
-    n += threadIdx.x == 0 && __float_as_uint(divide(0.f, den, r)) != __float_as_uint(__fdiv_rn(0.f, den));
+    n += threadIdx.x == 0 && row == 0 && __float_as_uint(divide(0.f, den, r)) != 0u; /* +0 / den = +0 */
     if (n)
         atomicAdd(bad, n);
 }
 
 extern "C" cudaError_t ea_launch_tc_div_check(unsigned long long *bad, cudaStream_t s)
 {
-    tc_div_check_kernel<<<dim3(4096, 3), 256, 0, s>>>(bad);
+    tc_div_check_kernel<<<dim3(32768, 5), 256, 0, s>>>(bad);
     return cudaGetLastError();
 }
 
@@ -567,9 +574,9 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
     B.G = a.hq / a.hkv;
     const int32_t E = a.qo_indptr[B.i + 1] - a.qo_indptr[B.i];
     B.pairs = E * B.G;
-    /* the last pair block first: under a causal mask it sees the most keys, and blocks start in
-     * blockIdx order, so the longest ones start first and the short ones fill the tail (seed shape
-     * on an H200: 145.7 us against 143.8) */
+    /* pair blocks counted from the end: under a causal mask a request's last block sees the most
+     * keys, and blocks start in blockIdx order, so each request's longest blocks start first and
+     * its short ones fill the tail (seed shape on an H200: 145.7 us against 143.8) */
     B.pair0 = (gridDim.x - 1 - blockIdx.x) * BLOCK_PAIRS;
     if (B.pair0 >= B.pairs)
         return;
@@ -734,8 +741,8 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
         }
         if (__any_sync(0xffffffffu, exact != 0)) /* rare: near a bf16 midpoint, or far below */
             exact_probabilities(s, exact);
-        /* rescale O and l by alpha = e^(m_old - m_new) where the row's max grew, and by 1 (which
-         * changes no bit) where it did not. The four threads of a quad hold the same two rows: the
+        /* rescale O and l by alpha = e^(m_old - m_new) where the row's max grew, and by 1 where it
+         * did not (which changes no number; a NaN stays a NaN). The four threads of a quad hold the same two rows: the
          * even ones compute row gq's alpha, the odd ones row gq + 8's, and they swap: one ea_expf
          * per thread instead of two. */
         {
