@@ -15,14 +15,14 @@ extern "C" {
 ea_status ea_cuda_test_bad_launch(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan);
 
 /* Runs the proof of the tc kernel's fast probabilities over every float x <= 0 and every NaN (see
- * kernels/attention/6_tensor_cores.cu) and waits for it.
+ * kernels/attention/tc_fast_math.cuh) and waits for it.
  *   bad       receives how many inputs round to another bf16 than ea_expf() would give (must be 0)
  *   exact     receives how many inputs take the exact path
  *   max_ulps  receives the largest distance, in fp32 ulps, between the fast value and ea_expf()
  *             over [-80, 0]: the margin around bf16 midpoints must exceed it */
 ea_status ea_cuda_check_tc_probabilities(ea_cuda_ctx *ctx, uint64_t *bad, uint64_t *exact, uint32_t *max_ulps);
 
-/* Runs the check of the tc kernel's epilogue division (see kernels/attention/6_tensor_cores.cu) and
+/* Runs the check of the tc kernel's epilogue division (see kernels/attention/tc_fast_math.cuh) and
  * waits for it: *bad receives how many quotients differ from the correctly rounded ones (must be 0). */
 ea_status ea_cuda_check_tc_division(ea_cuda_ctx *ctx, uint64_t *bad);
 

@@ -41,6 +41,7 @@
 #include "ea_kernels.h"
 #include "ea_math.h"
 #include "ea_rules.h"
+#include "tc_fast_math.cuh"
 
 #include <stdint.h>
 
@@ -148,71 +149,6 @@ __device__ int32_t first_seen_tile(const ea_attn_args &a, const tc_block &B, int
             return j;
     }
     return -1;
-}
-
-/* P = bf16(ea_expf(x)), fast, for x = S - m <= 0 (m is the max of the scores a row sees) or NaN.
- * Only the bf16 rounding of ea_expf(x) is needed, and that depends on ea_expf(x) only near a
- * rounding midpoint. So: y = 2^(x log2 e) from the hardware's ex2.approx (one instruction), with
- * the argument's rounding error put back by one fma; where y lies within TC_PROB_MARGIN fp32 ulps
- * of a bf16 midpoint, or x is below -80 (ex2.approx flushes subnormals) or NaN, *exact is set and
- * the caller computes ea_expf(x) itself. test_gpu checks, for every float x <= 0 and every NaN,
- * that bf16(y) == bf16(ea_expf(x)) wherever *exact is not set, and measures how far y
- * strays from ea_expf(x): the margin only has to exceed that distance (3 ulps on an H200), and the
- * smaller it is, the rarer the exact path. Positive x is never passed (nor checked): the scores a
- * row does not see may give one, but their probability is replaced by 0 whatever y is. */
-#define TC_PROB_MARGIN 4u
-
-__device__ __forceinline__ float tc_prob_fast(float x, bool &exact)
-{
-    const float log2e = 0x1.715476p+0f, ln2_hi = 0x1.62e430p-1f, ln2_lo = -0x1.05c610p-29f;
-    const float t = x * log2e;
-    /* e^x = 2^t e^(x - t ln2), and x - t ln2 (ln2 in two parts, each fma rounding a tiny result)
-     * is the argument's rounding error times ln2, below 2^-17: e^d = 1 + d to 2^-35 */
-    const float d = fmaf(-t, ln2_lo, fmaf(-t, ln2_hi, x));
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(t));
-    y = fmaf(y, d, y);
-    /* near a bf16 midpoint: the low 16 bits of y within TC_PROB_MARGIN of 0x8000, tested as one
-     * wrapping subtraction on the bits shifted to the top */
-    const uint32_t near = (__float_as_uint(y) << 16) - ((0x8000u - TC_PROB_MARGIN) << 16);
-    exact = !(x >= -80.f) || near < (2 * TC_PROB_MARGIN) << 16;
-    return y;
-}
-
-/* The proof of tc_prob_fast, run by the GPU suite: every float x of its domain (x <= 0 or NaN;
- * all 2^32 bit patterns are visited, in chunks of 2^28 per launch, and positive ones skipped).
- * Counts inputs where the fast value is used (not exact) but rounds to another bf16 than
- * ea_expf(x), and how many take the exact path; and keeps the largest distance in ulps between
- * y and ea_expf(x) over [-80, 0], whatever the margin. */
-__global__ void tc_prob_check_kernel(uint32_t first_hi, unsigned long long *bad, unsigned long long *slow,
-                                     unsigned int *max_ulps)
-{
-    const uint32_t u = (first_hi << 28) | (blockIdx.x * blockDim.x + threadIdx.x);
-    const float x = __uint_as_float(u);
-    const bool domain = !(x > 0.f); /* x <= 0 or NaN */
-    bool exact;
-    const float y = tc_prob_fast(x, exact);
-    const float e = ea_expf(x);
-    if (domain && exact)
-        atomicAdd(slow, 1ull);
-    else if (domain && ea_f32_to_bf16(y) != ea_f32_to_bf16(e))
-        atomicAdd(bad, 1ull);
-    const int32_t dist = x >= -80.f && x <= 0.f ? abs((int32_t)(__float_as_uint(y) - __float_as_uint(e))) : 0;
-    const uint32_t warp_max = __reduce_max_sync(0xffffffffu, (uint32_t)dist);
-    if (threadIdx.x % 32 == 0 && warp_max > 0)
-        atomicMax(max_ulps, warp_max);
-}
-
-extern "C" cudaError_t ea_launch_tc_prob_check(unsigned long long *bad, unsigned long long *slow,
-                                               unsigned int *max_ulps, cudaStream_t s)
-{
-    for (uint32_t hi = 0; hi < 16; hi++) {
-        tc_prob_check_kernel<<<(1u << 28) / 256, 256, 0, s>>>(hi, bad, slow, max_ulps);
-        const cudaError_t e = cudaGetLastError();
-        if (e != cudaSuccess)
-            return e;
-    }
-    return cudaSuccess;
 }
 
 /* The pool slot of key threadIdx.x / TPR of tile j (TPR threads gather one key), or -1 past
@@ -363,68 +299,6 @@ __device__ __forceinline__ void exact_probabilities(float (&s)[HALF_KEYS / 8][4]
 constexpr int tc_min_blocks(int dqk, int dv)
 {
     return dqk + dv <= 256 ? 2 : 1;
-}
-
-/* ---- x / den for many x and one den, as the division operator rounds it ----
- * x / den compiles to a reciprocal estimate refined by one Newton step, a quotient and its
- * remainder by fma, one correction by fma, and a check (FCHK) that sends operands of extreme
- * exponent to a slow path. The reciprocal depends on den alone, so a row computes it once and each
- * element then costs three instructions. That is the compiler's own fast path, and it returns the
- * correctly rounded quotient whenever both operands are moderate: both magnitudes in
- * [2^-40, 2^40) here, where no step can overflow, underflow or meet a subnormal (and x = +0, which
- * stays +0; -0 would come out +0, so it is not moderate). test_gpu checks it against the correctly
- * rounded quotient on every x mantissa for 32,768 den mantissas, and at the ends of the range
- * (test_tc_division). */
-__device__ __forceinline__ bool moderate(float x) /* +0 (the padding columns of O), or 2^-40 <= |x| < 2^40 */
-{
-    const uint32_t b = __float_as_uint(x);
-    return b == 0u || (b & 0x7fffffffu) - 0x2b800000u < 0x53800000u - 0x2b800000u;
-}
-__device__ __forceinline__ float reciprocal(float den) /* the refined reciprocal of the fast path */
-{
-    float r;
-    asm("rcp.approx.ftz.f32 %0, %1;\n" : "=f"(r) : "f"(den));
-    return fmaf(r, fmaf(-den, r, 1.f), r);
-}
-__device__ __forceinline__ float divide(float x, float den, float r) /* x / den for moderate x, den */
-{
-    const float q = x * r;
-    return fmaf(fmaf(-den, q, x), r, q);
-}
-
-/* The check of divide(), against the correctly rounded quotient: x / den in double rounded to
- * float (a double holds more than twice a float's bits, so that double rounding never differs from
- * rounding once). Scaling x or den by a power of two scales every step of divide() exactly while
- * the operands stay moderate, so the bits depend on the mantissas and signs alone: row 0 of the
- * grid takes 32,768 den mantissas (block d: the bits of d spread over the 23, the low ones all set
- * for odd d) in [1, 2) against every x mantissa of both signs in [1, 2), and x = +0; rows 1 to 4
- * the ends of the range, x and den at exponents -40 and 39 in the four combinations, for the first
- * 256 den mantissas. Counts quotients that differ. */
-__global__ void tc_div_check_kernel(unsigned long long *bad)
-{
-    const int ends[5][2] = {{0, 0}, {-40, 39}, {39, -40}, {-40, -40}, {39, 39}}; /* x, den exponents */
-    const uint32_t d = blockIdx.x, row = blockIdx.y;
-    if (row > 0 && d >= 256)
-        return;
-    const uint32_t dm = d << 8 | (d & 1 ? 0xffu : (d * 0x9e3779b9u) >> 24);
-    const float den = __uint_as_float((uint32_t)(ends[row][1] + 127) << 23 | dm);
-    const float r = reciprocal(den);
-    unsigned long long n = 0;
-    for (uint32_t xm = threadIdx.x; xm < (1u << 23); xm += blockDim.x)
-#pragma unroll
-        for (uint32_t sign = 0; sign < 2; sign++) {
-            const float x = __uint_as_float(sign << 31 | (uint32_t)(ends[row][0] + 127) << 23 | xm);
-            n += __float_as_uint(divide(x, den, r)) != __float_as_uint(__double2float_rn(__ddiv_rn(x, den)));
-        }
-    n += threadIdx.x == 0 && row == 0 && __float_as_uint(divide(0.f, den, r)) != 0u; /* +0 / den = +0 */
-    if (n)
-        atomicAdd(bad, n);
-}
-
-extern "C" cudaError_t ea_launch_tc_div_check(unsigned long long *bad, cudaStream_t s)
-{
-    tc_div_check_kernel<<<dim3(32768, 5), 256, 0, s>>>(bad);
-    return cudaGetLastError();
 }
 
 /* ---- epilogue: o = O / den with den = l + e^(sink - m), in the output dtype ----
