@@ -45,9 +45,9 @@ cudaError_t ea_launch_attention_4(const ea_attn_args *a, cudaStream_t s); /* vec
 cudaError_t ea_launch_attention_5(const ea_attn_args *a, cudaStream_t s); /* bitmasks */
 cudaError_t ea_launch_attention_6(const ea_attn_args *a, cudaStream_t s); /* tensor cores */
 
-/* The proof of the tc kernel's fast probabilities: over every float x <= 0 and every NaN, counts into *bad the
- * inputs whose fast value rounds to another bf16 than ea_expf(x) (must stay 0), and into *slow
- * those that take the exact path; *max_ulps gets the largest distance between the fast value and
+/* The proof of the tc kernel's fast probabilities: over every float x <= 0 and every NaN, counts
+ * into *bad the inputs whose fast value rounds to another bf16 than ea_expf(x) (must stay 0), and
+ * into *slow those that take the exact path; *max_ulps gets the largest distance between the fast value and
  * ea_expf(x) in fp32 ulps over [-80, 0]. Device counters, zeroed by the caller. */
 cudaError_t ea_launch_tc_prob_check(unsigned long long *bad, unsigned long long *slow, unsigned int *max_ulps,
                                     cudaStream_t s);
