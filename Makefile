@@ -222,8 +222,14 @@ $(BUILD)/bin/ea-bench-sync: $(SYNC_OBJ) $(LIB) $(BUILD)/obj/nccl.flags
 	$(CC) $(LDFLAGS) $(RPATH) -Wl,-rpath,$(CUDA_HOME)/lib64 $(filter-out %.flags,$^) -o $@ $(BLAS_LIBS) \
 	    -L$(CUDA_HOME)/lib64 -lcublas $(NCCL_LIBS) $(GPU_LIBS) -lm
 
+# The warpgroup probe's kernel: wgmma exists on sm_90a alone, so that is its only target (whatever
+# CUDA_ARCH says); on other cards its kernel does not run and the probe says so.
+$(CUDA_OBJDIR)/wgmma_probe.o: kernels/wgmma_probe.cu $(HEADERS) $(CUDA_OBJDIR)/flags | deps
+	@mkdir -p $(dir $@)
+	$(NVCC) $(filter-out -gencode arch=%,$(NVCCFLAGS)) -gencode arch=compute_90a,code=sm_90a -c $< -o $@
+
 # The tensor-core probe (needs nvcc): the real mma instruction against the model of ea_mma.h.
-$(BUILD)/bin/ea-mma-probe: $(BUILD)/obj/tools/ea_mma_probe.o $(CUDA_OBJDIR)/mma_probe.o $(LIB)
+$(BUILD)/bin/ea-mma-probe: $(BUILD)/obj/tools/ea_mma_probe.o $(CUDA_OBJDIR)/mma_probe.o $(CUDA_OBJDIR)/wgmma_probe.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(RPATH) $^ -o $@ $(BLAS_LIBS) $(GPU_LIBS) -lm
 

@@ -91,6 +91,11 @@ cudaError_t ea_launch_spin(int64_t ns, cudaStream_t s);
 cudaError_t ea_launch_mma_probe(const uint16_t *A, const uint16_t *Bt, const float *C, float *D, int64_t tiles,
                                 cudaStream_t s);
 
+/* The same tiles through wgmma.mma_async.m64n8k16 (kernels/wgmma_probe.cu), one warpgroup per tile,
+ * the tile in rows 0-15. Built for sm_90a only: elsewhere nothing is written to D. */
+cudaError_t ea_launch_wgmma_probe(const uint16_t *A, const uint16_t *Bt, const float *C, float *D, int64_t tiles,
+                                  cudaStream_t s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,9 +3,12 @@
  * include/ea_mma_vectors.h and counts, per distribution, the outputs that the CPU model of
  * include/ea_mma.h reproduces bit for bit.
  *
- *   ea-mma-probe [--outputs N] [--dist NAME,...] [--seed S] [--examples K]
+ *   ea-mma-probe [--outputs N] [--dist NAME,...] [--seed S] [--examples K] [--instruction mma|wgmma]
  *                [--capture FILE --capture-tiles T]
  *
+ * --instruction  mma (default): mma.sync.m16n8k16, the instruction kernel 6 uses; wgmma: the same
+ *             tiles through Hopper's wgmma.mma_async.m64n8k16 (sm_90a), to learn whether the model
+ *             holds for it too (kernels/wgmma_probe.cu)
  * --outputs   outputs in all, split evenly over the distributions (default 110000000)
  * --seed      the inputs' seed (default: a fresh one, printed)
  * --examples  mismatches printed in full (inputs and both outputs in %a) per distribution (3)
@@ -182,7 +185,7 @@ static int usage(const char *msg)
 {
     fprintf(stderr,
             "ea-mma-probe: %s\nusage: ea-mma-probe [--outputs N] [--dist NAME,...] [--seed S] [--examples K]\n"
-            "                    [--capture FILE [--capture-tiles T]]\n",
+            "                    [--instruction mma|wgmma] [--capture FILE [--capture-tiles T]]\n",
             msg);
     return 2;
 }
@@ -202,6 +205,7 @@ int main(int argc, char **argv)
     int64_t outputs = 110000000, examples = 3, capture_tiles = 768;
     uint64_t seed = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
     const char *capture = NULL;
+    int wgmma = 0; /* --instruction wgmma */
     int want[EA_MMA_DIST_COUNT], nwant = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -216,6 +220,11 @@ int main(int argc, char **argv)
             seed = strtoull(v, &end, 0);
             if (!*v || *end)
                 return usage("--seed takes a number");
+            i++;
+        } else if (!strcmp(argv[i], "--instruction") && v) {
+            if (strcmp(v, "mma") && strcmp(v, "wgmma"))
+                return usage("--instruction takes mma or wgmma");
+            wgmma = !strcmp(v, "wgmma");
             i++;
         } else if (!strcmp(argv[i], "--capture") && v) {
             capture = v;
@@ -250,7 +259,13 @@ int main(int argc, char **argv)
     driver_version(driver, sizeof driver);
     const int is_verified = ea_mma_verified_cc(prop.major, prop.minor);
     printf("card: %s, compute capability %s, driver %s\n", prop.name, cc, driver);
-    printf("instruction: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32\n");
+    const char *instruction = wgmma ? "wgmma.mma_async.sync.aligned.m64n8k16.f32.bf16.bf16 (rows 0-15 of 64)"
+                                    : "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32";
+    if (wgmma && prop.major != 9) {
+        printf("ea-mma-probe: wgmma needs an sm_90 card (this one is %d.%d): nothing probed\n", prop.major, prop.minor);
+        return 3;
+    }
+    printf("instruction: %s\n", instruction);
     printf("model: %s\n", is_verified ? "verified on this architecture (include/ea_mma.h)"
                                       : "UNVERIFIED on this architecture: the counts below say whether the sm_90 "
                                         "model holds here; do not assume it");
@@ -292,7 +307,7 @@ int main(int argc, char **argv)
             CHECK(cudaMemcpy(dB, hB, n * 128 * sizeof *hB, cudaMemcpyHostToDevice));
             CHECK(cudaMemcpy(dC, hC, n * 128 * sizeof *hC, cudaMemcpyHostToDevice));
             CHECK(cudaMemset(dD, 0xff, n * 128 * sizeof *dD)); /* a NaN sentinel the kernel must overwrite */
-            CHECK(ea_launch_mma_probe(dA, dB, dC, dD, n, 0));
+            CHECK(wgmma ? ea_launch_wgmma_probe(dA, dB, dC, dD, n, 0) : ea_launch_mma_probe(dA, dB, dC, dD, n, 0));
             CHECK(cudaMemcpy(hD, dD, n * 128 * sizeof *hD, cudaMemcpyDeviceToHost));
             if (cap && first < capture_tiles) {
                 const int64_t keep = capture_tiles - first < n ? capture_tiles - first : n;
@@ -332,7 +347,7 @@ int main(int argc, char **argv)
 
     int rc = all_bad != 0 || !is_verified;
     if (cap) {
-        snprintf(vec.instruction, sizeof vec.instruction, "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32");
+        snprintf(vec.instruction, sizeof vec.instruction, "%s", instruction);
         snprintf(vec.card, sizeof vec.card, "%.127s", prop.name);
         snprintf(vec.cc, sizeof vec.cc, "%s", cc);
         snprintf(vec.driver, sizeof vec.driver, "%s", driver);
