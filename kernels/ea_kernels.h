@@ -91,10 +91,16 @@ cudaError_t ea_launch_spin(int64_t ns, cudaStream_t s);
 cudaError_t ea_launch_mma_probe(const uint16_t *A, const uint16_t *Bt, const float *C, float *D, int64_t tiles,
                                 cudaStream_t s);
 
-/* The same tiles through wgmma.mma_async.m64n8k16 (kernels/wgmma_probe.cu), one warpgroup per tile,
- * the tile in rows 0-15. Built for sm_90a only: elsewhere nothing is written to D. */
+/* The same tiles through wgmma.mma_async.m64n64k16 (kernels/wgmma_probe.cu), four tiles per
+ * instruction, with the operands fed one of three ways. Built for sm_90a only: elsewhere nothing is
+ * written to D. */
+enum ea_wgmma_variant {
+    EA_WGMMA_A_REGS = 0,     /* A in registers, B K-major in shared memory */
+    EA_WGMMA_A_SHARED = 1,   /* A and B K-major in shared memory */
+    EA_WGMMA_B_MN_MAJOR = 2, /* A in registers, B MN-major (transposed) in shared memory */
+};
 cudaError_t ea_launch_wgmma_probe(const uint16_t *A, const uint16_t *Bt, const float *C, float *D, int64_t tiles,
-                                  cudaStream_t s);
+                                  int variant, cudaStream_t s);
 
 #ifdef __cplusplus
 }

@@ -38,6 +38,9 @@ if [ "$phase" = check ]; then
   step cli_test "$logs/cli_test.log" bash tests/cli_test.sh build
   step ea-compare "$logs/compare.log" build/bin/ea-compare --cases tests/cases/default.cases --backend all
   step ea-mma-probe "$logs/probe.log" build/bin/ea-mma-probe --outputs 110000000
+  for v in wgmma wgmma-a-shared wgmma-b-mn-major; do
+    step "probe $v" "$logs/probe-$v.log" build/bin/ea-mma-probe --instruction $v --outputs 20000000
+  done
   export EA_UNDER_SANITIZER=1
   step memcheck "$logs/memcheck.log" timeout 400 compute-sanitizer --tool memcheck --leak-check full build/tests/test_gpu
   step racecheck "$logs/racecheck.log" timeout 400 compute-sanitizer --tool racecheck build/tests/test_gpu
@@ -47,7 +50,7 @@ if [ "$phase" = check ]; then
   fi
   unset EA_UNDER_SANITIZER
   cp "$logs/compare.log" "$out/compare.txt"
-  cp "$logs/probe.log" "$out/probe.txt"
+  cat "$logs"/probe*.log > "$out/probe.txt"
   tar czf "$out/logs.tgz" -C "$logs" .
 elif [ "$phase" = bench ]; then
   dump=$(mktemp -d) peers=$(mktemp -d)

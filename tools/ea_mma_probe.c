@@ -3,12 +3,15 @@
  * include/ea_mma_vectors.h and counts, per distribution, the outputs that the CPU model of
  * include/ea_mma.h reproduces bit for bit.
  *
- *   ea-mma-probe [--outputs N] [--dist NAME,...] [--seed S] [--examples K] [--instruction mma|wgmma]
+ *   ea-mma-probe [--outputs N] [--dist NAME,...] [--seed S] [--examples K]
+ *                [--instruction mma|wgmma|wgmma-a-shared|wgmma-b-mn-major]
  *                [--capture FILE --capture-tiles T]
  *
  * --instruction  mma (default): mma.sync.m16n8k16, the instruction kernel 6 uses; wgmma: the same
- *             tiles through Hopper's wgmma.mma_async.m64n8k16 (sm_90a), to learn whether the model
- *             holds for it too (kernels/wgmma_probe.cu)
+ *             tiles through Hopper's wgmma.mma_async.m64n64k16 (sm_90a), to learn whether the model
+ *             holds for it too, with A in registers and B K-major in shared memory;
+ *             wgmma-a-shared: A in shared memory too; wgmma-b-mn-major: B transposed (MN-major),
+ *             as V is for O += P V (kernels/wgmma_probe.cu)
  * --outputs   outputs in all, split evenly over the distributions (default 110000000)
  * --seed      the inputs' seed (default: a fresh one, printed)
  * --examples  mismatches printed in full (inputs and both outputs in %a) per distribution (3)
@@ -185,7 +188,8 @@ static int usage(const char *msg)
 {
     fprintf(stderr,
             "ea-mma-probe: %s\nusage: ea-mma-probe [--outputs N] [--dist NAME,...] [--seed S] [--examples K]\n"
-            "                    [--instruction mma|wgmma] [--capture FILE [--capture-tiles T]]\n",
+            "                    [--instruction mma|wgmma|wgmma-a-shared|wgmma-b-mn-major]\n"
+            "                    [--capture FILE [--capture-tiles T]]\n",
             msg);
     return 2;
 }
@@ -205,7 +209,7 @@ int main(int argc, char **argv)
     int64_t outputs = 110000000, examples = 3, capture_tiles = 768;
     uint64_t seed = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
     const char *capture = NULL;
-    int wgmma = 0; /* --instruction wgmma */
+    int wgmma = -1; /* --instruction wgmma...: an ea_wgmma_variant; -1 for mma.sync */
     int want[EA_MMA_DIST_COUNT], nwant = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -222,9 +226,16 @@ int main(int argc, char **argv)
                 return usage("--seed takes a number");
             i++;
         } else if (!strcmp(argv[i], "--instruction") && v) {
-            if (strcmp(v, "mma") && strcmp(v, "wgmma"))
-                return usage("--instruction takes mma or wgmma");
-            wgmma = !strcmp(v, "wgmma");
+            if (!strcmp(v, "mma"))
+                wgmma = -1;
+            else if (!strcmp(v, "wgmma"))
+                wgmma = EA_WGMMA_A_REGS;
+            else if (!strcmp(v, "wgmma-a-shared"))
+                wgmma = EA_WGMMA_A_SHARED;
+            else if (!strcmp(v, "wgmma-b-mn-major"))
+                wgmma = EA_WGMMA_B_MN_MAJOR;
+            else
+                return usage("--instruction takes mma, wgmma, wgmma-a-shared or wgmma-b-mn-major");
             i++;
         } else if (!strcmp(argv[i], "--capture") && v) {
             capture = v;
@@ -259,9 +270,13 @@ int main(int argc, char **argv)
     driver_version(driver, sizeof driver);
     const int is_verified = ea_mma_verified_cc(prop.major, prop.minor);
     printf("card: %s, compute capability %s, driver %s\n", prop.name, cc, driver);
-    const char *instruction = wgmma ? "wgmma.mma_async.sync.aligned.m64n8k16.f32.bf16.bf16 (rows 0-15 of 64)"
-                                    : "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32";
-    if (wgmma && prop.major != 9) {
+    static const char *const wgmma_names[] = {
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 (A in registers, B K-major)",
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 (A and B K-major in shared memory)",
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 (A in registers, B MN-major)",
+    };
+    const char *instruction = wgmma >= 0 ? wgmma_names[wgmma] : "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32";
+    if (wgmma >= 0 && prop.major != 9) {
         printf("ea-mma-probe: wgmma needs an sm_90 card (this one is %d.%d): nothing probed\n", prop.major, prop.minor);
         return 3;
     }
@@ -307,7 +322,7 @@ int main(int argc, char **argv)
             CHECK(cudaMemcpy(dB, hB, n * 128 * sizeof *hB, cudaMemcpyHostToDevice));
             CHECK(cudaMemcpy(dC, hC, n * 128 * sizeof *hC, cudaMemcpyHostToDevice));
             CHECK(cudaMemset(dD, 0xff, n * 128 * sizeof *dD)); /* a NaN sentinel the kernel must overwrite */
-            CHECK(wgmma ? ea_launch_wgmma_probe(dA, dB, dC, dD, n, 0) : ea_launch_mma_probe(dA, dB, dC, dD, n, 0));
+            CHECK(wgmma >= 0 ? ea_launch_wgmma_probe(dA, dB, dC, dD, n, wgmma, 0) : ea_launch_mma_probe(dA, dB, dC, dD, n, 0));
             CHECK(cudaMemcpy(hD, dD, n * 128 * sizeof *hD, cudaMemcpyDeviceToHost));
             if (cap && first < capture_tiles) {
                 const int64_t keep = capture_tiles - first < n ? capture_tiles - first : n;
