@@ -16,8 +16,8 @@ request's K/V rows, padding, building masks) is done once and not timed, like ou
   flex       torch.nn.attention.flex_attention, compiled, over the packed batch [1, H, N, D] with
              a block mask from a document mask + causal offset, enable_gqa
   varlen     torch.nn.attention.varlen.varlen_attn where this torch has it (cumulative lengths,
-             no paging); only reported when its output matches ours (its causal rule must be
-             bottom-right)
+             no paging; causal as is_causal or, from torch 2.11, window_size=(-1, 0)); only
+             reported when its output matches ours (its causal rule must be bottom-right)
 
 Timed with CUDA events, L2 flushed before every repeat, median of 20 after 3 warm-ups. Each peer's
 output is compared with ours (max error relative to each token's largest output); a peer whose
@@ -31,6 +31,7 @@ shuffled pool), and the peers' outputs are checked against each other (err vs sd
 against ours. Peers that run out of memory or fail on a shape are n/a.
 """
 import glob
+import inspect
 import json
 import os
 import statistics
@@ -189,8 +190,17 @@ class Case:
         maxE = max(r["E"] for r in self.reqs)
         maxT = max(r["P"] + r["E"] for r in self.reqs)
 
+        # torch 2.9/2.10 take is_causal; 2.11 a window (left, right), (-1, 0) being causal. Either way
+        # the causal diagonal is the bottom-right one when a request has more keys than queries.
+        params = inspect.signature(vl.varlen_attn).parameters
+        extra = {"scale": self.scale} if "scale" in params else {}
+        if "is_causal" in params:
+            extra["is_causal"] = bool(self.causal)
+        else:
+            extra["window_size"] = (-1, 0) if self.causal else (-1, -1)
+
         def step():
-            return vl.varlen_attn(self.q, k, v, cu_q, cu_k, maxE, maxT, is_causal=bool(self.causal))
+            return vl.varlen_attn(self.q, k, v, cu_q, cu_k, maxE, maxT, **extra)
 
         return step, lambda o: o.float()
 
@@ -214,7 +224,8 @@ def run_peers(case, flush, reference):
                 times[name] = timed(step, flush)
             del step, unpack
         except Exception as e:  # a peer this torch lacks, or one that fails on this shape
-            errs[name] = f"n/a ({type(e).__name__})"
+            first = str(e).strip().splitlines()[0][:60] if str(e).strip() else ""
+            errs[name] = f"n/a ({type(e).__name__}{': ' + first if first else ''})"
         torch.cuda.empty_cache()
     return times, errs
 
