@@ -1,9 +1,11 @@
 /* The tensor-core model (include/ea_mma.h) against outputs captured on a GPU, with no GPU.
  *
  * tests/vectors/ holds what ea-mma-probe --capture recorded on real hardware: the seed of every
- * distribution and the output bits. This suite draws the same inputs again, runs the model, and
- * demands every output bit for bit. It also shows that the vectors can tell: models that are
- * nearly right (one kept bit more or less, rounding to nearest, aligning on the leading bit) fail.
+ * distribution and the output bits, once through mma.sync (the instruction kernel 6 uses) and once
+ * through Hopper's wgmma.mma_async (--instruction wgmma). This suite draws the same inputs again,
+ * runs the model, and demands every output bit for bit, for each instruction. It also shows that
+ * the vectors can tell: models that are nearly right (one kept bit more or less, rounding to
+ * nearest, aligning on the leading bit) fail.
  * The hand examples pin each rule with numbers worked out on paper (DESIGN.md section 6). */
 #define _POSIX_C_SOURCE 200809L /* mkstemp */
 #include "ea_mma.h"
@@ -12,7 +14,8 @@
 
 #include "ea_math.h"
 
-#define VECTORS EA_SOURCE_DIR "/tests/vectors/mma-m16n8k16-bf16-sm90.bin"
+#define MMA_VECTORS EA_SOURCE_DIR "/tests/vectors/mma-m16n8k16-bf16-sm90.bin"
+#define WGMMA_VECTORS EA_SOURCE_DIR "/tests/vectors/wgmma-m64n64k16-bf16-sm90.bin"
 
 /* bf16 bits of a float that bf16 holds exactly. */
 static uint16_t bf(float x)
@@ -132,15 +135,26 @@ static void test_subnormal_results(void **state)
 
 /* ---- the captured vectors ---- */
 
-static ea_mma_vectors vectors;
+static ea_mma_vectors vectors; /* the file of the group that runs */
 
-static int load_vectors(void **state)
+static int load_vectors(const char *path)
 {
-    (void)state;
-    const ea_status st = ea_mma_vectors_read(VECTORS, &vectors);
+    const ea_status st = ea_mma_vectors_read(path, &vectors);
     if (st != EA_OK)
         fprintf(stderr, "cannot load the vectors: %s\n", ea_last_error());
+    else
+        printf("[ vectors  ] %s\n", vectors.instruction);
     return st == EA_OK ? 0 : -1;
+}
+static int load_mma_vectors(void **state)
+{
+    (void)state;
+    return load_vectors(MMA_VECTORS);
+}
+static int load_wgmma_vectors(void **state)
+{
+    (void)state;
+    return load_vectors(WGMMA_VECTORS);
 }
 
 static int free_vectors(void **state)
@@ -352,5 +366,6 @@ int main(void)
         cmocka_unit_test(test_nearly_right_models_fail),
     };
     const int failed = cmocka_run_group_tests_name("mma rules", rules, NULL, NULL);
-    return failed + cmocka_run_group_tests_name("mma captured vectors", captured, load_vectors, free_vectors);
+    return failed + cmocka_run_group_tests_name("mma captured vectors", captured, load_mma_vectors, free_vectors) +
+           cmocka_run_group_tests_name("wgmma captured vectors", captured, load_wgmma_vectors, free_vectors);
 }
