@@ -68,6 +68,23 @@ if [ -x "$1/bin/ea-bench-sync" ]; then
   expect 2 "ea-bench-sync: --layers 12abc" -- "$s" --layers 12abc
   expect 2 "ea-bench-sync: bad --bs" -- "$s" --bs 0,-3
 fi
+if [ -x "$1/bin/ea-mma-probe" ]; then
+  p="$1/bin/ea-mma-probe"
+  # a bad --instruction is refused before any device is touched (the usage follows the error line)
+  "$p" --instruction wgmma2 >"$tmp/out" 2>"$tmp/err"; rc=$?
+  if [ $rc = 2 ] && head -1 "$tmp/err" | grep -q "instruction takes mma, wgmma, wgmma-a-shared or wgmma-b-mn-major"; then
+    echo "ok: ea-mma-probe: unknown --instruction"
+  else echo "FAIL: ea-mma-probe: unknown --instruction: exit $rc"; cat "$tmp/err"; fails=$((fails + 1)); fi
+  # each wgmma layout probes where there is a device (0, or 1 where the model does not hold), and
+  # says "no CUDA device" (3) or "needs an sm_90 card" (3) where it cannot
+  for v in wgmma wgmma-a-shared wgmma-b-mn-major; do
+    timeout 120 "$p" --instruction $v --outputs 12000 >"$tmp/out" 2>"$tmp/err"; rc=$?
+    if [ $rc = 0 ] && grep -q "instruction: wgmma.mma_async" "$tmp/out" && grep -q "bit for bit" "$tmp/out" ||
+       { [ $rc = 3 ] && grep -q "no CUDA device\|needs an sm_90 card" "$tmp/out"; }; then
+      echo "ok: ea-mma-probe --instruction $v (exit $rc)"
+    else echo "FAIL: ea-mma-probe --instruction $v: exit $rc"; cat "$tmp/out" "$tmp/err"; fails=$((fails + 1)); fi
+  done
+fi
 # 100,000 cases are parsed in well under a second (a parser quadratic in the cases took 22 s):
 # --only a name that is not there parses the whole file, then stops; 10 s leaves room for sanitizers
 awk 'BEGIN { for (i = 0; i < 100000; i++) printf "name=c%d bs=4 extend=1,2,3,4 prefix=rand:0:9 d=8\n", i }' >"$tmp/many.cases"
