@@ -202,7 +202,8 @@ $(BUILD)/bin/ea-determinism: $(BUILD)/obj/tools/ea_determinism.o $(LIB)
 
 $(BUILD)/obj/bench/ea_bench_kernel.o: bench/ea_bench_device.h
 
-$(BUILD)/bin/ea-bench-kernel: $(BUILD)/obj/bench/ea_bench_kernel.o $(LIB)
+# with the kernels that measure the card's tensor-core rate (kernels/mma_rate.cu, wgmma_rate.cu)
+$(BUILD)/bin/ea-bench-kernel: $(BUILD)/obj/bench/ea_bench_kernel.o $(CUDA_OBJDIR)/mma_rate.o $(CUDA_OBJDIR)/wgmma_rate.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(RPATH) $^ -o $@ $(BLAS_LIBS) $(GPU_LIBS) -lm
 
@@ -222,9 +223,9 @@ $(BUILD)/bin/ea-bench-sync: $(SYNC_OBJ) $(LIB) $(BUILD)/obj/nccl.flags
 	$(CC) $(LDFLAGS) $(RPATH) -Wl,-rpath,$(CUDA_HOME)/lib64 $(filter-out %.flags,$^) -o $@ $(BLAS_LIBS) \
 	    -L$(CUDA_HOME)/lib64 -lcublas $(NCCL_LIBS) $(GPU_LIBS) -lm
 
-# The warpgroup probe's kernel: wgmma exists on sm_90a alone, so that is its only target (whatever
-# CUDA_ARCH says); on other cards its kernel does not run and the probe says so.
-$(CUDA_OBJDIR)/wgmma_probe.o: kernels/wgmma_probe.cu $(HEADERS) $(CUDA_OBJDIR)/flags | deps
+# The warpgroup kernels (the probe's, the rate's): wgmma exists on sm_90a alone, so that is their
+# only target (whatever CUDA_ARCH says); on other cards they do not run, and their tools say so.
+$(CUDA_OBJDIR)/wgmma_%.o: kernels/wgmma_%.cu $(HEADERS) $(CUDA_OBJDIR)/flags | deps
 	@mkdir -p $(dir $@)
 	$(NVCC) $(filter-out -gencode arch=%,$(NVCCFLAGS)) -gencode arch=compute_90a,code=sm_90a -c $< -o $@
 

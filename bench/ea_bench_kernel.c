@@ -17,6 +17,8 @@
  * For each case and kernel: check the GPU output against that kernel's CPU reference (bitwise:
  * ea_reference_canonical or ea_reference_tc) BEFORE timing; build the plan once; then time
  * ea_cuda_run with CUDA events, L2 flushed (a memset of max(2 x L2, 64 MB)) before every repeat.
+ * The first line names the card with its table peaks and the bf16 tensor-core rate measured there
+ * through mma.sync and wgmma (measure_mma_rates), the yardstick for the tc kernel's TFLOP/s.
  * Prints, per kernel, the median and min/max in microseconds and TFLOP/s counted as (2*Dqk + 2*Dv)
  * per visible (query head, query row, key) triple; for the canonical kernel also the fraction of
  * the card's fp32 FMA peak (SMs x lanes x 2 x clock, "unknown" on an architecture the table of
@@ -28,6 +30,7 @@
 #include "ea_cuda.h"
 #include "ea_bench_device.h"
 #include "ea_rules.h"
+#include "ea_kernels.h"
 
 #include <cuda_runtime_api.h>
 #include <errno.h>
@@ -373,6 +376,52 @@ static int over_limits(const ea_case *cases, int count, const char *only, const 
     return 0;
 }
 
+/* The card's measured bf16 tensor-core rates in TFLOP/s, through mma.sync (kernel 6's instruction)
+ * and through wgmma (Hopper's; 0 where it does not run): the median of 5 timed launches after a
+ * warm-up, each a few milliseconds of back-to-back tensor-core steps (kernels/mma_rate.cu,
+ * kernels/wgmma_rate.cu). The table peak is an upper bound; these are what the instructions give. */
+static void measure_mma_rates(int sms, double *mma_tflops, double *wgmma_tflops)
+{
+    const uint32_t ones[6] = {0x3f803f80u, 0x3f803f80u, 0x3f803f80u, 0x3f803f80u, 0x3f803f80u, 0x3f803f80u};
+    uint32_t *operands;
+    float *out;
+    cudaEvent_t e0, e1;
+    *mma_tflops = *wgmma_tflops = 0;
+    CHECK(cudaMalloc((void **)&operands, sizeof ones));
+    CHECK(cudaMemcpy(operands, ones, sizeof ones, cudaMemcpyHostToDevice));
+    CHECK(cudaMalloc((void **)&out, (size_t)sms * 4 * 256 * sizeof *out));
+    CHECK(cudaEventCreate(&e0));
+    CHECK(cudaEventCreate(&e1));
+    for (int which = 0; which < 2; which++) {
+        float ms[5];
+        double flop = 0;
+        int r;
+        for (r = -1; r < 5; r++) {
+            CHECK(cudaEventRecord(e0, 0));
+            const cudaError_t e = which ? ea_launch_wgmma_rate(out, sms * 2, 4096, &flop, 0)
+                                        : ea_launch_mma_rate(operands, out, sms * 4, 16384, &flop, 0);
+            if (e != cudaSuccess) /* wgmma on a card without it */
+                break;
+            CHECK(cudaEventRecord(e1, 0));
+            CHECK(cudaEventSynchronize(e1));
+            if (r >= 0)
+                CHECK(cudaEventElapsedTime(&ms[r], e0, e1));
+        }
+        if (r < 5)
+            continue;
+        for (int i = 1; i < 5; i++) /* insertion sort of 5 */
+            for (int k = i; k > 0 && ms[k] < ms[k - 1]; k--) {
+                const float t = ms[k];
+                ms[k] = ms[k - 1], ms[k - 1] = t;
+            }
+        *(which ? wgmma_tflops : mma_tflops) = flop / (ms[2] * 1e-3) / 1e12;
+    }
+    CHECK(cudaEventDestroy(e0));
+    CHECK(cudaEventDestroy(e1));
+    CHECK(cudaFree(out));
+    CHECK(cudaFree(operands));
+}
+
 int main(int argc, char **argv)
 {
     const char *path = NULL, *only = NULL, *dump = NULL;
@@ -443,9 +492,15 @@ int main(int argc, char **argv)
     CHECK(cudaGetDevice(&dev));
     CHECK(ea_bench_device_query(dev, &info));
     const double peak = info.fp32_peak; /* 0: unknown architecture */
-    printf("device: %s, %d SMs, %.0f MHz, %s; %d repeats, L2 (%.0f MB) flushed with %.0f MB; mma model %s here\n",
-           info.prop.name, info.sms, info.clock_khz / 1e3, ea_bench_peaks(&info, peaks, sizeof peaks), reps,
-           info.prop.l2CacheSize / 1048576.0, info.flush_bytes / 1048576.0,
+    double mma_rate, wgmma_rate;
+    measure_mma_rates(info.sms, &mma_rate, &wgmma_rate);
+    char wgmma_text[32] = "n/a";
+    if (wgmma_rate > 0)
+        snprintf(wgmma_text, sizeof wgmma_text, "%.0f", wgmma_rate);
+    printf("device: %s, %d SMs, %.0f MHz, %s (measured: mma.sync %.0f, wgmma %s); %d repeats, L2 (%.0f MB) flushed "
+           "with %.0f MB; mma model %s here\n",
+           info.prop.name, info.sms, info.clock_khz / 1e3, ea_bench_peaks(&info, peaks, sizeof peaks), mma_rate,
+           wgmma_text, reps, info.prop.l2CacheSize / 1048576.0, info.flush_bytes / 1048576.0,
            ea_cuda_mma_model_verified() ? "verified" : "NOT verified (tc checked against a model unproven here)");
 
     void *flush;

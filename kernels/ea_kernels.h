@@ -102,6 +102,14 @@ enum ea_wgmma_variant {
 cudaError_t ea_launch_wgmma_probe(const uint16_t *A, const uint16_t *Bt, const float *C, float *D, int64_t tiles,
                                   int variant, cudaStream_t s);
 
+/* The card's bf16 tensor-core rate, measured (ea-bench-kernel): `blocks` blocks run `iters` rounds
+ * of independent mma.sync.m16n8k16 steps on registers (kernels/mma_rate.cu; operands: 6 words of
+ * bf16 pairs) or of wgmma.m64n128k16 on shared memory (kernels/wgmma_rate.cu, sm_90a only, else
+ * cudaErrorNotSupported); *flop is the work launched, out receives one float per thread. */
+cudaError_t ea_launch_mma_rate(const uint32_t *operands, float *out, int blocks, int iters, double *flop,
+                               cudaStream_t s);
+cudaError_t ea_launch_wgmma_rate(float *out, int blocks, int iters, double *flop, cudaStream_t s);
+
 #ifdef __cplusplus
 }
 #endif
