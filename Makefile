@@ -203,7 +203,8 @@ $(BUILD)/bin/ea-determinism: $(BUILD)/obj/tools/ea_determinism.o $(LIB)
 $(BUILD)/obj/bench/ea_bench_kernel.o: bench/ea_bench_device.h
 
 # with the kernels that measure the card's tensor-core rate (kernels/mma_rate.cu, wgmma_rate.cu)
-$(BUILD)/bin/ea-bench-kernel: $(BUILD)/obj/bench/ea_bench_kernel.o $(CUDA_OBJDIR)/mma_rate.o $(CUDA_OBJDIR)/wgmma_rate.o $(LIB)
+$(BUILD)/bin/ea-bench-kernel: $(BUILD)/obj/bench/ea_bench_kernel.o $(CUDA_OBJDIR)/mma_rate.o \
+                              $(CUDA_OBJDIR)/wgmma_rate.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(RPATH) $^ -o $@ $(BLAS_LIBS) $(GPU_LIBS) -lm
 
@@ -230,7 +231,8 @@ $(CUDA_OBJDIR)/wgmma_%.o: kernels/wgmma_%.cu $(HEADERS) $(CUDA_OBJDIR)/flags | d
 	$(NVCC) $(filter-out -gencode arch=%,$(NVCCFLAGS)) -gencode arch=compute_90a,code=sm_90a -c $< -o $@
 
 # The tensor-core probe (needs nvcc): the real mma instruction against the model of ea_mma.h.
-$(BUILD)/bin/ea-mma-probe: $(BUILD)/obj/tools/ea_mma_probe.o $(CUDA_OBJDIR)/mma_probe.o $(CUDA_OBJDIR)/wgmma_probe.o $(LIB)
+$(BUILD)/bin/ea-mma-probe: $(BUILD)/obj/tools/ea_mma_probe.o $(CUDA_OBJDIR)/mma_probe.o \
+                           $(CUDA_OBJDIR)/wgmma_probe.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(RPATH) $^ -o $@ $(BLAS_LIBS) $(GPU_LIBS) -lm
 

@@ -322,7 +322,8 @@ int main(int argc, char **argv)
             CHECK(cudaMemcpy(dB, hB, n * 128 * sizeof *hB, cudaMemcpyHostToDevice));
             CHECK(cudaMemcpy(dC, hC, n * 128 * sizeof *hC, cudaMemcpyHostToDevice));
             CHECK(cudaMemset(dD, 0xff, n * 128 * sizeof *dD)); /* a NaN sentinel the kernel must overwrite */
-            CHECK(wgmma >= 0 ? ea_launch_wgmma_probe(dA, dB, dC, dD, n, wgmma, 0) : ea_launch_mma_probe(dA, dB, dC, dD, n, 0));
+            CHECK(wgmma >= 0 ? ea_launch_wgmma_probe(dA, dB, dC, dD, n, wgmma, 0)
+                             : ea_launch_mma_probe(dA, dB, dC, dD, n, 0));
             CHECK(cudaMemcpy(hD, dD, n * 128 * sizeof *hD, cudaMemcpyDeviceToHost));
             if (cap && first < capture_tiles) {
                 const int64_t keep = capture_tiles - first < n ? capture_tiles - first : n;
