@@ -228,7 +228,9 @@ $(BUILD)/bin/ea-bench-sync: $(SYNC_OBJ) $(LIB) $(BUILD)/obj/nccl.flags
 # only target (whatever CUDA_ARCH says); on other cards they do not run, and their tools say so.
 $(CUDA_OBJDIR)/wgmma_%.o: kernels/wgmma_%.cu $(HEADERS) $(CUDA_OBJDIR)/flags | deps
 	@mkdir -p $(dir $@)
-	$(NVCC) $(filter-out -gencode arch=%,$(NVCCFLAGS)) -gencode arch=compute_90a,code=sm_90a -c $< -o $@
+	$(NVCC) $(filter-out -gencode arch=%,$(NVCCFLAGS)) -gencode arch=compute_90a,code=sm_90a -Xptxas -v -c $< -o $@ \
+	    2> $(basename $@).ptxas || { cat $(basename $@).ptxas; exit 1; }
+	@grep -E "spill|stack frame|C75" $(basename $@).ptxas | sort | uniq -c | sed 's|^|ptxas wgmma_$*: |'
 
 # The tensor-core probe (needs nvcc): the real mma instruction against the model of ea_mma.h.
 $(BUILD)/bin/ea-mma-probe: $(BUILD)/obj/tools/ea_mma_probe.o $(CUDA_OBJDIR)/mma_probe.o \

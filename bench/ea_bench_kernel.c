@@ -400,8 +400,9 @@ static void measure_mma_rates(int sms, double *mma_tflops, double *wgmma_tflops)
             CHECK(cudaEventRecord(e0, 0));
             const cudaError_t e = which ? ea_launch_wgmma_rate(out, sms * 2, 4096, &flop, 0)
                                         : ea_launch_mma_rate(operands, out, sms * 4, 16384, &flop, 0);
-            if (e != cudaSuccess) /* wgmma on a card without it */
+            if (which && e == cudaErrorNotSupported) /* wgmma on a card without it: "n/a" */
                 break;
+            CHECK(e);
             CHECK(cudaEventRecord(e1, 0));
             CHECK(cudaEventSynchronize(e1));
             if (r >= 0)

@@ -92,8 +92,8 @@ cudaError_t ea_launch_mma_probe(const uint16_t *A, const uint16_t *Bt, const flo
                                 cudaStream_t s);
 
 /* The same tiles through wgmma.mma_async.m64n64k16 (kernels/wgmma_probe.cu), four tiles per
- * instruction, with the operands fed one of three ways. Built for sm_90a only: elsewhere nothing is
- * written to D. */
+ * instruction, with the operands fed one of three ways. Built for sm_90a only: on any other card
+ * it returns cudaErrorNotSupported and writes nothing; an unknown variant, cudaErrorInvalidValue. */
 enum ea_wgmma_variant {
     EA_WGMMA_A_REGS = 0,     /* A in registers, B K-major in shared memory */
     EA_WGMMA_A_SHARED = 1,   /* A and B K-major in shared memory */

@@ -3,8 +3,8 @@
  * The peak that ea-bench-kernel prints comes from a table (bench/ea_bench_device.h); this kernel
  * measures what the instruction gives: every warp runs a long loop of RATE_ACC independent mma
  * steps on operands held in registers, so that nothing but the tensor pipe sets the pace (no
- * memory, enough steps in flight to cover each one's latency). ea-bench-kernel --mma-rate times
- * it and counts 2 * 16 * 8 * 16 = 4096 FLOP per step. */
+ * memory, enough steps in flight to cover each one's latency). ea-bench-kernel times it before
+ * every run (its first line) and counts 2 * 16 * 8 * 16 = 4096 FLOP per step. */
 #include "ea_kernels.h"
 
 #define RATE_ACC 8 /* independent accumulators per warp */

@@ -29,9 +29,15 @@
  * g, g+8, columns 2t, 2t+1 and 2t+8, 2t+9; D rows g, g+8, columns 8j + 2t, 8j + 2t + 1 in
  * registers 4j..4j+3).
  *
+ * What one run shows: one k16 step of m64n64k16 with the accumulator loaded, at 512 of the 4096
+ * outputs of each instruction (the diagonal blocks), for each layout. That a chain of such steps is
+ * the model's chain, and that other N give the same bits per element, is inferred (each output is
+ * its own sum), and was borne out by the wgmma kernels of kernels/README.md, bitwise equal to the
+ * CPU reference.
+ *
  * wgmma exists on sm_90a only (the "a" features of Hopper): this file is built for that target
- * alone, and elsewhere the kernel is empty, so D keeps the caller's NaN sentinel and the probe
- * reports that nothing ran. */
+ * alone, and its launcher refuses other cards (cudaErrorNotSupported) rather than launch a kernel
+ * they have no code for. */
 #include "ea_kernels.h"
 #include "ea_mma.h"
 
@@ -138,6 +144,10 @@ __global__ void __launch_bounds__(128) wgmma_probe_kernel(const uint16_t *A, con
                          : "memory");
         asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
         asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+        /* the accumulators are final only after the wait: no read of them may move above it */
+#pragma unroll
+        for (int j = 0; j < 32; j++)
+            asm volatile("" : "+f"(d[j])::"memory");
         if (live) {
             float *out = D + tile * 128;
 #pragma unroll
@@ -157,6 +167,12 @@ __global__ void __launch_bounds__(128) wgmma_probe_kernel(const uint16_t *A, con
 extern "C" cudaError_t ea_launch_wgmma_probe(const uint16_t *A, const uint16_t *Bt, const float *C, float *D,
                                              int64_t tiles, int variant, cudaStream_t s)
 {
+    int dev = 0, major = 0, minor = 0;
+    if (variant < EA_WGMMA_A_REGS || variant > EA_WGMMA_B_MN_MAJOR)
+        return cudaErrorInvalidValue;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) || major != 9 || minor != 0)
+        return cudaErrorNotSupported;
     int64_t blocks = (tiles + 3) / 4 < 65535 ? (tiles + 3) / 4 : 65535;
     if (blocks < 1)
         blocks = 1;

@@ -2,8 +2,8 @@
  *
  * The other half of kernels/mma_rate.cu: each warpgroup issues, again and again, 8 warpgroup MMAs
  * whose A (64 x 16) and B (16 x 128) sit in shared memory, into two accumulators of 64 registers
- * per thread, keeping one group in flight while the next is issued. ea-bench-kernel --mma-rate
- * times it and counts 2 * 64 * 128 * 16 = 262,144 FLOP per instruction.
+ * per thread, keeping one group in flight while the next is issued. ea-bench-kernel times it
+ * before every run and counts 2 * 64 * 128 * 16 = 262,144 FLOP per instruction.
  *
  * wgmma exists on sm_90a only: this file is built for that target alone, and on other cards its
  * launcher reports cudaErrorNotSupported (the benchmark then prints the rate as "n/a"). */

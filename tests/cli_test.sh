@@ -72,11 +72,12 @@ if [ -x "$1/bin/ea-mma-probe" ]; then
   p="$1/bin/ea-mma-probe"
   # a bad --instruction is refused before any device is touched (the usage follows the error line)
   "$p" --instruction wgmma2 >"$tmp/out" 2>"$tmp/err"; rc=$?
-  if [ $rc = 2 ] && head -1 "$tmp/err" | grep -q "instruction takes mma, wgmma, wgmma-a-shared or wgmma-b-mn-major"; then
+  if [ $rc = 2 ] &&
+    head -1 "$tmp/err" | grep -q "instruction takes mma, wgmma, wgmma-a-shared or wgmma-b-mn-major"; then
     echo "ok: ea-mma-probe: unknown --instruction"
   else echo "FAIL: ea-mma-probe: unknown --instruction: exit $rc"; cat "$tmp/err"; fails=$((fails + 1)); fi
-  # each wgmma layout probes where there is a device (0, or 1 where the model does not hold), and
-  # says "no CUDA device" (3) or "needs an sm_90 card" (3) where it cannot
+  # each wgmma layout probes where there is a device (0 when every output matches; a mismatch, 1, is
+  # a failure here) and says "no CUDA device" or "needs an sm_90 card" (3) where it cannot
   for v in wgmma wgmma-a-shared wgmma-b-mn-major; do
     timeout 120 "$p" --instruction $v --outputs 12000 >"$tmp/out" 2>"$tmp/err"; rc=$?
     if [ $rc = 0 ] && grep -q "instruction: wgmma.mma_async" "$tmp/out" && grep -q "bit for bit" "$tmp/out" ||

@@ -14,6 +14,8 @@
 
 #include "ea_math.h"
 
+#include <string.h>
+
 #define MMA_VECTORS EA_SOURCE_DIR "/tests/vectors/mma-m16n8k16-bf16-sm90.bin"
 #define WGMMA_VECTORS EA_SOURCE_DIR "/tests/vectors/wgmma-m64n64k16-bf16-sm90.bin"
 
@@ -137,24 +139,31 @@ static void test_subnormal_results(void **state)
 
 static ea_mma_vectors vectors; /* the file of the group that runs */
 
-static int load_vectors(const char *path)
+/* Loads a vector file and checks that it came from the instruction its group is about. */
+static int load_vectors(const char *path, const char *instruction)
 {
     const ea_status st = ea_mma_vectors_read(path, &vectors);
-    if (st != EA_OK)
+    if (st != EA_OK) {
         fprintf(stderr, "cannot load the vectors: %s\n", ea_last_error());
-    else
-        printf("[ vectors  ] %s\n", vectors.instruction);
-    return st == EA_OK ? 0 : -1;
+        return -1;
+    }
+    printf("[ vectors  ] %s\n", vectors.instruction);
+    if (strncmp(vectors.instruction, instruction, strlen(instruction))) {
+        fprintf(stderr, "%s holds outputs of '%s', not of %s...\n", path, vectors.instruction, instruction);
+        ea_mma_vectors_free(&vectors);
+        return -1;
+    }
+    return 0;
 }
 static int load_mma_vectors(void **state)
 {
     (void)state;
-    return load_vectors(MMA_VECTORS);
+    return load_vectors(MMA_VECTORS, "mma.sync.aligned.m16n8k16");
 }
 static int load_wgmma_vectors(void **state)
 {
     (void)state;
-    return load_vectors(WGMMA_VECTORS);
+    return load_vectors(WGMMA_VECTORS, "wgmma.mma_async.sync.aligned.m64n64k16");
 }
 
 static int free_vectors(void **state)

@@ -50,7 +50,7 @@ if [ "$phase" = check ]; then
   fi
   unset EA_UNDER_SANITIZER
   cp "$logs/compare.log" "$out/compare.txt"
-  cat "$logs"/probe*.log > "$out/probe.txt"
+  cat "$logs/probe.log" "$logs"/probe-wgmma*.log > "$out/probe.txt"
   tar czf "$out/logs.tgz" -C "$logs" .
 elif [ "$phase" = bench ]; then
   dump=$(mktemp -d) peers=$(mktemp -d)

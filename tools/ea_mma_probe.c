@@ -7,7 +7,7 @@
  *                [--instruction mma|wgmma|wgmma-a-shared|wgmma-b-mn-major]
  *                [--capture FILE --capture-tiles T]
  *
- * --instruction  mma (default): mma.sync.m16n8k16, the instruction kernel 6 uses; wgmma: the same
+ * --instruction mma (default): mma.sync.m16n8k16, the instruction kernel 6 uses; wgmma: the same
  *             tiles through Hopper's wgmma.mma_async.m64n64k16 (sm_90a), to learn whether the model
  *             holds for it too, with A in registers and B K-major in shared memory;
  *             wgmma-a-shared: A in shared memory too; wgmma-b-mn-major: B transposed (MN-major),
@@ -19,7 +19,8 @@
  *             outputs as a vector file (tests/vectors/, replayed by tests/test_mma.c)
  *
  * Exit status: 0 every output matched; 1 some did not (or the card's architecture is one the
- * model was never verified on); 2 bad arguments; 3 no CUDA device. */
+ * model was never verified on); 2 bad arguments; 3 no CUDA device, or --instruction wgmma... on a
+ * card that is not sm_90. */
 #include "ea.h"
 #include "ea_math.h"
 #include "ea_kernels.h"
@@ -281,7 +282,8 @@ int main(int argc, char **argv)
         return 3;
     }
     printf("instruction: %s\n", instruction);
-    printf("model: %s\n", is_verified ? "verified on this architecture (include/ea_mma.h)"
+    printf("model: %s\n", is_verified ? "verified on this architecture (include/ea_mma.h; DESIGN.md 6.1 names the "
+                                        "instructions)"
                                       : "UNVERIFIED on this architecture: the counts below say whether the sm_90 "
                                         "model holds here; do not assume it");
     printf("seed: 0x%" PRIx64 " (--seed reproduces this run)\n\n", seed);
