@@ -11,7 +11,10 @@
  * consecutive (query row, query head) pairs of request i whose heads share KV head g, counted
  * from the end of the longest request (x = 0: its last 64 pairs; in shorter requests the first
  * x have no pairs and return)
- * (pair = r*G + hh): GQA loads K and V once for the whole group. 8 warps: 4 row blocks of 16
+ * (pair = r*G + hh): GQA loads K and V once for the whole group. A bf16 batch with fewer such
+ * blocks than the card has SMs gives each block two CTAs of 32 pairs instead of one of 64
+ * (tc_cta: RB = 2 row blocks per CTA instead of 4), which computes the same tiles in the same
+ * order and spreads them over twice the SMs. 8 warps (4 with RB = 2): 4 row blocks of 16
  * pairs (the m16 of the mma), each shared by a pair of warps (rb, hf): warp hf computes the
  * scores of keys 32hf..32hf+31 of the tile and the value columns [hf Dv/2, (hf+1) Dv/2) of O.
  * Splitting the work of one row block between two warps halves each warp's dependent chains
@@ -45,18 +48,25 @@
 
 #include <stdint.h>
 
-#define TC_WARPS 8
-#define TC_THREADS (TC_WARPS * 32)
-#define BLOCK_PAIRS EA_TC_BLOCK_PAIRS /* 16 per warp pair */
+#define BLOCK_PAIRS EA_TC_BLOCK_PAIRS /* the contract's block: which tiles are computed */
 #define BN EA_TILE                    /* keys per tile */
 #define HALF_KEYS (BN / 2)            /* the keys of a tile whose scores one warp of a pair computes */
-#define TPR (TC_THREADS / BN)         /* threads that gather one row of Q, K or V */
 #define PAD 8                         /* bf16 per smem row of padding: rows 16 B apart mod 128 B */
 #define BF16X2_ONE 0x3f803f80u
 
-static_assert(BLOCK_PAIRS == TC_WARPS / 2 * 16, "each warp pair owns one m16 block of pairs");
+/* A CTA owns RB m16 row blocks of one contract block (RB = 4: all of it; RB = 1 or 2: a quarter
+ * or a half, the contract block split over 4 or 2 CTAs that compute the same tiles). Each row
+ * block has two warps, so a CTA has 2 RB warps. Where the batch has few contract blocks (long
+ * prefixes of few requests), smaller CTAs spread the same work over more SMs; the bits cannot
+ * change, since which tiles a pair's chain covers depends only on its contract block. */
+template <int RB> struct tc_cta {
+    static constexpr int warps = 2 * RB, threads = 64 * RB, pairs = 16 * RB;
+    static constexpr int tpr = threads / BN; /* threads that gather one row of K or V */
+    static constexpr int tpr_q = threads / pairs; /* threads that gather one row of Q: always 4 */
+    static_assert(BLOCK_PAIRS % pairs == 0 && threads % BN == 0, "a contract block is whole CTAs");
+};
+static_assert(BLOCK_PAIRS == 4 * 16, "a contract block is 4 m16 row blocks");
 static_assert(BN == 64, "the tile loop is written for 4 n-tiles of 8 keys per warp, 2 k-steps of 16");
-static_assert(BLOCK_PAIRS == BN && TC_THREADS % BN == 0, "TPR threads gather each row of Q, K and V");
 
 /* ---- PTX wrappers ---- */
 
@@ -87,7 +97,7 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const void *p)
                  : "r"(smem_addr(p)));
 }
 
-/* The two warps of row block rb (warps rb and rb + TC_WARPS / 2) wait for each other: named
+/* The two warps of row block rb (warps rb and rb + RB) wait for each other: named
  * barrier 1 + rb of 64 threads (barrier 0 is __syncthreads). */
 __device__ __forceinline__ void pair_sync(int rb)
 {
@@ -120,11 +130,22 @@ __device__ __forceinline__ uint16_t to_bf16(const void *t, int bf16, int64_t i)
 
 struct tc_block {
     int32_t i, g, G, P, T;     /* request, KV head, heads per KV head, cached keys, all keys */
-    int32_t pair0, pairs;      /* first pair of the block, pairs of the request (E * G) */
-    int32_t r_lo, r_hi;        /* the block's token rows */
+    int32_t pair0, pairs;      /* first pair of the CTA, pairs of the request (E * G) */
+    int32_t r_lo, r_hi;        /* the token rows of the contract block: they decide the tiles */
     int64_t kv_base;           /* offset of the request's keys in unified_kv_indices */
     const uint8_t *mask;       /* request's mask (T columns per row) or NULL */
 };
+
+/* A pair's token row and query head in the group (pair = r * G + hh, never negative: unsigned
+ * division is the shorter instruction sequence). */
+__device__ __forceinline__ int32_t pair_row(const tc_block &B, int32_t pair)
+{
+    return (int32_t)((uint32_t)pair / (uint32_t)B.G);
+}
+__device__ __forceinline__ int32_t pair_head(const tc_block &B, int32_t pair)
+{
+    return (int32_t)((uint32_t)pair % (uint32_t)B.G);
+}
 
 /* Is key u visible to token row r? (DESIGN.md section 1) */
 __device__ __forceinline__ bool visible(const ea_attn_args &a, const tc_block &B, int32_t r, int32_t u)
@@ -134,8 +155,9 @@ __device__ __forceinline__ bool visible(const ea_attn_args &a, const tc_block &B
     return ea_visible_rule(a.causal, a.sliding_window, B.mask ? B.mask + (int64_t)r * B.T : nullptr, B.P + r, u);
 }
 
-/* The first tile from `from` on that some pair of the block sees, or -1 (uniform across the block:
- * every thread must call it). */
+/* The first tile from `from` on that some pair of the contract block sees, or -1 (uniform across
+ * the CTA: every thread must call it). */
+template <int RB>
 __device__ int32_t first_seen_tile(const ea_attn_args &a, const tc_block &B, int32_t from, int32_t j_last)
 {
     for (int32_t j = from; j <= j_last; j++) {
@@ -143,7 +165,7 @@ __device__ int32_t first_seen_tile(const ea_attn_args &a, const tc_block &B, int
             return j; /* without a mask every tile of [j_first, j_last] is seen (contiguous union) */
         int any = 0;
         const int32_t rows = B.r_hi - B.r_lo + 1;
-        for (int32_t e = threadIdx.x; e < rows * BN && !any; e += TC_THREADS)
+        for (int32_t e = threadIdx.x; e < rows * BN && !any; e += tc_cta<RB>::threads)
             any = visible(a, B, B.r_lo + e / BN, j * BN + e % BN);
         if (__syncthreads_or(any))
             return j;
@@ -151,28 +173,30 @@ __device__ int32_t first_seen_tile(const ea_attn_args &a, const tc_block &B, int
     return -1;
 }
 
-/* The pool slot of key threadIdx.x / TPR of tile j (TPR threads gather one key), or -1 past
+/* The pool slot of key threadIdx.x / tpr of tile j (tpr threads gather one key), or -1 past
  * the last key. Loaded well before it is needed, so its latency hides behind compute. */
+template <int RB>
 __device__ __forceinline__ int64_t tile_slot(const ea_attn_args &a, const tc_block &B, int32_t j)
 {
-    const int32_t u = j * BN + (int32_t)threadIdx.x / TPR;
+    const int32_t u = j * BN + (int32_t)threadIdx.x / tc_cta<RB>::tpr;
     return j >= 0 && u < B.T ? a.unified_kv_indices[B.kv_base + u] : -1;
 }
 
-/* ---- produce: 64 rows of Q, K or V into a shared-memory tile ([64][D + PAD] bf16) ----
+/* ---- produce: rows of Q, K or V into a shared-memory tile ([rows][D + PAD] bf16) ----
  * Threads TPR k .. TPR k + TPR-1 copy row k (its index given: a pool slot's row of K or V, or a
  * query's row of q), taking turns over its 16-byte chunks, with zeros past `dim` and for row -1. Three paths:
  *   TC_BF16      bf16 rows of whole chunks: cp.async straight into the tile;
  *   TC_F32       f32 rows of whole chunks: cp.async into the thread's staging row ([64][SD] f32),
  *                and land_rows() rounds them to bf16 (RNE) into the tile once they are there. The
  *                copy stays asynchronous, and each thread lands exactly the chunks it copied (the
- *                same chunks of the same staging row for Q, K and V), so it only waits for its own
- *                copies: no barrier between copy and landing, none between landing and the next copy;
+ *                same chunks of the same staging row for K and V), so it only waits for its own
+ *                copies: no barrier between copy and landing, none between landing and the next copy
+ *                (Q's rows are shared out differently when RB < 4: a barrier follows its landing);
  *   TC_ELEMENTS  anything else (head dims not a multiple of 8 or 4): element loads, rounded, written
  *                straight into the tile. */
 enum tc_path { TC_BF16, TC_F32, TC_ELEMENTS };
 
-template <int D, int SD>
+template <int D, int SD, int TPR>
 __device__ __forceinline__ void produce_rows(const ea_attn_args &a, tc_path path, const void *src, int dim,
                                              int64_t row, uint16_t *tile, float *stage)
 {
@@ -212,7 +236,7 @@ __device__ __forceinline__ void produce_rows(const ea_attn_args &a, tc_path path
  * even, as ea_f32_to_bf16(), except that a NaN becomes the canonical bf16 NaN rather than keeping
  * its payload; a NaN input makes every result it reaches a NaN either way, and the checks count
  * any two NaNs as equal (DESIGN.md section 2). */
-template <int D, int SD>
+template <int D, int SD, int TPR>
 __device__ __forceinline__ void land_rows(tc_path path, uint16_t *tile, const float *stage)
 {
     if (path != TC_F32)
@@ -304,31 +328,19 @@ constexpr int tc_min_blocks(int dqk, int dv)
 /* ---- epilogue: o = O / den with den = l + e^(sink - m), in the output dtype ----
  * Zeros for a row that sees no key (its O may hold 0 * inf from V). Each thread finishes its own
  * accumulators: its rows' l is in its registers (every column of the "ones" n-tile holds it), so it
- * divides, rounds to the output dtype and parks the results in shared memory, up to 64 columns of
- * the warp's 16 rows at a time. Then the warp copies the parked rows out, neighbouring column pairs
- * in neighbouring lanes, each row's offset in o computed once. Per output element: one division
- * (three instructions, divide()), one rounding, one store; the integer work is per row, not per
- * element. */
-__host__ __device__ constexpr int park_cols(int dv) { return dv / 2 < 64 ? dv / 2 : 64; } /* columns per parked chunk */
-__host__ __device__ constexpr int park_w(int dv) { return park_cols(dv) + 8; }            /* 32-bit words per parked row */
-__host__ __device__ constexpr int park_warp(int dv) { return 16 * park_w(dv) + 2 * 16; }  /* the rows, then 16 int64 offsets */
-
-template <int DV>
+ * divides, rounds to the output dtype and stores its column pairs (2tq, 2tq + 1 of each n-tile)
+ * straight from the registers: the four threads of a quad write 16 neighbouring bytes of a row
+ * (bf16), and the eight quads eight rows, which are neighbours in o when they are heads of one
+ * token. Per output element: one division (three instructions, divide()), one rounding, half a
+ * store; each row's offset in o is computed once. (An earlier version parked the rows in shared
+ * memory first, for whole-row stores: about 300 more instructions per warp, ncu on the seed shape.) */
+template <int DV, int RB>
 __device__ __forceinline__ void write_rows(const ea_attn_args &a, const tc_block &B, float (&o)[DV / 16][4],
-                                           const float (&l)[4], const float (&m)[2], uint16_t *smem)
+                                           const float (&l)[4], const float (&m)[2])
 {
-    constexpr int CW = park_cols(DV), W = park_w(DV), NT = CW / 8; /* n-tiles per chunk */
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane / 4, tq = lane % 4;
-    const int rb = warp % (TC_WARPS / 2), hf = warp / (TC_WARPS / 2);
-    uint32_t *park = (uint32_t *)smem + warp * park_warp(DV);
-    int64_t *row_at = (int64_t *)(park + 16 * W); /* element offset of the row in o, or -1 */
-    cp_async_wait<0>();
-    __syncthreads(); /* the tiles are free, also in a block that had no key tile */
-    if (lane < 16) {
-        const int32_t pair = B.pair0 + rb * 16 + lane;
-        row_at[lane] = pair < B.pairs ? ((int64_t)(a.qo_indptr[B.i] + pair / B.G) * a.hq + B.g * B.G + pair % B.G) * a.dv
-                                      : -1;
-    }
+    const int rb = warp % RB, hf = warp / RB;
+    cp_async_wait<0>(); /* nothing may still be landing in shared memory when the CTA ends */
     float den[2];
     bool empty[2];
 #pragma unroll
@@ -337,7 +349,7 @@ __device__ __forceinline__ void write_rows(const ea_attn_args &a, const tc_block
         empty[h] = m[h] == -INFINITY;
         den[h] = l[2 * h];
         if (!empty[h] && a.sinks && pair < B.pairs)
-            den[h] = den[h] + ea_expf(a.sinks[B.g * B.G + pair % B.G] - m[h]);
+            den[h] = den[h] + ea_expf(a.sinks[B.g * B.G + pair_head(B, pair)] - m[h]);
     }
     /* O / den in place, by divide() where the whole warp's operands are moderate (all but rare
      * rows), by the operator elsewhere: the same bits either way. Rows that see no key give 0. */
@@ -363,82 +375,68 @@ __device__ __forceinline__ void write_rows(const ea_attn_args &a, const tc_block
     }
     const bool paired = a.dv % 2 == 0; /* column pairs as one 4-byte (bf16) or 8-byte (f32) store */
 #pragma unroll
-    for (int cc = 0; cc < DV / 2 / CW; cc++) {
-        const int c0 = DV / 2 * hf + cc * CW; /* the chunk's first column */
-        if (c0 >= a.dv) /* padding columns: nothing to write (the same for the whole warp) */
-            break;
+    for (int h = 0; h < 2; h++) {
+        const int32_t pair = B.pair0 + rb * 16 + gq + 8 * h;
+        if (pair >= B.pairs)
+            continue;
+        const int64_t row = ((int64_t)(a.qo_indptr[B.i] + pair_row(B, pair)) * a.hq + B.g * B.G + pair_head(B, pair)) * a.dv;
 #pragma unroll
-        for (int n = 0; n < NT; n++)
-#pragma unroll
-            for (int h = 0; h < 2; h++) {
-                const float x0 = empty[h] ? 0.f : o[cc * NT + n][2 * h];
-                const float x1 = empty[h] ? 0.f : o[cc * NT + n][2 * h + 1];
-                uint32_t *row = park + (gq + 8 * h) * W;
-                if (a.bf16) /* cvt.rn.bf16x2: a NaN loses its payload, as in land_rows() */
-                    row[n * 4 + tq] = pack_bf16(x0, x1);
-                else
-                    *(float2 *)&row[n * 8 + 2 * tq] = make_float2(x0, x1);
-            }
-        __syncwarp();
-        const int d = c0 + 2 * lane; /* this lane's column pair */
-        if (2 * lane < CW && d < a.dv) {
-#pragma unroll 4
-            for (int r = 0; r < 16; r++) {
-                if (row_at[r] < 0) /* a pair past the last: the same for every lane */
-                    continue;
-                const int64_t at = row_at[r] + d;
-                const uint32_t *row = park + r * W;
-                if (a.bf16) {
-                    const uint32_t w = row[lane];
-                    uint16_t *out = (uint16_t *)a.o + at;
-                    if (paired)
-                        *(uint32_t *)out = w;
-                    else {
-                        out[0] = (uint16_t)w;
-                        if (d + 1 < a.dv)
-                            out[1] = (uint16_t)(w >> 16);
-                    }
-                } else {
-                    const float2 x = *(const float2 *)&row[2 * lane];
-                    float *out = (float *)a.o + at;
-                    if (paired)
-                        *(float2 *)out = x;
-                    else {
-                        out[0] = x.x;
-                        if (d + 1 < a.dv)
-                            out[1] = x.y;
-                    }
+        for (int n = 0; n < DV / 16; n++) {
+            const int d = DV / 2 * hf + 8 * n + 2 * tq; /* this thread's column pair */
+            if (d >= a.dv) /* padding columns: nothing to write */
+                break;
+            const float x0 = empty[h] ? 0.f : o[n][2 * h], x1 = empty[h] ? 0.f : o[n][2 * h + 1];
+            if (a.bf16) { /* cvt.rn.bf16x2: a NaN loses its payload, as in land_rows() */
+                const uint32_t w = pack_bf16(x0, x1);
+                uint16_t *out = (uint16_t *)a.o + row + d;
+                if (paired)
+                    *(uint32_t *)out = w;
+                else {
+                    out[0] = (uint16_t)w;
+                    if (d + 1 < a.dv)
+                        out[1] = (uint16_t)(w >> 16);
+                }
+            } else {
+                float *out = (float *)a.o + row + d;
+                if (paired)
+                    *(float2 *)out = make_float2(x0, x1);
+                else {
+                    out[0] = x0;
+                    if (d + 1 < a.dv)
+                        out[1] = x1;
                 }
             }
         }
-        __syncwarp();
     }
 }
 
 /* Shared memory: Q, K and V tiles of bf16, then (TC_F32 only) the staging rows of f32. */
-template <int DQK, int DV>
+template <int DQK, int DV, int RB>
 struct tc_smem {
+    using C = tc_cta<RB>;
     /* staging row: fits a row of Q, K or V, plus 16 floats: rows 64 bytes apart modulo 128. The 8
      * threads of a 16-byte phase are 2 rows x 4 parts (64 contiguous bytes each), so the two rows
      * fall on different banks. With 8 floats they overlapped (a 2-way conflict, on the critical path
      * of the landing): measured on an H200, long_prefix 168 us against 154 with 16. */
     static constexpr int SD = (DQK > DV ? DQK : DV) + 16;
-    static constexpr size_t q = 0, k = q + (size_t)BLOCK_PAIRS * (DQK + PAD), v = k + (size_t)BN * (DQK + PAD),
-                            xmax = v + (size_t)BN * (DV + PAD), /* 2 x BLOCK_PAIRS floats */
-                            xp = xmax + 2 * 2 * BLOCK_PAIRS,    /* [row block][half][k-step][lane] uint4 */
-                            end = xp + (size_t)TC_WARPS * (HALF_KEYS / 16) * 32 * 8; /* in bf16 elements */
+    static constexpr size_t q = 0, k = q + (size_t)C::pairs * (DQK + PAD), v = k + (size_t)BN * (DQK + PAD),
+                            xmax = v + (size_t)BN * (DV + PAD), /* 2 x C::pairs floats */
+                            xp = xmax + 2 * 2 * C::pairs,       /* [row block][half][k-step][lane] uint4 */
+                            end = xp + (size_t)C::warps * (HALF_KEYS / 16) * 32 * 8; /* in bf16 elements */
     static size_t bytes(bool staged) { return end * 2 + (staged ? (size_t)BN * SD * 4 : 0); }
-    static_assert(TC_WARPS * park_warp(DV) * 4 <= end * 2, "the epilogue parks its rows in the tiles' space");
 };
 
-template <int DQK, int DV>
-__global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attention_tc_kernel(const ea_attn_args a)
+/* The register budget is the same for every RB (4 / RB times as many CTAs of 1 / (4 / RB) the size). */
+template <int DQK, int DV, int RB>
+__global__ void __launch_bounds__(tc_cta<RB>::threads, tc_min_blocks(DQK, DV) * 4 / RB)
+    ea_attention_tc_kernel(const ea_attn_args a)
 {
-    using L = tc_smem<DQK, DV>;
-    constexpr int SD = L::SD;
+    using C = tc_cta<RB>;
+    using L = tc_smem<DQK, DV, RB>;
+    constexpr int SD = L::SD, TPR = C::tpr;
     extern __shared__ __align__(16) uint16_t smem[];
     uint16_t *Qs = smem + L::q, *Ks = smem + L::k, *Vs = smem + L::v;
-    float(*xmax)[BLOCK_PAIRS] = (float(*)[BLOCK_PAIRS])(smem + L::xmax); /* [half][pair]: row max */
+    float(*xmax)[C::pairs] = (float(*)[C::pairs])(smem + L::xmax); /* [half][pair of the CTA]: row max */
     uint4 *xp = (uint4 *)(smem + L::xp); /* P fragments: [row block][half][k-step][lane] */
     float *stage = (float *)(smem + L::end);
 
@@ -448,34 +446,40 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
     B.G = a.hq / a.hkv;
     const int32_t E = a.qo_indptr[B.i + 1] - a.qo_indptr[B.i];
     B.pairs = E * B.G;
-    /* pair blocks counted from the end: under a causal mask a request's last block sees the most
-     * keys, and blocks start in blockIdx order, so each request's longest blocks start first and
-     * its short ones fill the tail (seed shape on an H200: 145.7 us against 143.8) */
-    B.pair0 = (gridDim.x - 1 - blockIdx.x) * BLOCK_PAIRS;
+    /* contract blocks counted from the end: under a causal mask a request's last block sees the
+     * most keys, and blocks start in blockIdx order, so each request's longest blocks start first
+     * and its short ones fill the tail (seed shape on an H200: 145.7 us against 143.8). The
+     * 4 / RB CTAs of a contract block are neighbours. */
+    constexpr int PER_BLOCK = BLOCK_PAIRS / C::pairs;
+    const int32_t blk0 = (int32_t)(gridDim.x / PER_BLOCK - 1 - blockIdx.x / PER_BLOCK) * BLOCK_PAIRS;
+    B.pair0 = blk0 + (int32_t)(blockIdx.x % PER_BLOCK) * C::pairs;
     if (B.pair0 >= B.pairs)
         return;
     B.P = a.prefix_lens[B.i];
     B.T = B.P + E;
     B.kv_base = a.unified_kv_indptr[B.i];
     B.mask = a.custom_mask ? a.custom_mask + a.mask_indptr[B.i] : nullptr;
-    B.r_lo = B.pair0 / B.G;
-    B.r_hi = (min(B.pair0 + BLOCK_PAIRS, B.pairs) - 1) / B.G;
+    B.r_lo = pair_row(B, blk0);
+    B.r_hi = pair_row(B, min(blk0 + BLOCK_PAIRS, B.pairs) - 1);
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane / 4, tq = lane % 4;
-    const int rb = warp % (TC_WARPS / 2), hf = warp / (TC_WARPS / 2); /* row block, half */
+    const int rb = warp % RB, hf = warp / RB; /* row block, half */
     const tc_path path = a.bf16 ? (a.dqk % 8 == 0 && a.dv % 8 == 0 ? TC_BF16 : TC_ELEMENTS)
                                 : (a.dqk % 4 == 0 && a.dv % 4 == 0 ? TC_F32 : TC_ELEMENTS);
 
-    /* Q of the block's pairs (q seen as [N * Hq, Dqk]), zeros past the last pair; landed before
-     * K's copy can reuse the staging rows. */
+    /* Q of the CTA's pairs (q seen as [N * Hq, Dqk]), zeros past the last pair; landed before
+     * K's copy can reuse the staging rows (where Q's rows are shared out among the threads
+     * differently from K's, after a barrier). */
     {
-        const int pair = B.pair0 + threadIdx.x / TPR;
+        const int pair = B.pair0 + threadIdx.x / C::tpr_q;
         const int64_t qrow =
-            pair < B.pairs ? (int64_t)(a.qo_indptr[B.i] + pair / B.G) * a.hq + B.g * B.G + pair % B.G : -1;
-        produce_rows<DQK, SD>(a, path, a.q, a.dqk, qrow, Qs, stage);
+            pair < B.pairs ? (int64_t)(a.qo_indptr[B.i] + pair_row(B, pair)) * a.hq + B.g * B.G + pair_head(B, pair) : -1;
+        produce_rows<DQK, SD, C::tpr_q>(a, path, a.q, a.dqk, qrow, Qs, stage);
         if (path == TC_F32) {
             cp_async_wait<0>();
-            land_rows<DQK, SD>(path, Qs, stage);
+            land_rows<DQK, SD, C::tpr_q>(path, Qs, stage);
+            if (C::tpr_q != TPR)
+                __syncthreads();
         }
     }
 
@@ -485,10 +489,10 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
     const int32_t k_lo = a.sliding_window >= 0 ? max(0, t_lo - a.sliding_window) : 0;
     const int32_t k_hi = (B.mask || !a.causal) ? B.T - 1 : min(t_hi, B.T - 1);
     const int32_t j_last = k_lo <= k_hi ? k_hi / BN : -1;
-    int32_t j = first_seen_tile(a, B, k_lo / BN, j_last);
-    int64_t slot = tile_slot(a, B, j);
+    int32_t j = first_seen_tile<RB>(a, B, k_lo / BN, j_last);
+    int64_t slot = tile_slot<RB>(a, B, j);
     if (j >= 0)
-        produce_rows<DQK, SD>(a, path, a.k_pool, a.dqk, kv_row(B, a, slot), Ks, stage);
+        produce_rows<DQK, SD, TPR>(a, path, a.k_pool, a.dqk, kv_row(B, a, slot), Ks, stage);
 
     /* This thread's two pair rows (gq and gq + 8 of the row block's 16) and the keys each sees
      * without a mask: the interval [vlo, vhi] (empty for a pair past the last). */
@@ -497,7 +501,7 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
 #pragma unroll
     for (int h = 0; h < 2; h++) {
         const int32_t pair = B.pair0 + rb * 16 + gq + 8 * h;
-        const int32_t r = pair / B.G, t = B.P + r;
+        const int32_t r = pair_row(B, pair), t = B.P + r;
         const bool ok = pair < B.pairs;
         vlo[h] = !ok ? 1 : a.sliding_window >= 0 ? max(0, t - a.sliding_window) : 0;
         vhi[h] = !ok ? 0 : (B.mask || !a.causal) ? B.T - 1 : t;
@@ -518,11 +522,11 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
          * staging rows; bf16 rows are waited for after V's copy is on its way. */
         if (path == TC_F32) {
             cp_async_wait<0>();
-            land_rows<DQK, SD>(path, Ks, stage);
+            land_rows<DQK, SD, TPR>(path, Ks, stage);
         }
-        produce_rows<DV, SD>(a, path, a.v_pool, a.dv, kv_row(B, a, slot), Vs, stage);
-        const int32_t j_next = j < j_last ? first_seen_tile(a, B, j + 1, j_last) : -1;
-        const int64_t slot_next = tile_slot(a, B, j_next); /* in flight during this tile */
+        produce_rows<DV, SD, TPR>(a, path, a.v_pool, a.dv, kv_row(B, a, slot), Vs, stage);
+        const int32_t j_next = j < j_last ? first_seen_tile<RB>(a, B, j + 1, j_last) : -1;
+        const int64_t slot_next = tile_slot<RB>(a, B, j_next); /* in flight during this tile */
         cp_async_wait<1>();
         __syncthreads(); /* Q and K(j) are in shared memory */
 
@@ -654,10 +658,10 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
         }
 
         cp_async_wait<0>();
-        land_rows<DV, SD>(path, Vs, stage);
+        land_rows<DV, SD, TPR>(path, Vs, stage);
         __syncthreads(); /* V(j) and the other half's P are in shared memory; every warp is done with K(j) */
         if (j_next >= 0)
-            produce_rows<DQK, SD>(a, path, a.k_pool, a.dqk, kv_row(B, a, slot_next), Ks, stage);
+            produce_rows<DQK, SD, TPR>(a, path, a.k_pool, a.dqk, kv_row(B, a, slot_next), Ks, stage);
         uint32_t pf[BN / 16][4]; /* P of the whole tile: the first half's k-steps, then the second's */
 #pragma unroll
         for (int kl = 0; kl < HALF_KEYS / 16; kl++) {
@@ -687,24 +691,42 @@ __global__ void __launch_bounds__(TC_THREADS, tc_min_blocks(DQK, DV)) ea_attenti
         j = j_next;
         slot = slot_next;
     }
-    write_rows<DV>(a, B, o, l, m, smem);
+    write_rows<DV, RB>(a, B, o, l, m);
+}
+
+template <int DQK, int DV, int RB>
+static cudaError_t launch_rb(const ea_attn_args *a, cudaStream_t s, int64_t blocks)
+{
+    const size_t smem = tc_smem<DQK, DV, RB>::bytes(!a->bf16);
+    cudaError_t e = cudaFuncSetAttribute(ea_attention_tc_kernel<DQK, DV, RB>,
+                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    if (e != cudaSuccess)
+        return e;
+    const dim3 grid((unsigned)(blocks * (4 / RB)), (unsigned)a->hkv, (unsigned)a->bs);
+    ea_attention_tc_kernel<DQK, DV, RB><<<grid, tc_cta<RB>::threads, smem, s>>>(*a);
+    return cudaGetLastError();
 }
 
 template <int DQK, int DV>
 static cudaError_t launch(const ea_attn_args *a, cudaStream_t s)
 {
-    const size_t smem = tc_smem<DQK, DV>::bytes(!a->bf16);
-    cudaError_t e = cudaFuncSetAttribute(ea_attention_tc_kernel<DQK, DV>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         (int)smem);
+    const int G = a->hq / a->hkv;
+    const int64_t blocks = ((int64_t)a->max_extend_len * G + BLOCK_PAIRS - 1) / BLOCK_PAIRS; /* per request and KV head */
+    if (blocks == 0)
+        return cudaSuccess; /* no query at all */
+    int device = 0, sms = 0;
+    cudaError_t e = cudaGetDevice(&device);
+    if (e == cudaSuccess)
+        e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
     if (e != cudaSuccess)
         return e;
-    const int G = a->hq / a->hkv;
-    const dim3 grid((unsigned)(((int64_t)a->max_extend_len * G + BLOCK_PAIRS - 1) / BLOCK_PAIRS), (unsigned)a->hkv,
-                    (unsigned)a->bs);
-    if (grid.x == 0)
-        return cudaSuccess; /* no query at all */
-    ea_attention_tc_kernel<DQK, DV><<<grid, TC_THREADS, smem, s>>>(*a);
-    return cudaGetLastError();
+    /* Contract blocks split in two where there are fewer than SMs, bf16 only: the f32 path's
+     * staging and rounding of K and V is per CTA, and with half the threads it costs more than
+     * the extra SMs give back (measured, H200: kernels/README.md). */
+    const int64_t ctas = blocks * a->hkv * a->bs; /* CTAs of whole contract blocks (some return at once) */
+    if (a->bf16 && ctas < sms)
+        return launch_rb<DQK, DV, 2>(a, s, blocks);
+    return launch_rb<DQK, DV, 4>(a, s, blocks);
 }
 
 /* Head dimensions are padded up to 64, 128 or 256: padding with zeros changes no bit (a chain

@@ -26,8 +26,9 @@ __device__ __forceinline__ float tc_prob_fast(float x, bool &exact)
     const float log2e = 0x1.715476p+0f, ln2_hi = 0x1.62e430p-1f, ln2_lo = -0x1.05c610p-29f;
     const float t = x * log2e;
     /* e^x = 2^t e^(x - t ln2), and x - t ln2 (ln2 in two parts, each fma rounding a tiny result)
-     * is the argument's rounding error times ln2, below 2^-17: e^d = 1 + d to 2^-35 */
-    const float d = fmaf(-t, ln2_lo, fmaf(-t, ln2_hi, x));
+     * is the argument's rounding error times ln2, below 2^-17: e^d = 1 + d to 2^-35. The constants
+     * carry the minus sign (t (-c) is exactly -(t c)), so no instruction computes -t. */
+    const float d = fmaf(t, -ln2_lo, fmaf(t, -ln2_hi, x));
     float y;
     asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(t));
     y = fmaf(y, d, y);
