@@ -37,6 +37,10 @@ ea_status ea_cuda_queue_busy(ea_cuda_ctx *ctx, int64_t ns) { return NOT_BUILT; }
 ea_status ea_cuda_malloc(ea_cuda_ctx *ctx, size_t bytes, void **ptr) { return NOT_BUILT; }
 void ea_cuda_free(void *ptr) {}
 ea_status ea_cuda_test_bad_launch(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan) { return NOT_BUILT; }
+ea_status ea_cuda_test_tc_split(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan, int ctas_per_block)
+{
+    return NOT_BUILT;
+}
 ea_status ea_cuda_plan_download(ea_cuda_ctx *ctx, const ea_plan *plan, int32_t bs, int32_t *indptr,
                                 int64_t *indices, int32_t *prefix_lens) { return NOT_BUILT; }
 ea_status ea_cuda_check_tc_probabilities(ea_cuda_ctx *ctx, uint64_t *bad, uint64_t *exact, uint32_t *max_ulps)

@@ -284,6 +284,17 @@ ea_status ea_cuda_extend(ea_cuda_ctx *ctx, ea_dev_batch *db, ea_sync s)
     return st != EA_OK ? st : ea_cuda_run(ctx, db, &ctx->own_plan);
 }
 
+ea_status ea_cuda_test_tc_split(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan, int ctas_per_block)
+{
+    if (!ctx || !db || !plan)
+        return ea_fail(EA_ERR_NULL, "ctx, db and plan are required");
+    if (ctas_per_block != 1 && ctas_per_block != 2)
+        return ea_fail(EA_ERR_ARG, "ctas_per_block is %d, not 1 or 2", ctas_per_block);
+    const ea_attn_args a = attn_args(db, plan);
+    EA_CUDA_TRY(ea_launch_attention_6_split(&a, ctx->stream, ctas_per_block));
+    return EA_OK;
+}
+
 ea_status ea_cuda_test_bad_launch(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan)
 {
     if (!ctx || !db || !plan)

@@ -192,6 +192,55 @@ static void test_strategies_match_cpu(void **state)
     }
 }
 
+/* Kernel 6 computes a 64-pair block with one CTA or with two of 32 pairs (it picks two for bf16
+ * batches with fewer blocks than SMs): the same tiles in the same order for every pair, so the same
+ * bits, on every case and dtype (whole outputs, sentinel-filled first), and those of the CPU
+ * reference of the order where the model holds. */
+static void test_tc_split_changes_no_bit(void **state)
+{
+    (void)state;
+    NEED_GPU();
+    /* and the block rule of DESIGN.md 6.2 (case -1): rows 0..15 (t = 48..63) see tile 0 only, rows
+     * 16..31 tile 1 too, where V holds an infinity; the block computes tile 1 for all of them, so
+     * rows 0..15 get 0 * inf = NaN, also in the CTA of their own when split in two */
+    static const char *const block_rule = "name=split_block bs=1 extend=32 prefix=48 hq=4 hkv=2 d=16";
+    for (int c = -1; c < NCASES; c++) {
+        ea_problem pr;
+        ea_host_batch hb;
+        ea_test_batch(c < 0 ? block_rule : CASE(c), &pr, &hb);
+        if (c < 0) /* KV head 0, value dimension 3 of key 70 */
+            ((float *)pr.v_pool)[(ea_test_key_slot(&hb, 0, 70) * 2 + 0) * 16 + 3] = INFINITY;
+        const int64_t n = ea_test_out_elems(&pr, &hb);
+        ea_dev_batch *db;
+        ea_plan plan;
+        EA_ASSERT_OK(ea_cuda_batch_upload(ctx, &hb.batch, &pr.params, &hb.in, &db));
+        EA_ASSERT_OK(ea_cuda_plan_create(ctx, db, &plan));
+        EA_ASSERT_OK(ea_cuda_plan_build(ctx, db, EA_SYNC_DEVICE, &plan));
+        void *got[2];
+        for (int split = 1; split <= 2; split++) {
+            got[split - 1] = malloc(hb.o_bytes + 1);
+            EA_ASSERT_OK(ea_cuda_poison_output(ctx, db));
+            EA_ASSERT_OK(ea_cuda_test_tc_split(ctx, db, &plan, split));
+            EA_ASSERT_OK(ea_cuda_download_output(ctx, db, got[split - 1]));
+        }
+        char what[200];
+        const char *line = c < 0 ? block_rule : CASE(c);
+        snprintf(what, sizeof what, "%s: tc kernel, two CTAs per block against one", line);
+        ea_assert_bits(got[1], got[0], pr.params.dtype, n, what);
+        if (cpu_comparable(EA_KERNEL_TC)) {
+            void *want = cpu_output_of(&pr, &hb, EA_KERNEL_TC);
+            snprintf(what, sizeof what, "%s: tc kernel, one CTA per block, against the CPU", line);
+            ea_assert_bits(got[0], want, pr.params.dtype, n, what);
+            free(want);
+        }
+        free(got[0]), free(got[1]);
+        ea_cuda_plan_free(&plan);
+        ea_cuda_batch_free(db);
+        ea_test_batch_free(&pr, &hb);
+    }
+    EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, NULL, NULL, 1), EA_ERR_NULL, "required");
+}
+
 /* The tc kernel's fast probabilities round like ea_expf on every float they can be given: every x <= 0
  * and every NaN (x = S - m, with m the max of the scores). */
 static void test_tc_fast_probabilities(void **state)
@@ -508,6 +557,7 @@ int main(void)
         PER_KERNEL(test_gpu_invariances),
         PER_KERNEL(test_nonfinite_inputs),
         cmocka_unit_test(test_error_paths),           cmocka_unit_test(test_tc_fast_probabilities), cmocka_unit_test(test_tc_division),
+        cmocka_unit_test(test_tc_split_changes_no_bit),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -707,13 +707,16 @@ static cudaError_t launch_rb(const ea_attn_args *a, cudaStream_t s, int64_t bloc
     return cudaGetLastError();
 }
 
+/* ctas_per_block: 1 (RB = 4) or 2 (RB = 2), or 0 for the choice below. */
 template <int DQK, int DV>
-static cudaError_t launch(const ea_attn_args *a, cudaStream_t s)
+static cudaError_t launch(const ea_attn_args *a, cudaStream_t s, int ctas_per_block)
 {
     const int G = a->hq / a->hkv;
     const int64_t blocks = ((int64_t)a->max_extend_len * G + BLOCK_PAIRS - 1) / BLOCK_PAIRS; /* per request and KV head */
     if (blocks == 0)
         return cudaSuccess; /* no query at all */
+    if (ctas_per_block)
+        return ctas_per_block == 2 ? launch_rb<DQK, DV, 2>(a, s, blocks) : launch_rb<DQK, DV, 4>(a, s, blocks);
     int device = 0, sms = 0;
     cudaError_t e = cudaGetDevice(&device);
     if (e == cudaSuccess)
@@ -736,17 +739,22 @@ static int padded(int d)
     return d <= 64 ? 64 : d <= 128 ? 128 : 256;
 }
 
-extern "C" cudaError_t ea_launch_attention_6(const ea_attn_args *a, cudaStream_t s)
+extern "C" cudaError_t ea_launch_attention_6_split(const ea_attn_args *a, cudaStream_t s, int ctas_per_block)
 {
-    if (a->dqk > 256 || a->dv > 256)
+    if (a->dqk > 256 || a->dv > 256 || ctas_per_block < 0 || ctas_per_block > 2)
         return cudaErrorInvalidValue;
     const int q = padded(a->dqk), v = padded(a->dv);
 #define EA_TC_CASE(Q, V)                                                                            \
     if (q == Q && v == V)                                                                           \
-        return launch<Q, V>(a, s);
+        return launch<Q, V>(a, s, ctas_per_block);
     EA_TC_CASE(64, 64) EA_TC_CASE(64, 128) EA_TC_CASE(64, 256)
     EA_TC_CASE(128, 64) EA_TC_CASE(128, 128) EA_TC_CASE(128, 256)
     EA_TC_CASE(256, 64) EA_TC_CASE(256, 128) EA_TC_CASE(256, 256)
 #undef EA_TC_CASE
     return cudaErrorInvalidValue;
+}
+
+extern "C" cudaError_t ea_launch_attention_6(const ea_attn_args *a, cudaStream_t s)
+{
+    return ea_launch_attention_6_split(a, s, 0);
 }
