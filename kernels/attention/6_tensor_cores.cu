@@ -54,11 +54,12 @@
 #define PAD 8                         /* bf16 per smem row of padding: rows 16 B apart mod 128 B */
 #define BF16X2_ONE 0x3f803f80u
 
-/* A CTA owns RB m16 row blocks of one contract block (RB = 4: all of it; RB = 1 or 2: a quarter
- * or a half, the contract block split over 4 or 2 CTAs that compute the same tiles). Each row
- * block has two warps, so a CTA has 2 RB warps. Where the batch has few contract blocks (long
- * prefixes of few requests), smaller CTAs spread the same work over more SMs; the bits cannot
- * change, since which tiles a pair's chain covers depends only on its contract block. */
+/* A CTA owns RB m16 row blocks of one contract block: RB = 4, all of it, or RB = 2, half of it
+ * (the block split over two CTAs that compute the same tiles). Each row block has two warps, so a
+ * CTA has 2 RB warps. Where a batch has few contract blocks (few requests, few new tokens), half
+ * blocks spread the same work over twice the SMs; the bits cannot change, since which tiles a
+ * pair's chain covers depends only on its contract block (B.r_lo, B.r_hi). RB = 1 (a quarter)
+ * would work as well, but measured slower (kernels/README.md). */
 template <int RB> struct tc_cta {
     static constexpr int warps = 2 * RB, threads = 64 * RB, pairs = 16 * RB;
     static constexpr int tpr = threads / BN; /* threads that gather one row of K or V */
