@@ -223,6 +223,8 @@ static void test_tc_split_changes_no_bit(void **state)
             EA_ASSERT_OK(ea_cuda_test_tc_split(ctx, db, &plan, split));
             EA_ASSERT_OK(ea_cuda_download_output(ctx, db, got[split - 1]));
         }
+        if (c < 0) /* a split the kernel does not have is refused */
+            EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, db, &plan, 3), EA_ERR_ARG, "not 1 or 2");
         char what[200];
         const char *line = c < 0 ? block_rule : CASE(c);
         snprintf(what, sizeof what, "%s: tc kernel, two CTAs per block against one", line);
