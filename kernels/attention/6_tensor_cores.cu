@@ -13,10 +13,11 @@
  * x have no pairs and return)
  * (pair = r*G + hh): GQA loads K and V once for the whole group. A bf16 batch with fewer such
  * blocks than the card has SMs gives each block two CTAs of 32 pairs instead of one of 64
- * (tc_cta: RB = 2 row blocks per CTA instead of 4), which computes the same tiles in the same
- * order and spreads them over twice the SMs. 8 warps (4 with RB = 2): 4 row blocks of 16
- * pairs (the m16 of the mma), each shared by a pair of warps (rb, hf): warp hf computes the
- * scores of keys 32hf..32hf+31 of the tile and the value columns [hf Dv/2, (hf+1) Dv/2) of O.
+ * (tc_cta: RB = 2 row blocks per CTA instead of 4; CTAs 2x and 2x + 1 share block x), which
+ * compute the same tiles in the same order and spread them over twice the SMs. 8 warps (4 with
+ * RB = 2): 4 row blocks (2) of 16 pairs (the m16 of the mma), each shared by a pair of warps
+ * (rb, hf): warp hf computes the scores of keys 32hf..32hf+31 of the tile and the value columns
+ * [hf Dv/2, (hf+1) Dv/2) of O.
  * Splitting the work of one row block between two warps halves each warp's dependent chains
  * and registers, so twice as many warps hide each other's latency; the order is unchanged,
  * since every product-sum still covers the same keys in the same order. For each key tile of
@@ -232,7 +233,9 @@ __device__ __forceinline__ void produce_rows(const ea_attn_args &a, tc_path path
 /* Once the thread's copies completed (the caller waits): the TC_F32 path rounds its staged chunks
  * into the tile. The next copy into the same staging chunks is issued by the same thread after
  * these loads, in program order (the "memory" clobbers keep the compiler from moving either), and
- * their values are consumed by the stores below first: no barrier is needed between the two.
+ * their values are consumed by the stores below first: no barrier is needed between the two. (So
+ * for K and V, whose chunks go to the same threads whatever Dqk and Dv; Q's, shared out
+ * differently when RB = 2, are followed by a barrier.)
  * The rounding is the hardware's cvt.rn.bf16x2 (two floats in one instruction): round to nearest
  * even, as ea_f32_to_bf16(), except that a NaN becomes the canonical bf16 NaN rather than keeping
  * its payload; a NaN input makes every result it reaches a NaN either way, and the checks count
@@ -314,8 +317,8 @@ __device__ __forceinline__ void exact_probabilities(float (&s)[HALF_KEYS / 8][4]
     }
 }
 
-/* Blocks per SM the registers must allow: 2 blocks of 8 warps (128 registers) for head dims up to
- * 128, where a thread holds its part of half of O (32 registers for Dv 128) and 16 scores (32 keys
+/* Blocks per SM the registers must allow: 2 blocks of 8 warps (128 registers; with RB = 2, 4 CTAs
+ * of 4 warps, the same registers) for head dims up to 128, where a thread holds its part of half of O (32 registers for Dv 128) and 16 scores (32 keys
  * of 16 rows per warp); larger accumulators need the registers of 1. Measured on an H200 (medians, one run), against the earlier layout of
  * 4 warps that each computed all 64 keys and all of O for 16 pairs (3 blocks of 168 registers):
  * seed shape 159 us against 166, long_prefix 173 against 198, gqa8_d128 16.5 against 27.4. That
@@ -415,11 +418,13 @@ __device__ __forceinline__ void write_rows(const ea_attn_args &a, const tc_block
 template <int DQK, int DV, int RB>
 struct tc_smem {
     using C = tc_cta<RB>;
-    /* staging row: fits a row of Q, K or V, plus 16 floats: rows 64 bytes apart modulo 128. The 8
-     * threads of a 16-byte phase are 2 rows x 4 parts (64 contiguous bytes each), so the two rows
-     * fall on different banks. With 8 floats they overlapped (a 2-way conflict, on the critical path
-     * of the landing): measured on an H200, long_prefix 168 us against 154 with 16. */
-    static constexpr int SD = (DQK > DV ? DQK : DV) + 16;
+    /* staging row: fits a row of Q, K or V, plus 4 tpr floats: the 8 threads of a 16-byte phase
+     * are 8 / tpr rows x tpr parts (16 tpr contiguous bytes each), and rows 16 tpr bytes apart
+     * modulo 128 put them on different banks (RB = 4: 2 rows of 64 bytes, 16 floats of padding;
+     * RB = 2: 4 rows of 32 bytes, 8). With 8 floats for RB = 4 two rows overlapped (a 2-way
+     * conflict, on the critical path of the landing): measured on an H200, long_prefix 168 us
+     * against 154 with 16. */
+    static constexpr int SD = (DQK > DV ? DQK : DV) + 4 * C::tpr;
     static constexpr size_t q = 0, k = q + (size_t)C::pairs * (DQK + PAD), v = k + (size_t)BN * (DQK + PAD),
                             xmax = v + (size_t)BN * (DV + PAD), /* 2 x C::pairs floats */
                             xp = xmax + 2 * 2 * C::pairs,       /* [row block][half][k-step][lane] uint4 */

@@ -195,7 +195,8 @@ static ea_attn_args attn_args(const ea_dev_batch *db, const ea_plan *plan)
     return a;
 }
 
-ea_status ea_cuda_run(ea_cuda_ctx *ctx, const ea_dev_batch *db, const ea_plan *plan)
+/* What every attention launch needs of its arguments (ea_cuda_run and the test hooks). */
+static ea_status launchable(const ea_cuda_ctx *ctx, const ea_dev_batch *db, const ea_plan *plan)
 {
     if (!ctx || !db || !plan)
         return ea_fail(EA_ERR_NULL, "ctx, db and plan are required");
@@ -207,6 +208,14 @@ ea_status ea_cuda_run(ea_cuda_ctx *ctx, const ea_dev_batch *db, const ea_plan *p
     if (((uintptr_t)db->q | (uintptr_t)db->k_pool | (uintptr_t)db->v_pool) % 16)
         return ea_fail(EA_ERR_ARG, "q, k_pool and v_pool must start on 16-byte boundaries (the kernels load 16 bytes "
                        "at a time; cudaMalloc gives 256)");
+    return EA_OK;
+}
+
+ea_status ea_cuda_run(ea_cuda_ctx *ctx, const ea_dev_batch *db, const ea_plan *plan)
+{
+    const ea_status st = launchable(ctx, db, plan);
+    if (st != EA_OK)
+        return st;
     const ea_attn_args a = attn_args(db, plan);
     switch (ctx->kernel) { /* kernels/README.md: what each version adds */
     case EA_KERNEL_NAIVE:
@@ -261,6 +270,18 @@ ea_status ea_cuda_extend(ea_cuda_ctx *ctx, ea_dev_batch *db, ea_sync s)
     if (st == EA_OK)
         st = ea_cuda_plan_build(ctx, db, s, &ctx->own_plan);
     return st != EA_OK ? st : ea_cuda_run(ctx, db, &ctx->own_plan);
+}
+
+ea_status ea_cuda_test_tc_split(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan, int ctas_per_block)
+{
+    const ea_status st = launchable(ctx, db, plan);
+    if (st != EA_OK)
+        return st;
+    if (ctas_per_block != 1 && ctas_per_block != 2)
+        return ea_fail(EA_ERR_ARG, "ctas_per_block is %d, not 1 or 2", ctas_per_block);
+    const ea_attn_args a = attn_args(db, plan);
+    EA_CUDA_TRY(ea_launch_attention_6_split(&a, ctx->stream, ctas_per_block));
+    return EA_OK;
 }
 
 ea_status ea_cuda_test_bad_launch(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan)
