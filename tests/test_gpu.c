@@ -193,9 +193,10 @@ static void test_strategies_match_cpu(void **state)
 }
 
 /* Kernel 6 computes a 64-pair block with one CTA or with two of 32 pairs (it picks two for bf16
- * batches with fewer blocks than SMs): the same tiles in the same order for every pair, so the same
- * bits, on every case and dtype (whole outputs, sentinel-filled first), and those of the CPU
- * reference of the order where the model holds. */
+ * batches with fewer blocks than SMs), and a CTA computes one block or, where a request has more
+ * blocks than the grid has CTAs along them, several one after another: the same tiles in the same
+ * order for every pair, so the same bits, on every case and dtype (whole outputs, sentinel-filled
+ * first), and those of the CPU reference of the order where the model holds. */
 static void test_tc_split_changes_no_bit(void **state)
 {
     (void)state;
@@ -216,31 +217,44 @@ static void test_tc_split_changes_no_bit(void **state)
         EA_ASSERT_OK(ea_cuda_batch_upload(ctx, &hb.batch, &pr.params, &hb.in, &db));
         EA_ASSERT_OK(ea_cuda_plan_create(ctx, db, &plan));
         EA_ASSERT_OK(ea_cuda_plan_build(ctx, db, EA_SYNC_DEVICE, &plan));
-        void *got[2];
-        for (int split = 1; split <= 2; split++) {
-            got[split - 1] = malloc(hb.o_bytes + 1);
+        /* (CTAs per block, most CTAs along a request's blocks): as launched with one CTA per
+         * block, then two, then grids a CTA of which loops over every block, or every third */
+        static const int geometry[][2] = {{1, 0}, {2, 0}, {1, 1}, {2, 3}};
+        enum { GEOMETRIES = sizeof geometry / sizeof geometry[0] };
+        void *got[GEOMETRIES];
+        for (int k = 0; k < GEOMETRIES; k++) {
+            got[k] = malloc(hb.o_bytes + 1);
             EA_ASSERT_OK(ea_cuda_poison_output(ctx, db));
-            EA_ASSERT_OK(ea_cuda_test_tc_split(ctx, db, &plan, split));
-            EA_ASSERT_OK(ea_cuda_download_output(ctx, db, got[split - 1]));
+            EA_ASSERT_OK(ea_cuda_test_tc_split(ctx, db, &plan, geometry[k][0], geometry[k][1]));
+            EA_ASSERT_OK(ea_cuda_download_output(ctx, db, got[k]));
         }
-        if (c < 0) /* a split the kernel does not have is refused */
-            EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, db, &plan, 3), EA_ERR_ARG, "not 1 or 2");
+        if (c < 0) { /* a geometry the kernel does not have is refused */
+            EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, db, &plan, 3, 0), EA_ERR_ARG, "not 1 or 2");
+            EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, db, &plan, 1, 65536), EA_ERR_ARG, "not 0..65535");
+        }
         char what[200];
         const char *line = c < 0 ? block_rule : CASE(c);
-        snprintf(what, sizeof what, "%s: tc kernel, two CTAs per block against one", line);
-        ea_assert_bits(got[1], got[0], pr.params.dtype, n, what);
+        for (int k = 1; k < GEOMETRIES; k++) {
+            char along[40] = "as many as blocks";
+            if (geometry[k][1])
+                snprintf(along, sizeof along, "%d", geometry[k][1]);
+            snprintf(what, sizeof what, "%s: tc kernel, %d CTA(s) per block, CTAs along the blocks: %s; against one "
+                     "CTA per block", line, geometry[k][0], along);
+            ea_assert_bits(got[k], got[0], pr.params.dtype, n, what);
+        }
         if (cpu_comparable(EA_KERNEL_TC)) {
             void *want = cpu_output_of(&pr, &hb, EA_KERNEL_TC);
             snprintf(what, sizeof what, "%s: tc kernel, one CTA per block, against the CPU", line);
             ea_assert_bits(got[0], want, pr.params.dtype, n, what);
             free(want);
         }
-        free(got[0]), free(got[1]);
+        for (int k = 0; k < GEOMETRIES; k++)
+            free(got[k]);
         ea_cuda_plan_free(&plan);
         ea_cuda_batch_free(db);
         ea_test_batch_free(&pr, &hb);
     }
-    EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, NULL, NULL, 1), EA_ERR_NULL, "required");
+    EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, NULL, NULL, 1, 0), EA_ERR_NULL, "required");
 }
 
 /* The tc kernel's fast probabilities round like ea_expf on every float they can be given: every x <= 0

@@ -7,13 +7,13 @@
  * a CPU reference of its own; loads go through cp.async and ldmatrix, behind the compute.
  * Measured (H200, seed shape, kernels/README.md): see the table there.
  *
- * One launch for the whole batch. grid = (pair blocks, Hkv, bs); block (x, g, i) owns 64
- * consecutive (query row, query head) pairs of request i whose heads share KV head g, counted
- * from the end of the longest request (x = 0: its last 64 pairs; in shorter requests the first
- * x have no pairs and return)
- * (pair = r*G + hh): GQA loads K and V once for the whole group. A bf16 batch with fewer such
+ * One launch for the whole batch: block (x, i, g) owns 64 consecutive (query row,
+ * query head) pairs of request i whose heads share KV head g (pair = r*G + hh), counted from the
+ * end of the longest request (x = 0: its last 64 pairs; in shorter requests the first x have no
+ * pairs and return): GQA loads K and V once for the whole group. x is the slowest index of the
+ * grid, so the batch's longest blocks start first (ea_attention_tc_kernel). A bf16 batch with fewer such
  * blocks than the card has SMs gives each block two CTAs of 32 pairs instead of one of 64
- * (tc_cta: RB = 2 row blocks per CTA instead of 4; CTAs 2x and 2x + 1 share block x), which
+ * (tc_cta: RB = 2 row blocks per CTA instead of 4; the two are neighbours in the grid), which
  * compute the same tiles in the same order and spread them over twice the SMs. 8 warps (4 with
  * RB = 2): 4 row blocks (2) of 16 pairs (the m16 of the mma), each shared by a pair of warps
  * (rb, hf): warp hf computes the scores of keys 32hf..32hf+31 of the tile and the value columns
@@ -427,15 +427,14 @@ struct tc_smem {
     static constexpr int SD = (DQK > DV ? DQK : DV) + 4 * C::tpr;
     static constexpr size_t q = 0, k = q + (size_t)C::pairs * (DQK + PAD), v = k + (size_t)BN * (DQK + PAD),
                             xmax = v + (size_t)BN * (DV + PAD), /* 2 x C::pairs floats */
-                            xp = xmax + 2 * 2 * C::pairs,       /* [row block][half][k-step][lane] uint4 */
+                            xp = xmax + 2 * 2 * C::pairs,       /* [row block][k-step of the tile][lane] uint4 */
                             end = xp + (size_t)C::warps * (HALF_KEYS / 16) * 32 * 8; /* in bf16 elements */
     static size_t bytes(bool staged) { return end * 2 + (staged ? (size_t)BN * SD * 4 : 0); }
 };
 
-/* The register budget is the same for every RB (4 / RB times as many CTAs of 1 / (4 / RB) the size). */
+/* One CTA's part of contract block B (B.i, B.g and B.pair0 given; blk0: the block's first pair). */
 template <int DQK, int DV, int RB>
-__global__ void __launch_bounds__(tc_cta<RB>::threads, tc_min_blocks(DQK, DV) * 4 / RB)
-    ea_attention_tc_kernel(const ea_attn_args a)
+__device__ __forceinline__ void compute_block(const ea_attn_args &a, tc_block B, int32_t blk0)
 {
     using C = tc_cta<RB>;
     using L = tc_smem<DQK, DV, RB>;
@@ -443,22 +442,12 @@ __global__ void __launch_bounds__(tc_cta<RB>::threads, tc_min_blocks(DQK, DV) * 
     extern __shared__ __align__(16) uint16_t smem[];
     uint16_t *Qs = smem + L::q, *Ks = smem + L::k, *Vs = smem + L::v;
     float(*xmax)[C::pairs] = (float(*)[C::pairs])(smem + L::xmax); /* [half][pair of the CTA]: row max */
-    uint4 *xp = (uint4 *)(smem + L::xp); /* P fragments: [row block][half][k-step][lane] */
+    uint4 *xp = (uint4 *)(smem + L::xp); /* P fragments: [row block][k-step of the tile][lane] */
     float *stage = (float *)(smem + L::end);
 
-    tc_block B;
-    B.i = blockIdx.z;
-    B.g = blockIdx.y;
     B.G = a.hq / a.hkv;
     const int32_t E = a.qo_indptr[B.i + 1] - a.qo_indptr[B.i];
     B.pairs = E * B.G;
-    /* contract blocks counted from the end: under a causal mask a request's last block sees the
-     * most keys, and blocks start in blockIdx order, so each request's longest blocks start first
-     * and its short ones fill the tail (seed shape on an H200: 145.7 us against 143.8). The
-     * 4 / RB CTAs of a contract block are neighbours. */
-    constexpr int PER_BLOCK = BLOCK_PAIRS / C::pairs;
-    const int32_t blk0 = (int32_t)(gridDim.x / PER_BLOCK - 1 - blockIdx.x / PER_BLOCK) * BLOCK_PAIRS;
-    B.pair0 = blk0 + (int32_t)(blockIdx.x % PER_BLOCK) * C::pairs;
     if (B.pair0 >= B.pairs)
         return;
     B.P = a.prefix_lens[B.i];
@@ -626,56 +615,51 @@ __global__ void __launch_bounds__(tc_cta<RB>::threads, tc_min_blocks(DQK, DV) * 
         if (__any_sync(0xffffffffu, exact != 0)) /* rare: near a bf16 midpoint, or far below */
             exact_probabilities(s, exact);
         /* rescale O and l by alpha = e^(m_old - m_new) where the row's max grew, and by 1 where it
-         * did not (which changes no number; a NaN stays a NaN). The four threads of a quad hold the same two rows: the
-         * even ones compute row gq's alpha, the odd ones row gq + 8's, and they swap: one ea_expf
-         * per thread instead of two. */
-        {
+         * did not (which changes no number; a NaN stays a NaN), only where some row of the warp
+         * grew. The four threads of a quad hold the same two rows: the even ones compute row gq's
+         * alpha, the odd ones row gq + 8's, and they swap: one ea_expf per thread instead of two. */
+        if (__any_sync(0xffffffffu, mx[0] > m[0] || mx[1] > m[1])) {
             const bool odd = tq & 1;
             const float m_old = odd ? m[1] : m[0], m_new = odd ? mx[1] : mx[0]; /* selects: no indexing */
             const float mine = ea_expf(m_new > m_old ? m_old - m_new : 0.f);     /* e^0 = 1 exactly */
             const float theirs = __shfl_xor_sync(0xffffffffu, mine, 1);
             const float alpha0 = odd ? theirs : mine, alpha1 = odd ? mine : theirs; /* rows gq, gq + 8 */
-            if (__any_sync(0xffffffffu, mx[0] > m[0] || mx[1] > m[1])) {
 #pragma unroll
-                for (int n = 0; n < DV / 16; n++) {
-                    o[n][0] = o[n][0] * alpha0;
-                    o[n][1] = o[n][1] * alpha0;
-                    o[n][2] = o[n][2] * alpha1;
-                    o[n][3] = o[n][3] * alpha1;
-                }
-                l[0] = l[0] * alpha0;
-                l[1] = l[1] * alpha0;
-                l[2] = l[2] * alpha1;
-                l[3] = l[3] * alpha1;
+            for (int n = 0; n < DV / 16; n++) {
+                o[n][0] = o[n][0] * alpha0;
+                o[n][1] = o[n][1] * alpha0;
+                o[n][2] = o[n][2] * alpha1;
+                o[n][3] = o[n][3] * alpha1;
             }
-            m[0] = mx[0];
-            m[1] = mx[1];
+            l[0] = l[0] * alpha0;
+            l[1] = l[1] * alpha0;
+            l[2] = l[2] * alpha1;
+            l[3] = l[3] * alpha1;
         }
+        m[0] = mx[0];
+        m[1] = mx[1];
 
         /* P rounded to bf16, as the A operand of the k-steps of this warp's half (the C layout of
-         * two n-tiles is the A layout of one k-step), published for the other warp of the pair. */
-        uint4 own[HALF_KEYS / 16];
+         * two n-tiles is the A layout of one k-step: k-step 2hf + kl of the tile), published for
+         * both warps of the pair. */
 #pragma unroll
-        for (int kl = 0; kl < HALF_KEYS / 16; kl++) {
-            own[kl] = make_uint4(pack_bf16(s[2 * kl][0], s[2 * kl][1]), pack_bf16(s[2 * kl][2], s[2 * kl][3]),
-                                 pack_bf16(s[2 * kl + 1][0], s[2 * kl + 1][1]),
-                                 pack_bf16(s[2 * kl + 1][2], s[2 * kl + 1][3]));
-            xp[((rb * 2 + hf) * (HALF_KEYS / 16) + kl) * 32 + lane] = own[kl];
-        }
+        for (int kl = 0; kl < HALF_KEYS / 16; kl++)
+            xp[(rb * (BN / 16) + HALF_KEYS / 16 * hf + kl) * 32 + lane] =
+                make_uint4(pack_bf16(s[2 * kl][0], s[2 * kl][1]), pack_bf16(s[2 * kl][2], s[2 * kl][3]),
+                           pack_bf16(s[2 * kl + 1][0], s[2 * kl + 1][1]), pack_bf16(s[2 * kl + 1][2], s[2 * kl + 1][3]));
 
         cp_async_wait<0>();
         land_rows<DV, SD, TPR>(path, Vs, stage);
         __syncthreads(); /* V(j) and the other half's P are in shared memory; every warp is done with K(j) */
         if (j_next >= 0)
             produce_rows<DQK, SD, TPR>(a, path, a.k_pool, a.dqk, kv_row(B, a, slot_next), Ks, stage);
-        uint32_t pf[BN / 16][4]; /* P of the whole tile: the first half's k-steps, then the second's */
+        /* P of the whole tile, both halves, read back in k-step order (each warp reads its own half
+         * too: four loads in place of sixteen selects between its registers and the loads) */
+        uint32_t pf[BN / 16][4];
 #pragma unroll
-        for (int kl = 0; kl < HALF_KEYS / 16; kl++) {
-            const uint4 other = xp[((rb * 2 + 1 - hf) * (HALF_KEYS / 16) + kl) * 32 + lane];
-            const uint4 first = hf == 0 ? own[kl] : other, second = hf == 0 ? other : own[kl];
-            pf[kl][0] = first.x, pf[kl][1] = first.y, pf[kl][2] = first.z, pf[kl][3] = first.w;
-            pf[HALF_KEYS / 16 + kl][0] = second.x, pf[HALF_KEYS / 16 + kl][1] = second.y;
-            pf[HALF_KEYS / 16 + kl][2] = second.z, pf[HALF_KEYS / 16 + kl][3] = second.w;
+        for (int kk = 0; kk < BN / 16; kk++) {
+            const uint4 p = xp[(rb * (BN / 16) + kk) * 32 + lane];
+            pf[kk][0] = p.x, pf[kk][1] = p.y, pf[kk][2] = p.z, pf[kk][3] = p.w;
         }
 
         /* compute_pv for the warp's half of the value columns: k-step kk covers keys 16kk..16kk+15,
@@ -700,29 +684,59 @@ __global__ void __launch_bounds__(tc_cta<RB>::threads, tc_min_blocks(DQK, DV) * 
     write_rows<DV, RB>(a, B, o, l, m);
 }
 
+/* grid = (4 / RB x Hkv, bs, blocks): CTA (part + 4 / RB g, i, x) computes part `part` of
+ * contract block x of request i and KV head g, x counted from the end of the request: under a
+ * causal mask its last block sees the most keys. CTAs start in grid order, x slowest, so every
+ * request's and every KV head's longest blocks start first and the short ones fill the tail,
+ * and an SM that takes an early (long) CTA later takes a short one beside it. Measured on an
+ * H200 against the earlier grid (blocks, Hkv, bs), which started all the blocks of one request
+ * and head before the next (medians of two runs): seed shape 144 -> 138 us, bs 1 / prefix 0 /
+ * extend 2048 129 -> 107, bs 8 / prefix 512 / extend 256 56 -> 51 (kernels/README.md).
+ * gridDim.z is at most 65535, so where a request has more blocks a CTA takes x, x + 65535, ...
+ * The register budget is the same for every RB (4 / RB times as many CTAs of 1 / (4 / RB) the size). */
 template <int DQK, int DV, int RB>
-static cudaError_t launch_rb(const ea_attn_args *a, cudaStream_t s, int64_t blocks)
+__global__ void __launch_bounds__(tc_cta<RB>::threads, tc_min_blocks(DQK, DV) * 4 / RB)
+    ea_attention_tc_kernel(const ea_attn_args a)
+{
+    constexpr int PER_BLOCK = BLOCK_PAIRS / tc_cta<RB>::pairs;
+    const int32_t blocks = (int32_t)(((int64_t)a.max_extend_len * (a.hq / a.hkv) + BLOCK_PAIRS - 1) / BLOCK_PAIRS);
+    for (int32_t x = blockIdx.z; x < blocks; x += gridDim.z) {
+        tc_block B;
+        B.i = blockIdx.y;
+        B.g = blockIdx.x / PER_BLOCK;
+        const int32_t blk0 = (blocks - 1 - x) * BLOCK_PAIRS;
+        B.pair0 = blk0 + (int32_t)(blockIdx.x % PER_BLOCK) * tc_cta<RB>::pairs;
+        compute_block<DQK, DV, RB>(a, B, blk0);
+        __syncthreads(); /* the next block's copies must not overwrite tiles a warp still reads */
+    }
+}
+
+/* grid_z: CTAs along x, at most 65535 (the most gridDim.z may be) and at most `blocks`. */
+template <int DQK, int DV, int RB>
+static cudaError_t launch_rb(const ea_attn_args *a, cudaStream_t s, int64_t grid_z)
 {
     const size_t smem = tc_smem<DQK, DV, RB>::bytes(!a->bf16);
     cudaError_t e = cudaFuncSetAttribute(ea_attention_tc_kernel<DQK, DV, RB>,
                                          cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e != cudaSuccess)
         return e;
-    const dim3 grid((unsigned)(blocks * (4 / RB)), (unsigned)a->hkv, (unsigned)a->bs);
+    const dim3 grid((unsigned)(4 / RB * a->hkv), (unsigned)a->bs, (unsigned)grid_z);
     ea_attention_tc_kernel<DQK, DV, RB><<<grid, tc_cta<RB>::threads, smem, s>>>(*a);
     return cudaGetLastError();
 }
 
-/* ctas_per_block: 1 (RB = 4) or 2 (RB = 2), or 0 for the choice below. */
+/* ctas_per_block: 1 (RB = 4) or 2 (RB = 2), or 0 for the choice below; max_grid_z: as
+ * ea_launch_attention_6_split. */
 template <int DQK, int DV>
-static cudaError_t launch(const ea_attn_args *a, cudaStream_t s, int ctas_per_block)
+static cudaError_t launch(const ea_attn_args *a, cudaStream_t s, int ctas_per_block, int max_grid_z)
 {
     const int G = a->hq / a->hkv;
     const int64_t blocks = ((int64_t)a->max_extend_len * G + BLOCK_PAIRS - 1) / BLOCK_PAIRS; /* per request and KV head */
     if (blocks == 0)
         return cudaSuccess; /* no query at all */
+    const int64_t z = max_grid_z ? max_grid_z : 65535, grid_z = blocks < z ? blocks : z;
     if (ctas_per_block)
-        return ctas_per_block == 2 ? launch_rb<DQK, DV, 2>(a, s, blocks) : launch_rb<DQK, DV, 4>(a, s, blocks);
+        return ctas_per_block == 2 ? launch_rb<DQK, DV, 2>(a, s, grid_z) : launch_rb<DQK, DV, 4>(a, s, grid_z);
     int device = 0, sms = 0;
     cudaError_t e = cudaGetDevice(&device);
     if (e == cudaSuccess)
@@ -734,8 +748,8 @@ static cudaError_t launch(const ea_attn_args *a, cudaStream_t s, int ctas_per_bl
      * the extra SMs give back (measured, H200: kernels/README.md). */
     const int64_t ctas = blocks * a->hkv * a->bs; /* CTAs of whole contract blocks (some return at once) */
     if (a->bf16 && ctas < sms)
-        return launch_rb<DQK, DV, 2>(a, s, blocks);
-    return launch_rb<DQK, DV, 4>(a, s, blocks);
+        return launch_rb<DQK, DV, 2>(a, s, grid_z);
+    return launch_rb<DQK, DV, 4>(a, s, grid_z);
 }
 
 /* Head dimensions are padded up to 64, 128 or 256: padding with zeros changes no bit (a chain
@@ -745,14 +759,15 @@ static int padded(int d)
     return d <= 64 ? 64 : d <= 128 ? 128 : 256;
 }
 
-extern "C" cudaError_t ea_launch_attention_6_split(const ea_attn_args *a, cudaStream_t s, int ctas_per_block)
+extern "C" cudaError_t ea_launch_attention_6_split(const ea_attn_args *a, cudaStream_t s, int ctas_per_block,
+                                                   int max_grid_z)
 {
-    if (a->dqk > 256 || a->dv > 256 || ctas_per_block < 0 || ctas_per_block > 2)
+    if (a->dqk > 256 || a->dv > 256 || ctas_per_block < 0 || ctas_per_block > 2 || max_grid_z < 0 || max_grid_z > 65535)
         return cudaErrorInvalidValue;
     const int q = padded(a->dqk), v = padded(a->dv);
 #define EA_TC_CASE(Q, V)                                                                            \
     if (q == Q && v == V)                                                                           \
-        return launch<Q, V>(a, s, ctas_per_block);
+        return launch<Q, V>(a, s, ctas_per_block, max_grid_z);
     EA_TC_CASE(64, 64) EA_TC_CASE(64, 128) EA_TC_CASE(64, 256)
     EA_TC_CASE(128, 64) EA_TC_CASE(128, 128) EA_TC_CASE(128, 256)
     EA_TC_CASE(256, 64) EA_TC_CASE(256, 128) EA_TC_CASE(256, 256)
@@ -762,5 +777,5 @@ extern "C" cudaError_t ea_launch_attention_6_split(const ea_attn_args *a, cudaSt
 
 extern "C" cudaError_t ea_launch_attention_6(const ea_attn_args *a, cudaStream_t s)
 {
-    return ea_launch_attention_6_split(a, s, 0);
+    return ea_launch_attention_6_split(a, s, 0, 0);
 }
