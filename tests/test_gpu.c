@@ -232,7 +232,7 @@ static void test_tc_split_changes_no_bit(void **state)
             EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, db, &plan, 3, 0), EA_ERR_ARG, "not 1 or 2");
             EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, db, &plan, 1, 65536), EA_ERR_ARG, "not 0..65535");
         }
-        char what[200];
+        char what[320];
         const char *line = c < 0 ? block_rule : CASE(c);
         for (int k = 1; k < GEOMETRIES; k++) {
             char along[40] = "as many as blocks";

@@ -7,11 +7,11 @@
  * a CPU reference of its own; loads go through cp.async and ldmatrix, behind the compute.
  * Measured (H200, seed shape, kernels/README.md): see the table there.
  *
- * One launch for the whole batch: block (x, i, g) owns 64 consecutive (query row,
- * query head) pairs of request i whose heads share KV head g (pair = r*G + hh), counted from the
- * end of the longest request (x = 0: its last 64 pairs; in shorter requests the first x have no
- * pairs and return): GQA loads K and V once for the whole group. x is the slowest index of the
- * grid, so the batch's longest blocks start first (ea_attention_tc_kernel). A bf16 batch with fewer such
+ * One launch for the whole batch: block (x, i, g) owns 64 consecutive (query row, query head)
+ * pairs of request i whose heads share KV head g (pair = r*G + hh), x counted from the end of the
+ * request (x = 0: its last 64 pairs, which under a causal mask see the most keys; CTAs past the
+ * request's blocks return at once): GQA loads K and V once for the whole group. x is the slowest
+ * index of the grid, so every request's longest block starts first (ea_attention_tc_kernel). A bf16 batch with fewer such
  * blocks than the card has SMs gives each block two CTAs of 32 pairs instead of one of 64
  * (tc_cta: RB = 2 row blocks per CTA instead of 4; the two are neighbours in the grid), which
  * compute the same tiles in the same order and spread them over twice the SMs. 8 warps (4 with
@@ -33,7 +33,7 @@
  *                two through shared memory), rescale O and l when it grows;
  *   compute_pv:  P = e^(S - m) rounded to bf16 becomes the A operand directly (the C layout of
  *                two n-tiles is the A layout of one k-step); each warp publishes its two k-steps
- *                of P in shared memory and takes the other two, then (O, l) += P [V | 1] over the
+ *                of P in shared memory and reads all four back, then (O, l) += P [V | 1] over the
  *                4 k-steps in increasing order: V by ldmatrix.trans, l as the output of a constant
  *                "ones" B operand, so the row sum is an mma chain too and needs no order of its
  *                own (both warps of a pair compute the same l).
@@ -428,13 +428,14 @@ struct tc_smem {
     static constexpr size_t q = 0, k = q + (size_t)C::pairs * (DQK + PAD), v = k + (size_t)BN * (DQK + PAD),
                             xmax = v + (size_t)BN * (DV + PAD), /* 2 x C::pairs floats */
                             xp = xmax + 2 * 2 * C::pairs,       /* [row block][k-step of the tile][lane] uint4 */
-                            end = xp + (size_t)C::warps * (HALF_KEYS / 16) * 32 * 8; /* in bf16 elements */
+                            end = xp + (size_t)RB * (BN / 16) * 32 * 8; /* in bf16 elements */
     static size_t bytes(bool staged) { return end * 2 + (staged ? (size_t)BN * SD * 4 : 0); }
 };
 
-/* One CTA's part of contract block B (B.i, B.g and B.pair0 given; blk0: the block's first pair). */
+/* Part `part` (of 4 / RB) of contract block x of request i and KV head g, x counted from the end
+ * of the request; nothing where the request has no such block or part. */
 template <int DQK, int DV, int RB>
-__device__ __forceinline__ void compute_block(const ea_attn_args &a, tc_block B, int32_t blk0)
+__device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, int32_t g, int32_t x, int32_t part)
 {
     using C = tc_cta<RB>;
     using L = tc_smem<DQK, DV, RB>;
@@ -445,10 +446,16 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, tc_block B,
     uint4 *xp = (uint4 *)(smem + L::xp); /* P fragments: [row block][k-step of the tile][lane] */
     float *stage = (float *)(smem + L::end);
 
+    tc_block B;
+    B.i = i;
+    B.g = g;
     B.G = a.hq / a.hkv;
-    const int32_t E = a.qo_indptr[B.i + 1] - a.qo_indptr[B.i];
+    const int32_t E = a.qo_indptr[i + 1] - a.qo_indptr[i];
     B.pairs = E * B.G;
-    if (B.pair0 >= B.pairs)
+    const int32_t blocks = (B.pairs + BLOCK_PAIRS - 1) / BLOCK_PAIRS; /* of this request */
+    const int32_t blk0 = (blocks - 1 - x) * BLOCK_PAIRS;               /* the contract block's first pair */
+    B.pair0 = blk0 + part * C::pairs;
+    if (x >= blocks || B.pair0 >= B.pairs)
         return;
     B.P = a.prefix_lens[B.i];
     B.T = B.P + E;
@@ -684,14 +691,15 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, tc_block B,
     write_rows<DV, RB>(a, B, o, l, m);
 }
 
-/* grid = (4 / RB x Hkv, bs, blocks): CTA (part + 4 / RB g, i, x) computes part `part` of
- * contract block x of request i and KV head g, x counted from the end of the request: under a
- * causal mask its last block sees the most keys. CTAs start in grid order, x slowest, so every
- * request's and every KV head's longest blocks start first and the short ones fill the tail,
- * and an SM that takes an early (long) CTA later takes a short one beside it. Measured on an
- * H200 against the earlier grid (blocks, Hkv, bs), which started all the blocks of one request
- * and head before the next (medians of two runs): seed shape 144 -> 138 us, bs 1 / prefix 0 /
- * extend 2048 129 -> 107, bs 8 / prefix 512 / extend 256 56 -> 51 (kernels/README.md).
+/* grid = (4 / RB x Hkv, bs, blocks of the longest request): CTA (part + 4 / RB g, i, x) computes
+ * part `part` of contract block x of request i and KV head g, x counted from the end of the
+ * request: under a causal mask its last block sees the most keys. The hardware starts CTAs in
+ * grid order in practice (CUDA does not promise it, and no bit depends on it), x slowest, so every
+ * request's and every KV head's longest block starts first and the short ones fill the tail, and
+ * an SM that takes an early (long) CTA later takes a short one beside it. Measured on an H200
+ * against the earlier grid (blocks, Hkv, bs), which started all the blocks of one request and head
+ * before the next (one run, medians of two): seed shape 144 -> 138 us, bs 1 / prefix 0 / extend
+ * 2048 130 -> 107, bs 8 / prefix 0 / extend 256 26.0 -> 22.8 (kernels/README.md).
  * gridDim.z is at most 65535, so where a request has more blocks a CTA takes x, x + 65535, ...
  * The register budget is the same for every RB (4 / RB times as many CTAs of 1 / (4 / RB) the size). */
 template <int DQK, int DV, int RB>
@@ -701,12 +709,7 @@ __global__ void __launch_bounds__(tc_cta<RB>::threads, tc_min_blocks(DQK, DV) * 
     constexpr int PER_BLOCK = BLOCK_PAIRS / tc_cta<RB>::pairs;
     const int32_t blocks = (int32_t)(((int64_t)a.max_extend_len * (a.hq / a.hkv) + BLOCK_PAIRS - 1) / BLOCK_PAIRS);
     for (int32_t x = blockIdx.z; x < blocks; x += gridDim.z) {
-        tc_block B;
-        B.i = blockIdx.y;
-        B.g = blockIdx.x / PER_BLOCK;
-        const int32_t blk0 = (blocks - 1 - x) * BLOCK_PAIRS;
-        B.pair0 = blk0 + (int32_t)(blockIdx.x % PER_BLOCK) * tc_cta<RB>::pairs;
-        compute_block<DQK, DV, RB>(a, B, blk0);
+        compute_block<DQK, DV, RB>(a, blockIdx.y, blockIdx.x / PER_BLOCK, x, blockIdx.x % PER_BLOCK);
         __syncthreads(); /* the next block's copies must not overwrite tiles a warp still reads */
     }
 }

@@ -203,8 +203,8 @@ static ea_status launchable(const ea_cuda_ctx *ctx, const ea_dev_batch *db, cons
     if (plan->bs < db->bs)
         return ea_fail(EA_ERR_PLAN, "the plan has %d requests, the batch %d", plan->bs, db->bs);
     if (db->bs > 65535 || db->params.hkv > 65535) /* CUDA's limit on gridDim.y and gridDim.z */
-        return ea_fail(EA_ERR_DIM, "%d requests, %d KV heads: the kernels' grid has one z index per request and one y "
-                       "index per KV head, at most 65535 each", db->bs, db->params.hkv);
+        return ea_fail(EA_ERR_DIM, "%d requests, %d KV heads: the kernels' grids index requests and KV heads in "
+                       "dimensions that hold at most 65535", db->bs, db->params.hkv);
     if (((uintptr_t)db->q | (uintptr_t)db->k_pool | (uintptr_t)db->v_pool) % 16)
         return ea_fail(EA_ERR_ARG, "q, k_pool and v_pool must start on 16-byte boundaries (the kernels load 16 bytes "
                        "at a time; cudaMalloc gives 256)");
