@@ -11,10 +11,10 @@
  * pairs of request i whose heads share KV head g (pair = r*G + hh), x counted from the end of the
  * request (x = 0: its last 64 pairs, which under a causal mask see the most keys; CTAs past the
  * request's blocks return at once): GQA loads K and V once for the whole group. x is the slowest
- * index of the grid, so every request's longest block starts first (ea_attention_tc_kernel). A bf16 batch with fewer such
- * blocks than the card has SMs gives each block two CTAs of 32 pairs instead of one of 64
- * (tc_cta: RB = 2 row blocks per CTA instead of 4; the two are neighbours in the grid), which
- * compute the same tiles in the same order and spread them over twice the SMs. 8 warps (4 with
+ * index of the grid, so every request's longest block starts first (ea_attention_tc_kernel). A
+ * bf16 batch with fewer such blocks than the card has SMs gives each block two CTAs of 32 pairs
+ * instead of one of 64 (tc_cta: RB = 2 row blocks per CTA instead of 4; the two are neighbours in
+ * the grid), which compute the same tiles in the same order and spread them over twice the SMs. 8 warps (4 with
  * RB = 2): 4 row blocks (2) of 16 pairs (the m16 of the mma), each shared by a pair of warps
  * (rb, hf): warp hf computes the scores of keys 32hf..32hf+31 of the tile and the value columns
  * [hf Dv/2, (hf+1) Dv/2) of O.
