@@ -90,10 +90,10 @@ NVCCFLAGS := -std=c++17 -O3 -fmad=false -lineinfo -Xcompiler -fPIC -Xfatbin -com
 CUDA_OBJDIR := build/cuda
 ifneq ($(NVCC),)
 GPU_SRC   := optimized/context.c optimized/strategies.c optimized/graph.c optimized/runner.c
-# The numbered attention kernels (kernels/README.md), then the index kernels of the strategies and
-# the checks of the tensor-core kernel's fast arithmetic.
+# The numbered attention kernels (kernels/README.md), then the index kernels of the strategies, the
+# plan's block schedule of the tensor-core kernel and the checks of its fast arithmetic.
 GPU_OBJ   := $(patsubst kernels/%.cu,$(CUDA_OBJDIR)/%.o,$(sort $(wildcard kernels/attention/*.cu))) $(CUDA_OBJDIR)/index.o \
-             $(CUDA_OBJDIR)/tc_fast_math_check.o
+             $(CUDA_OBJDIR)/block_order.o $(CUDA_OBJDIR)/tc_fast_math_check.o
 GPU_CFLAGS := -I$(CUDA_HOME)/include -Ikernels
 GPU_LIBS  := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lpthread -lrt -lstdc++
 else

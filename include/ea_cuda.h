@@ -178,8 +178,9 @@ typedef struct {
 } ea_dev_batch;
 
 /**
- * The unified key sequence in device memory, built once per batch by
- * ea_cuda_plan_build() and read by every layer's ea_cuda_run().
+ * The unified key sequence in device memory, and the tensor-core kernel's schedule of the batch's
+ * query blocks, built once per batch by ea_cuda_plan_build() and read by every layer's
+ * ea_cuda_run().
  */
 typedef struct {
     int32_t bs;                   /**< requests it was built for */
@@ -187,6 +188,10 @@ typedef struct {
     int32_t *unified_kv_indptr;   /**< [bs+1] device */
     int64_t *unified_kv_indices;  /**< [capacity] device */
     int32_t *prefix_lens;         /**< [bs] device */
+    int64_t order_capacity;       /**< blocks block_order can list: (N G + 63 bs) / 64, G = Hq / Hkv */
+    int32_t *block_order;         /**< [1 + 2 order_capacity] device: the blocks of 64 (query, head) pairs, the
+                                       longest first (DESIGN.md section 6.2, "Which CTA computes a block") */
+    int32_t ordered;              /**< 1 where ea_cuda_plan_build() listed the blocks (host) */
 } ea_plan;
 
 /** A captured CUDA graph of the device strategy's whole step. */

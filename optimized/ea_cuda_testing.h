@@ -17,10 +17,11 @@ ea_status ea_cuda_test_bad_launch(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_p
 /* Queues kernel 6 (the tensor cores) with each 64-pair block computed by `ctas_per_block` CTAs, 1
  * or 2, whatever the kernel would choose (kernels/attention/6_tensor_cores.cu, tc_cta), and with
  * at most `max_grid_z` CTAs along a request's blocks (1..65535, 0: as the kernel launches; with
- * fewer CTAs than blocks each computes several, one after another): neither may change a bit of
- * db->o. */
+ * fewer CTAs than blocks each computes several, one after another), and in the plan's block order
+ * (`ordered` 1: the plan must have one, and max_grid_z be 0) or the grid's own (0): none of these
+ * may change a bit of db->o. */
 ea_status ea_cuda_test_tc_split(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan, int ctas_per_block,
-                                int max_grid_z);
+                                int max_grid_z, int ordered);
 
 /* Runs the proof of the tc kernel's fast probabilities over every float x <= 0 and every NaN (see
  * kernels/attention/tc_fast_math.cuh) and waits for it.

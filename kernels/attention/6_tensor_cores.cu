@@ -10,8 +10,10 @@
  * One launch for the whole batch: block (x, i, g) owns 64 consecutive (query row, query head)
  * pairs of request i whose heads share KV head g (pair = r*G + hh), x counted from the end of the
  * request (x = 0: its last 64 pairs, which under a causal mask see the most keys; CTAs past the
- * request's blocks return at once): GQA loads K and V once for the whole group. x is the slowest
- * index of the grid, so every request's longest block starts first (ea_attention_tc_kernel). A
+ * request's blocks return at once): GQA loads K and V once for the whole group. The plan lists the
+ * batch's blocks longest first (kernels/block_order.cu), and CTA f of the grid takes the f-th;
+ * without that list, x is the slowest index of the grid, so every request's longest block starts
+ * first (ea_attention_tc_kernel). A
  * bf16 batch with fewer such blocks than the card has SMs gives each block two CTAs of 32 pairs
  * instead of one of 64 (tc_cta: RB = 2 row blocks per CTA instead of 4; the two are neighbours in
  * the grid), which compute the same tiles in the same order and spread them over twice the SMs. 8 warps (4 with
@@ -33,7 +35,7 @@
  *                two through shared memory), rescale O and l when it grows;
  *   compute_pv:  P = e^(S - m) rounded to bf16 becomes the A operand directly (the C layout of
  *                two n-tiles is the A layout of one k-step); each warp publishes its two k-steps
- *                of P in shared memory and reads all four back, then (O, l) += P [V | 1] over the
+ *                of P in shared memory and reads the other warp's two, then (O, l) += P [V | 1] over the
  *                4 k-steps in increasing order: V by ldmatrix.trans, l as the output of a constant
  *                "ones" B operand, so the row sum is an mma chain too and needs no order of its
  *                own (both warps of a pair compute the same l).
@@ -624,24 +626,28 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
         /* rescale O and l by alpha = e^(m_old - m_new) where the row's max grew, and by 1 where it
          * did not (which changes no number; a NaN stays a NaN), only where some row of the warp
          * grew. The four threads of a quad hold the same two rows: the even ones compute row gq's
-         * alpha, the odd ones row gq + 8's, and they swap: one ea_expf per thread instead of two. */
-        if (__any_sync(0xffffffffu, mx[0] > m[0] || mx[1] > m[1])) {
+         * alpha, the odd ones row gq + 8's, and they swap: one ea_expf per thread instead of two.
+         * alpha is computed outside the branch: a straight line the scheduler can interleave with
+         * the probabilities (measured: kernels/README.md, "6: the tile loop's two shortcuts"). */
+        {
             const bool odd = tq & 1;
             const float m_old = odd ? m[1] : m[0], m_new = odd ? mx[1] : mx[0]; /* selects: no indexing */
             const float mine = ea_expf(m_new > m_old ? m_old - m_new : 0.f);     /* e^0 = 1 exactly */
             const float theirs = __shfl_xor_sync(0xffffffffu, mine, 1);
             const float alpha0 = odd ? theirs : mine, alpha1 = odd ? mine : theirs; /* rows gq, gq + 8 */
+            if (__any_sync(0xffffffffu, mx[0] > m[0] || mx[1] > m[1])) {
 #pragma unroll
-            for (int n = 0; n < DV / 16; n++) {
-                o[n][0] = o[n][0] * alpha0;
-                o[n][1] = o[n][1] * alpha0;
-                o[n][2] = o[n][2] * alpha1;
-                o[n][3] = o[n][3] * alpha1;
+                for (int n = 0; n < DV / 16; n++) {
+                    o[n][0] = o[n][0] * alpha0;
+                    o[n][1] = o[n][1] * alpha0;
+                    o[n][2] = o[n][2] * alpha1;
+                    o[n][3] = o[n][3] * alpha1;
+                }
+                l[0] = l[0] * alpha0;
+                l[1] = l[1] * alpha0;
+                l[2] = l[2] * alpha1;
+                l[3] = l[3] * alpha1;
             }
-            l[0] = l[0] * alpha0;
-            l[1] = l[1] * alpha0;
-            l[2] = l[2] * alpha1;
-            l[3] = l[3] * alpha1;
         }
         m[0] = mx[0];
         m[1] = mx[1];
@@ -649,24 +655,31 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
         /* P rounded to bf16, as the A operand of the k-steps of this warp's half (the C layout of
          * two n-tiles is the A layout of one k-step: k-step 2hf + kl of the tile), published for
          * both warps of the pair. */
+        uint4 own[HALF_KEYS / 16];
 #pragma unroll
-        for (int kl = 0; kl < HALF_KEYS / 16; kl++)
-            xp[(rb * (BN / 16) + HALF_KEYS / 16 * hf + kl) * 32 + lane] =
-                make_uint4(pack_bf16(s[2 * kl][0], s[2 * kl][1]), pack_bf16(s[2 * kl][2], s[2 * kl][3]),
-                           pack_bf16(s[2 * kl + 1][0], s[2 * kl + 1][1]), pack_bf16(s[2 * kl + 1][2], s[2 * kl + 1][3]));
+        for (int kl = 0; kl < HALF_KEYS / 16; kl++) {
+            own[kl] = make_uint4(pack_bf16(s[2 * kl][0], s[2 * kl][1]), pack_bf16(s[2 * kl][2], s[2 * kl][3]),
+                                 pack_bf16(s[2 * kl + 1][0], s[2 * kl + 1][1]),
+                                 pack_bf16(s[2 * kl + 1][2], s[2 * kl + 1][3]));
+            xp[(rb * (BN / 16) + HALF_KEYS / 16 * hf + kl) * 32 + lane] = own[kl];
+        }
 
         cp_async_wait<0>();
         land_rows<DV, SD, TPR>(path, Vs, stage);
         __syncthreads(); /* V(j) and the other half's P are in shared memory; every warp is done with K(j) */
         if (j_next >= 0)
             produce_rows<DQK, SD, TPR>(a, path, a.k_pool, a.dqk, kv_row(B, a, slot_next), Ks, stage);
-        /* P of the whole tile, both halves, read back in k-step order (each warp reads its own half
-         * too: four loads in place of sixteen selects between its registers and the loads) */
+        /* P of the whole tile in k-step order: the warp's own half from its registers, the other
+         * half from shared memory (reading both back would save the selects, but measured slower:
+         * kernels/README.md, "6: the tile loop's two shortcuts") */
         uint32_t pf[BN / 16][4];
 #pragma unroll
-        for (int kk = 0; kk < BN / 16; kk++) {
-            const uint4 p = xp[(rb * (BN / 16) + kk) * 32 + lane];
-            pf[kk][0] = p.x, pf[kk][1] = p.y, pf[kk][2] = p.z, pf[kk][3] = p.w;
+        for (int kl = 0; kl < HALF_KEYS / 16; kl++) {
+            const uint4 other = xp[(rb * (BN / 16) + HALF_KEYS / 16 * (1 - hf) + kl) * 32 + lane];
+            const uint4 first = hf == 0 ? own[kl] : other, second = hf == 0 ? other : own[kl];
+            pf[kl][0] = first.x, pf[kl][1] = first.y, pf[kl][2] = first.z, pf[kl][3] = first.w;
+            pf[HALF_KEYS / 16 + kl][0] = second.x, pf[HALF_KEYS / 16 + kl][1] = second.y;
+            pf[HALF_KEYS / 16 + kl][2] = second.z, pf[HALF_KEYS / 16 + kl][3] = second.w;
         }
 
         /* compute_pv for the warp's half of the value columns: k-step kk covers keys 16kk..16kk+15,
@@ -701,12 +714,28 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
  * before the next (one run, medians of two): seed shape 144 -> 138 us, bs 1 / prefix 0 / extend
  * 2048 130 -> 107, bs 8 / prefix 0 / extend 256 26.0 -> 22.8 (kernels/README.md).
  * gridDim.z is at most 65535, so where a request has more blocks a CTA takes x, x + 65535, ...
+ * That order still starts a short request's longest block beside a long request's, and leaves
+ * the long request's short blocks for last: where the plan has listed the whole batch's blocks
+ * longest first (a->block_order, kernels/block_order.cu), the grid is instead (4 / RB x Hkv, then
+ * one CTA per listed block, y fastest, then z), and CTA f takes the f-th block of the list. Measured
+ * on an H200 (kernels/README.md): seed shape 137 -> 123 us, 32 requests of 256 new tokens with
+ * prefixes of 0 to 1024 keys 194 -> 165, 8 of 512 with 0 to 2048 215 -> 165; batches of equal
+ * requests, where both orders are the same, unchanged.
  * The register budget is the same for every RB (4 / RB times as many CTAs of 1 / (4 / RB) the size). */
 template <int DQK, int DV, int RB>
 __global__ void __launch_bounds__(tc_cta<RB>::threads, tc_min_blocks(DQK, DV) * 4 / RB)
     ea_attention_tc_kernel(const ea_attn_args a)
 {
     constexpr int PER_BLOCK = BLOCK_PAIRS / tc_cta<RB>::pairs;
+    if (a.block_order) { /* the plan's schedule: CTA f (y fastest, then z) takes its f-th block */
+        const int64_t f = blockIdx.y + (int64_t)gridDim.y * blockIdx.z;
+        if (f >= a.block_order[0])
+            return;
+        const int32_t i = a.block_order[1 + 2 * f], x = a.block_order[2 + 2 * f];
+        if (i < a.bs) /* (a plan listed for a larger batch reads no request past this one's) */
+            compute_block<DQK, DV, RB>(a, i, blockIdx.x / PER_BLOCK, x, blockIdx.x % PER_BLOCK);
+        return;
+    }
     const int32_t blocks = (int32_t)(((int64_t)a.max_extend_len * (a.hq / a.hkv) + BLOCK_PAIRS - 1) / BLOCK_PAIRS);
     for (int32_t x = blockIdx.z; x < blocks; x += gridDim.z) {
         compute_block<DQK, DV, RB>(a, blockIdx.y, blockIdx.x / PER_BLOCK, x, blockIdx.x % PER_BLOCK);
@@ -714,17 +743,29 @@ __global__ void __launch_bounds__(tc_cta<RB>::threads, tc_min_blocks(DQK, DV) * 
     }
 }
 
-/* grid_z: CTAs along x, at most 65535 (the most gridDim.z may be) and at most `blocks`. */
+/* Without a schedule, the grid (4 / RB x Hkv, bs, grid_z): grid_z CTAs along a request's blocks, at
+ * most 65535 (the most gridDim.z may be) and at most `blocks`. With the plan's schedule
+ * (a->block_order), a CTA for each of the at most `listed` blocks of the list (its length is known
+ * on the device only; CTAs past it return at once), numbered y fastest, then z; where even that
+ * grid cannot hold the list, the grid's own order. */
 template <int DQK, int DV, int RB>
-static cudaError_t launch_rb(const ea_attn_args *a, cudaStream_t s, int64_t grid_z)
+static cudaError_t launch_rb(const ea_attn_args *a, cudaStream_t s, int64_t grid_z, int64_t listed)
 {
     const size_t smem = tc_smem<DQK, DV, RB>::bytes(!a->bf16);
     cudaError_t e = cudaFuncSetAttribute(ea_attention_tc_kernel<DQK, DV, RB>,
                                          cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e != cudaSuccess)
         return e;
-    const dim3 grid((unsigned)(4 / RB * a->hkv), (unsigned)a->bs, (unsigned)grid_z);
-    ea_attention_tc_kernel<DQK, DV, RB><<<grid, tc_cta<RB>::threads, smem, s>>>(*a);
+    ea_attn_args args = *a;
+    dim3 grid((unsigned)(4 / RB * a->hkv), (unsigned)a->bs, (unsigned)grid_z);
+    if (a->block_order && listed <= (int64_t)65535 * 65535) {
+        const int64_t y = listed < 65535 ? listed : 65535;
+        grid.y = (unsigned)y;
+        grid.z = (unsigned)((listed + y - 1) / y);
+    } else {
+        args.block_order = NULL;
+    }
+    ea_attention_tc_kernel<DQK, DV, RB><<<grid, tc_cta<RB>::threads, smem, s>>>(args);
     return cudaGetLastError();
 }
 
@@ -738,8 +779,10 @@ static cudaError_t launch(const ea_attn_args *a, cudaStream_t s, int ctas_per_bl
     if (blocks == 0)
         return cudaSuccess; /* no query at all */
     const int64_t z = max_grid_z ? max_grid_z : 65535, grid_z = blocks < z ? blocks : z;
+    const int64_t listed = blocks * a->bs; /* bounds the schedule's length: no request has more blocks */
     if (ctas_per_block)
-        return ctas_per_block == 2 ? launch_rb<DQK, DV, 2>(a, s, grid_z) : launch_rb<DQK, DV, 4>(a, s, grid_z);
+        return ctas_per_block == 2 ? launch_rb<DQK, DV, 2>(a, s, grid_z, listed)
+                                   : launch_rb<DQK, DV, 4>(a, s, grid_z, listed);
     int device = 0, sms = 0;
     cudaError_t e = cudaGetDevice(&device);
     if (e == cudaSuccess)
@@ -751,8 +794,8 @@ static cudaError_t launch(const ea_attn_args *a, cudaStream_t s, int ctas_per_bl
      * the extra SMs give back (measured, H200: kernels/README.md). */
     const int64_t ctas = blocks * a->hkv * a->bs; /* CTAs of whole contract blocks (some return at once) */
     if (a->bf16 && ctas < sms)
-        return launch_rb<DQK, DV, 2>(a, s, grid_z);
-    return launch_rb<DQK, DV, 4>(a, s, grid_z);
+        return launch_rb<DQK, DV, 2>(a, s, grid_z, listed);
+    return launch_rb<DQK, DV, 4>(a, s, grid_z, listed);
 }
 
 /* Head dimensions are padded up to 64, 128 or 256: padding with zeros changes no bit (a chain

@@ -17,6 +17,14 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The most blocks of EA_TC_BLOCK_PAIRS (query, head) pairs a batch like db has: the sum over
+ * requests of ceil(E_i G / 64) is at most (N G + 63 bs) / 64. */
+static int64_t order_bound(const ea_dev_batch *db)
+{
+    const int64_t G = db->params.hkv > 0 ? db->params.hq / db->params.hkv : 0;
+    return ((int64_t)db->num_tokens * G + (int64_t)(EA_TC_BLOCK_PAIRS - 1) * db->bs) / EA_TC_BLOCK_PAIRS;
+}
+
 ea_status ea_cuda_plan_create(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan *plan)
 {
     if (!ctx || !db || !plan)
@@ -39,8 +47,11 @@ ea_status ea_cuda_plan_create(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan 
     if (st != EA_OK)
         return st;
     /* indptr [bs+1] and prefix_lens [bs] share one allocation, so the host strategies upload both in one copy */
+    pl.order_capacity = order_bound(db);
     if ((st = ea_cuda_malloc(ctx, sizeof(int32_t) * (2 * (size_t)pl.bs + 1), (void **)&pl.unified_kv_indptr)) != EA_OK ||
-        (st = ea_cuda_malloc(ctx, sizeof(int64_t) * (size_t)pl.capacity, (void **)&pl.unified_kv_indices)) != EA_OK) {
+        (st = ea_cuda_malloc(ctx, sizeof(int64_t) * (size_t)pl.capacity, (void **)&pl.unified_kv_indices)) != EA_OK ||
+        (st = ea_cuda_malloc(ctx, sizeof(int32_t) * (1 + 2 * (size_t)pl.order_capacity), (void **)&pl.block_order)) !=
+            EA_OK) {
         ea_cuda_plan_free(&pl);
         return st;
     }
@@ -61,6 +72,7 @@ void ea_cuda_plan_free(ea_plan *plan)
         return;
     cudaFree(plan->unified_kv_indptr); /* prefix_lens lives in the same allocation */
     cudaFree(plan->unified_kv_indices);
+    cudaFree(plan->block_order);
     memset(plan, 0, sizeof *plan);
 }
 
@@ -167,16 +179,30 @@ ea_status ea_cuda_plan_build(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_sync s
         return ea_fail(EA_ERR_PLAN, "the plan (bs=%d, %lld keys) is too small for the batch (bs=%d, %lld keys)",
                        plan->bs, (long long)plan->capacity, db->bs,
                        (long long)(db->num_prefix_indices + db->num_tokens));
+    ea_status st;
+    plan->ordered = 0;
     switch (s) {
     case EA_SYNC_PER_REQUEST:
-        return build_per_request(ctx, db, plan);
+        st = build_per_request(ctx, db, plan);
+        break;
     case EA_SYNC_BATCHED:
-        return build_batched(ctx, db, plan);
+        st = build_batched(ctx, db, plan);
+        break;
     case EA_SYNC_DEVICE:
-        return build_device(ctx, db, plan);
+        st = build_device(ctx, db, plan);
+        break;
     default:
         return ea_fail(EA_ERR_ARG, "unknown sync strategy %d", (int)s);
     }
+    if (st != EA_OK || plan->order_capacity < order_bound(db) || db->params.hkv < 1)
+        return st; /* no room for this batch's list (a plan made for another): kernel 6 keeps its grid's order */
+    /* The tensor-core kernel's schedule, on the device whatever the strategy (it reads the prefix
+     * lengths the strategy has just written, later on the same stream): no host wait. */
+    const ea_params *p = &db->params;
+    EA_CUDA_TRY(ea_launch_block_order(db->qo_indptr, plan->prefix_lens, db->bs, p->hq / p->hkv, p->causal,
+                                      p->sliding_window, db->custom_mask != NULL, plan->block_order, ctx->stream));
+    plan->ordered = 1;
+    return EA_OK;
 }
 
 /* The kernel's arguments from a batch and a plan. */
@@ -188,6 +214,7 @@ static ea_attn_args attn_args(const ea_dev_batch *db, const ea_plan *plan)
         .qo_indptr = db->qo_indptr, .unified_kv_indptr = plan->unified_kv_indptr,
         .unified_kv_indices = plan->unified_kv_indices, .prefix_lens = plan->prefix_lens,
         .custom_mask = db->custom_mask, .mask_indptr = db->mask_indptr, .sinks = p->sinks,
+        .block_order = plan->ordered ? plan->block_order : NULL,
         .bs = db->bs, .hq = p->hq, .hkv = p->hkv, .dqk = p->dqk, .dv = p->dv,
         .max_extend_len = db->max_extend_len, .causal = p->causal, .sliding_window = p->sliding_window,
         .bf16 = p->dtype == EA_BF16, .sm_scale = p->sm_scale, .logit_cap = p->logit_cap,
@@ -257,6 +284,7 @@ ea_status ea_cuda_plan_poison(ea_cuda_ctx *ctx, ea_plan *pl)
 {
     if (!ctx || !pl)
         return ea_fail(EA_ERR_NULL, "ctx and plan are required");
+    pl->ordered = 0; /* until a build lists the blocks again */
     if (!pl->unified_kv_indptr)
         return EA_OK;
     EA_CUDA_TRY(cudaMemsetAsync(pl->unified_kv_indptr, 0, sizeof(int32_t) * (2 * (size_t)pl->bs + 1), ctx->stream));
@@ -273,7 +301,7 @@ ea_status ea_cuda_extend(ea_cuda_ctx *ctx, ea_dev_batch *db, ea_sync s)
 }
 
 ea_status ea_cuda_test_tc_split(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan, int ctas_per_block,
-                                int max_grid_z)
+                                int max_grid_z, int ordered)
 {
     const ea_status st = launchable(ctx, db, plan);
     if (st != EA_OK)
@@ -282,7 +310,12 @@ ea_status ea_cuda_test_tc_split(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_pla
         return ea_fail(EA_ERR_ARG, "ctas_per_block is %d, not 1 or 2", ctas_per_block);
     if (max_grid_z < 0 || max_grid_z > 65535)
         return ea_fail(EA_ERR_ARG, "max_grid_z is %d, not 0..65535", max_grid_z);
-    const ea_attn_args a = attn_args(db, plan);
+    if (ordered && (!plan->ordered || max_grid_z))
+        return ea_fail(EA_ERR_ARG, "the plan's block order needs a plan that has one (%d) and max_grid_z 0 (%d)",
+                       plan->ordered, max_grid_z);
+    ea_attn_args a = attn_args(db, plan);
+    if (!ordered)
+        a.block_order = NULL; /* the grid's own order */
     EA_CUDA_TRY(ea_launch_attention_6_split(&a, ctx->stream, ctas_per_block, max_grid_z));
     return EA_OK;
 }
