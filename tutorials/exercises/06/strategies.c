@@ -202,8 +202,11 @@ ea_status ea_cuda_plan_build(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_sync s
     default:
         return ea_fail(EA_ERR_ARG, "unknown sync strategy %d", (int)s);
     }
-    if (st != EA_OK || plan->order_capacity < order_bound(db) || db->params.hkv < 1)
-        return st; /* no room for this batch's list (a plan made for another): kernel 6 keeps its grid's order */
+    /* No list where it cannot help or does not fit: one request (the grid's own order already starts
+     * its longest block first, and a launch costs the host a few microseconds), or a plan made for
+     * a smaller batch. Kernel 6 then keeps its grid's order. */
+    if (st != EA_OK || db->bs < 2 || plan->order_capacity < order_bound(db) || db->params.hkv < 1)
+        return st;
     /* The tensor-core kernel's schedule, on the device whatever the strategy (it reads the prefix
      * lengths the strategy has just written, later on the same stream): no host wait. */
     const ea_params *p = &db->params;
