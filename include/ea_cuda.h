@@ -280,9 +280,11 @@ ea_status ea_cuda_plan_poison(ea_cuda_ctx *ctx, ea_plan *plan);
 ea_status ea_cuda_download_output(ea_cuda_ctx *ctx, const ea_dev_batch *db, void *host_o);
 
 /**
- * @brief Allocates a plan with room for @p db's unified indices.
+ * @brief Allocates a plan with room for @p db's unified indices and its list of query blocks.
  * @param ctx context
- * @param db the batch it will serve (or any batch with no more requests and keys)
+ * @param db the batch it will serve (or any batch with no more requests and keys; one with more
+ *        new tokens times query heads per KV head also gets its indices, but no block list:
+ *        the tensor-core kernel then runs in its grid's order, slower, with the same bits)
  * @param plan receives the device buffers; free with ea_cuda_plan_free()
  */
 ea_status ea_cuda_plan_create(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan *plan);
@@ -291,11 +293,13 @@ ea_status ea_cuda_plan_create(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_plan 
 void ea_cuda_plan_free(ea_plan *plan);
 
 /**
- * @brief Builds the unified indices of @p db into @p plan with strategy @p s.
+ * @brief Builds the unified indices of @p db into @p plan with strategy @p s, then (for more
+ * than one request, where the plan has room) the tensor-core kernel's list of the batch's query
+ * blocks, longest first, with one more kernel (DESIGN.md section 6.2).
  *
  * per_request and batched return after their host loop (having waited
- * ea_step_expected_waits() times: 4*bs or once); device returns as soon as its two kernels are
- * queued.
+ * ea_step_expected_waits() times: 4*bs or once) and the list's kernel is queued; device returns
+ * as soon as its kernels are queued.
  * @return EA_OK; EA_ERR_ARG for an unknown strategy; EA_ERR_PLAN for a plan too small for @p db
  *         or (batched) a plan created in another context; EA_ERR_CUDA
  */

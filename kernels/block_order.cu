@@ -15,11 +15,13 @@
  * the same length come in whatever order the atomics hand out places.
  *
  * One CTA: a histogram of the blocks by tile count, its scan from the longest count down, and a
- * second pass that writes each block at its count's next place (5.9 us on an H200 for the seed
- * shape's 512 blocks with a first version of the scan, twenty barriers instead of two). order[0] = n blocks, then n pairs
- * (request, block counted from the end of the request, as kernel 6 counts them). */
+ * second pass that writes each block at its count's next place (5.2 us on an H200 for the seed
+ * shape's 512 blocks; 5.9 with a first version of the scan, twenty barriers instead of two). order[0] = n blocks, then n pairs
+ * (request, block counted from the end of the request, as kernel 6 counts them). The host sizes the
+ * list from the batch's token count; the kernel reads the lengths from device memory, and writes no
+ * place past `capacity` whatever they say (a list cut short leaves blocks uncomputed, never memory
+ * overwritten). */
 #include "ea_kernels.h"
-#include "ea_rules.h"
 
 #define ORDER_THREADS 1024
 #define ORDER_LEVELS 2048 /* tile counts kept apart; longer blocks share the last level */
@@ -40,7 +42,7 @@ __device__ static int32_t block_tiles(int32_t P, int32_t E, int32_t G, int32_t x
 /* Each warp takes requests in turn, its lanes the request's blocks. pass 0 counts, pass 1 places. */
 __device__ static void each_block(const int32_t *qo_indptr, const int32_t *prefix_lens, int32_t bs, int32_t G,
                                   int32_t causal, int32_t window, bool masked, int pass, int *level_count,
-                                  int32_t *order)
+                                  int32_t *order, int64_t capacity)
 {
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     for (int32_t i = warp; i < bs; i += ORDER_THREADS / 32) {
@@ -52,8 +54,10 @@ __device__ static void each_block(const int32_t *qo_indptr, const int32_t *prefi
                 atomicAdd(&level_count[level], 1);
             } else {
                 const int at = atomicAdd(&level_count[level], 1); /* the level's next free place */
-                order[1 + 2 * at] = i;
-                order[2 + 2 * at] = x;
+                if (at < capacity) {
+                    order[1 + 2 * (int64_t)at] = i;
+                    order[2 + 2 * (int64_t)at] = x;
+                }
             }
         }
     }
@@ -62,7 +66,8 @@ __device__ static void each_block(const int32_t *qo_indptr, const int32_t *prefi
 __global__ void __launch_bounds__(ORDER_THREADS) block_order_kernel(const int32_t *qo_indptr,
                                                                     const int32_t *prefix_lens, int32_t bs,
                                                                     int32_t G, int32_t causal, int32_t window,
-                                                                    int32_t masked, int32_t *order)
+                                                                    int32_t masked, int32_t *order,
+                                                                    int64_t capacity)
 {
     __shared__ int level_count[ORDER_LEVELS];
     __shared__ int warp_total[ORDER_THREADS / 32];
@@ -71,7 +76,7 @@ __global__ void __launch_bounds__(ORDER_THREADS) block_order_kernel(const int32_
     for (int l = threadIdx.x; l < ORDER_LEVELS; l += ORDER_THREADS)
         level_count[l] = 0;
     __syncthreads();
-    each_block(qo_indptr, prefix_lens, bs, G, causal, window, masked != 0, 0, level_count, order);
+    each_block(qo_indptr, prefix_lens, bs, G, causal, window, masked != 0, 0, level_count, order, capacity);
     __syncthreads();
 
     /* Where each level starts in the list, longest first: thread t owns the PER levels
@@ -111,15 +116,16 @@ __global__ void __launch_bounds__(ORDER_THREADS) block_order_kernel(const int32_
         start += mine[k];
     }
     if (threadIdx.x == ORDER_THREADS - 1)
-        order[0] = start; /* every block counted */
+        order[0] = start < capacity ? start : (int32_t)capacity; /* every block counted (that fits) */
     __syncthreads();
-    each_block(qo_indptr, prefix_lens, bs, G, causal, window, masked != 0, 1, level_count, order);
+    each_block(qo_indptr, prefix_lens, bs, G, causal, window, masked != 0, 1, level_count, order, capacity);
 }
 
 extern "C" cudaError_t ea_launch_block_order(const int32_t *qo_indptr, const int32_t *prefix_lens, int32_t bs,
                                              int32_t G, int32_t causal, int32_t window, int32_t masked,
-                                             int32_t *order, cudaStream_t s)
+                                             int32_t *order, int64_t capacity, cudaStream_t s)
 {
-    block_order_kernel<<<1, ORDER_THREADS, 0, s>>>(qo_indptr, prefix_lens, bs, G, causal, window, masked, order);
+    block_order_kernel<<<1, ORDER_THREADS, 0, s>>>(qo_indptr, prefix_lens, bs, G, causal, window, masked, order,
+                                                   capacity);
     return cudaGetLastError();
 }

@@ -86,12 +86,14 @@ cudaError_t ea_launch_unified_copy(const int32_t *prefix_kv_indptr, const int64_
                                    const int32_t *unified_kv_indptr, const int32_t *prefix_lens, int32_t bs,
                                    int64_t *unified_kv_indices, cudaStream_t s);
 
-/* Every plan, last step: kernel 6's block schedule. order[0] = n, then n pairs (request i, block x
- * counted from the end of the request), the blocks that walk the most key tiles first (an estimate
- * that only decides which CTA starts when, never a bit). order holds 1 + 2 n int32, with
- * n <= sum over requests of ceil(E_i G / EA_TC_BLOCK_PAIRS) (one block of 1024 threads). */
+/* Every plan of more than one request, last step: kernel 6's block schedule. order[0] = n, then n
+ * pairs (request i, block x counted from the end of the request), the blocks that walk the most key
+ * tiles first (an estimate that only decides which CTA starts when, never a bit). order holds
+ * 1 + 2 capacity int32; n = sum over requests of ceil(E_i G / EA_TC_BLOCK_PAIRS), or capacity where
+ * that is more (one block of 1024 threads). */
 cudaError_t ea_launch_block_order(const int32_t *qo_indptr, const int32_t *prefix_lens, int32_t bs, int32_t G,
-                                  int32_t causal, int32_t window, int32_t masked, int32_t *order, cudaStream_t s);
+                                  int32_t causal, int32_t window, int32_t masked, int32_t *order, int64_t capacity,
+                                  cudaStream_t s);
 
 /* Fills n elements of 4 (or 2) bytes with a pattern (output poisoning). */
 cudaError_t ea_launch_fill(void *dst, int64_t n, int elem_bytes, uint32_t pattern, cudaStream_t s);

@@ -42,6 +42,7 @@ ea_status ea_cuda_test_tc_split(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_pla
 {
     return NOT_BUILT;
 }
+ea_status ea_cuda_test_block_order(ea_cuda_ctx *ctx, const ea_plan *plan, int32_t *order) { return NOT_BUILT; }
 ea_status ea_cuda_plan_download(ea_cuda_ctx *ctx, const ea_plan *plan, int32_t bs, int32_t *indptr,
                                 int64_t *indices, int32_t *prefix_lens) { return NOT_BUILT; }
 ea_status ea_cuda_check_tc_probabilities(ea_cuda_ctx *ctx, uint64_t *bad, uint64_t *exact, uint32_t *max_ulps)

@@ -23,6 +23,11 @@ ea_status ea_cuda_test_bad_launch(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_p
 ea_status ea_cuda_test_tc_split(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan, int ctas_per_block,
                                 int max_grid_z, int ordered);
 
+/* Downloads the plan's block list (kernels/block_order.cu) into order, 1 + 2 plan->order_capacity
+ * int32: order[0] = n, then n (request, block) pairs. Waits. EA_ERR_PLAN where the plan's last
+ * build made no list (one request, or no room). */
+ea_status ea_cuda_test_block_order(ea_cuda_ctx *ctx, const ea_plan *plan, int32_t *order);
+
 /* Runs the proof of the tc kernel's fast probabilities over every float x <= 0 and every NaN (see
  * kernels/attention/tc_fast_math.cuh) and waits for it.
  *   bad       receives how many inputs round to another bf16 than ea_expf() would give (must be 0)

@@ -196,12 +196,12 @@ ea_status ea_cuda_plan_build(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_sync s
 {
     if (!ctx || !db || !plan)
         return ea_fail(EA_ERR_NULL, "ctx, db and plan are required");
+    plan->ordered = 0; /* whatever happens below, no list of an earlier batch is used */
     if (plan->bs < db->bs || plan->capacity < db->num_prefix_indices + db->num_tokens)
         return ea_fail(EA_ERR_PLAN, "the plan (bs=%d, %lld keys) is too small for the batch (bs=%d, %lld keys)",
                        plan->bs, (long long)plan->capacity, db->bs,
                        (long long)(db->num_prefix_indices + db->num_tokens));
     ea_status st;
-    plan->ordered = 0;
     switch (s) {
     case EA_SYNC_PER_REQUEST:
         st = build_per_request(ctx, db, plan);
@@ -224,7 +224,8 @@ ea_status ea_cuda_plan_build(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_sync s
      * lengths the strategy has just written, later on the same stream): no host wait. */
     const ea_params *p = &db->params;
     EA_CUDA_TRY(ea_launch_block_order(db->qo_indptr, plan->prefix_lens, db->bs, p->hq / p->hkv, p->causal,
-                                      p->sliding_window, db->custom_mask != NULL, plan->block_order, ctx->stream));
+                                      p->sliding_window, db->custom_mask != NULL, plan->block_order,
+                                      plan->order_capacity, ctx->stream));
     plan->ordered = 1;
     return EA_OK;
 }
@@ -298,7 +299,8 @@ ea_status ea_cuda_reserve(ea_cuda_ctx *ctx, const ea_dev_batch *db)
     if (!ctx || !db)
         return ea_fail(EA_ERR_NULL, "ctx and db are required");
     ea_plan *pl = &ctx->own_plan;
-    if (pl->bs >= db->bs && pl->capacity >= db->num_prefix_indices + db->num_tokens)
+    if (pl->bs >= db->bs && pl->capacity >= db->num_prefix_indices + db->num_tokens &&
+        pl->order_capacity >= order_bound(db)) /* (the block list grows with the new tokens, not the keys) */
         return EA_OK;
     ea_cuda_plan_free(pl);
     return ea_cuda_plan_create(ctx, db, pl);
@@ -342,6 +344,17 @@ ea_status ea_cuda_test_tc_split(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_pla
         a.block_order = NULL; /* the grid's own order */
     EA_CUDA_TRY(ea_launch_attention_6_split(&a, ctx->stream, ctas_per_block, max_grid_z));
     return EA_OK;
+}
+
+ea_status ea_cuda_test_block_order(ea_cuda_ctx *ctx, const ea_plan *plan, int32_t *order)
+{
+    if (!ctx || !plan || !order)
+        return ea_fail(EA_ERR_NULL, "ctx, plan and order are required");
+    if (!plan->ordered)
+        return ea_fail(EA_ERR_PLAN, "the plan's last build made no block list");
+    EA_CUDA_TRY(cudaMemcpyAsync(order, plan->block_order, sizeof(int32_t) * (1 + 2 * (size_t)plan->order_capacity),
+                                cudaMemcpyDeviceToHost, ctx->stream));
+    return ea_cuda_wait(ctx);
 }
 
 ea_status ea_cuda_test_bad_launch(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan)

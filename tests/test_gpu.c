@@ -315,7 +315,39 @@ static void same_ints(const char *strategy, const char *array, const void *got, 
     }
 }
 
-/* The three strategies build the same unified indices as the CPU builder. */
+/* The plan's block list (kernels/block_order.cu) against what it must be, computed here on its own:
+ * every (request, block) pair of the batch exactly once, and none before one that walks more key
+ * tiles (causal, no window or mask: block x of request i, counted from its end, walks the tiles up
+ * to its last row's last key, P_i + r_hi). */
+static void assert_block_order(const char *strategy, const ea_batch *b, const int32_t *prefix_lens, int32_t G,
+                               const int32_t *order)
+{
+    int64_t n = 0;
+    int32_t *seen = calloc((size_t)b->bs * 64, sizeof *seen); /* [request][block]: at most 64 blocks here */
+    for (int32_t i = 0; i < b->bs; i++)
+        n += ((int64_t)b->extend_seq_lens[i] * G + EA_TC_BLOCK_PAIRS - 1) / EA_TC_BLOCK_PAIRS;
+    if (order[0] != n)
+        fail_msg("%s strategy: the block list has %d blocks, the batch %lld", strategy, order[0], (long long)n);
+    int32_t before = INT32_MAX;
+    for (int64_t k = 0; k < n; k++) {
+        const int32_t i = order[1 + 2 * k], x = order[2 + 2 * k];
+        const int32_t pairs = i >= 0 && i < b->bs ? b->extend_seq_lens[i] * G : 0;
+        const int32_t blocks = (pairs + EA_TC_BLOCK_PAIRS - 1) / EA_TC_BLOCK_PAIRS;
+        if (i < 0 || i >= b->bs || x < 0 || x >= blocks || blocks > 64 || seen[i * 64 + x]++)
+            fail_msg("%s strategy: place %lld of the block list holds (request %d, block %d): not a block of the "
+                     "batch, or one listed twice", strategy, (long long)k, i, x);
+        const int32_t last_pair = (blocks - x) * EA_TC_BLOCK_PAIRS - 1 < pairs - 1 ? (blocks - x) * EA_TC_BLOCK_PAIRS - 1
+                                                                                  : pairs - 1;
+        const int32_t tiles = (prefix_lens[i] + last_pair / G) / EA_TILE + 1;
+        if (tiles > before)
+            fail_msg("%s strategy: place %lld of the block list walks %d key tiles, more than the place before (%d)",
+                     strategy, (long long)k, tiles, before);
+        before = tiles;
+    }
+    free(seen);
+}
+
+/* The three strategies build the same unified indices as the CPU builder, and the same block list. */
 static void test_indices_match(void **state)
 {
     (void)state;
@@ -331,6 +363,7 @@ static void test_indices_match(void **state)
     EA_ASSERT_OK(ea_cuda_plan_create(ctx, db, &plan));
     int32_t *indptr = malloc(sizeof(int32_t) * 38), *plens = malloc(sizeof(int32_t) * 37);
     int64_t *idx = malloc(sizeof(int64_t) * (size_t)plan.capacity);
+    int32_t *order = malloc(sizeof(int32_t) * (1 + 2 * (size_t)plan.order_capacity));
     for (int s = 0; s < EA_SYNC_COUNT; s++) {
         if (left_out((ea_sync)s))
             continue;
@@ -341,10 +374,13 @@ static void test_indices_match(void **state)
         same_ints(name, "unified_kv_indptr", indptr, cpu.unified_kv_indptr, 38, sizeof(int32_t));
         same_ints(name, "prefix_lens", plens, cpu.prefix_lens, 37, sizeof(int32_t));
         same_ints(name, "unified_kv_indices", idx, cpu.unified_kv_indices, cpu.unified_kv_indptr[37], sizeof(int64_t));
+        memset(order, 0xff, sizeof(int32_t) * (1 + 2 * (size_t)plan.order_capacity));
+        EA_ASSERT_OK(ea_cuda_test_block_order(ctx, &plan, order));
+        assert_block_order(name, &hb.batch, cpu.prefix_lens, pr.params.hq / pr.params.hkv, order);
         memset(indptr, 0xff, sizeof(int32_t) * 38);
         memset(idx, 0xff, sizeof(int64_t) * (size_t)plan.capacity);
     }
-    free(indptr), free(plens), free(idx);
+    free(indptr), free(plens), free(idx), free(order);
     ea_cuda_plan_free(&plan);
     ea_cuda_batch_free(db);
     ea_unified_free(&cpu);

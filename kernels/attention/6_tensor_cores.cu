@@ -732,7 +732,7 @@ __global__ void __launch_bounds__(tc_cta<RB>::threads, tc_min_blocks(DQK, DV) * 
         if (f >= a.block_order[0])
             return;
         const int32_t i = a.block_order[1 + 2 * f], x = a.block_order[2 + 2 * f];
-        if (i < a.bs) /* (a plan listed for a larger batch reads no request past this one's) */
+        if ((uint32_t)i < (uint32_t)a.bs) /* (a plan listed for a larger batch reads no request past this one's) */
             compute_block<DQK, DV, RB>(a, i, blockIdx.x / PER_BLOCK, x, blockIdx.x % PER_BLOCK);
         return;
     }
