@@ -183,25 +183,19 @@ ea_status ea_cuda_plan_build(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_sync s
 {
     if (!ctx || !db || !plan)
         return ea_fail(EA_ERR_NULL, "ctx, db and plan are required");
-    plan->ordered = 0; /* whatever happens below, no list of an earlier batch is used */
     if (plan->bs < db->bs || plan->capacity < db->num_prefix_indices + db->num_tokens)
         return ea_fail(EA_ERR_PLAN, "the plan (bs=%d, %lld keys) is too small for the batch (bs=%d, %lld keys)",
                        plan->bs, (long long)plan->capacity, db->bs,
                        (long long)(db->num_prefix_indices + db->num_tokens));
-    ea_status st;
-    switch (s) {
-    case EA_SYNC_PER_REQUEST:
-        st = build_per_request(ctx, db, plan);
-        break;
-    case EA_SYNC_BATCHED:
-        st = build_batched(ctx, db, plan);
-        break;
-    case EA_SYNC_DEVICE:
-        st = build_device(ctx, db, plan);
-        break;
-    default:
+    ea_status (*const build)(ea_cuda_ctx *, const ea_dev_batch *, ea_plan *) =
+        s == EA_SYNC_PER_REQUEST ? build_per_request : s == EA_SYNC_BATCHED ? build_batched
+                                                     : s == EA_SYNC_DEVICE  ? build_device : NULL;
+    if (!build)
         return ea_fail(EA_ERR_ARG, "unknown sync strategy %d", (int)s);
-    }
+    /* Bad input above changes nothing; from here the strategy overwrites the indices, so no list of
+     * an earlier batch may outlive them, whatever happens below. */
+    plan->ordered = 0;
+    const ea_status st = build(ctx, db, plan);
     /* No list where it cannot help or does not fit: one request (the grid's own order already starts
      * its longest block first, and a launch costs the host a few microseconds), or a plan made for
      * a smaller batch. Kernel 6 then keeps its grid's order. */
