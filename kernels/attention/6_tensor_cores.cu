@@ -718,9 +718,10 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
  * the long request's short blocks for last: where the plan has listed the whole batch's blocks
  * longest first (a->block_order, kernels/block_order.cu), the grid is instead (4 / RB x Hkv, then
  * one CTA per listed block, y fastest, then z), and CTA f takes the f-th block of the list. Measured
- * on an H200 (kernels/README.md, "6: the longest blocks of the batch first"): seed shape 138 -> 122
- * us, 32 requests of 256 new tokens with prefixes of 0 to 1024 keys 194 -> 161, 8 of 512 with 0 to
- * 2048 216 -> 162; batches of equal requests, where both orders are about the same, unchanged.
+ * on an H200 (kernels/README.md, "6: the longest blocks of the batch first"; together with the
+ * revert of two loop shortcuts, 1-2% of it): seed shape 138 -> 122 us, 32 requests of 256 new
+ * tokens with prefixes of 0 to 1024 keys 194 -> 161, 8 of 512 with 0 to 2048 216 -> 162; batches of
+ * equal requests, where both orders are about the same, unchanged.
  * The register budget is the same for every RB (4 / RB times as many CTAs of 1 / (4 / RB) the size). */
 template <int DQK, int DV, int RB>
 __global__ void __launch_bounds__(tc_cta<RB>::threads, tc_min_blocks(DQK, DV) * 4 / RB)
