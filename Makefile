@@ -202,9 +202,10 @@ $(BUILD)/bin/ea-determinism: $(BUILD)/obj/tools/ea_determinism.o $(LIB)
 
 $(BUILD)/obj/bench/ea_bench_kernel.o: bench/ea_bench_device.h
 
-# with the kernels that measure the card's tensor-core rate (kernels/mma_rate.cu, wgmma_rate.cu)
+# with the kernels that measure the card's tensor-core rate (kernels/mma_rate.cu, wgmma_rate.cu) and
+# kernel 6's floor (kernels/tc_floor.cu)
 $(BUILD)/bin/ea-bench-kernel: $(BUILD)/obj/bench/ea_bench_kernel.o $(CUDA_OBJDIR)/mma_rate.o \
-                              $(CUDA_OBJDIR)/wgmma_rate.o $(LIB)
+                              $(CUDA_OBJDIR)/wgmma_rate.o $(CUDA_OBJDIR)/tc_floor.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(RPATH) $^ -o $@ $(BLAS_LIBS) $(GPU_LIBS) -lm
 

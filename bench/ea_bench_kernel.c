@@ -3,6 +3,7 @@
  *   build/bin/ea-bench-kernel --cases FILE [--only NAME] [--reps N] [--kernel 1..6|NAME|both] [--dump DIR]
  *   build/bin/ea-bench-kernel --cases FILE --versions [--only NAME] [--reps N]
  *   build/bin/ea-bench-kernel --scaling [--reps N]
+ *   build/bin/ea-bench-kernel --cases FILE --floor [--only NAME] [--reps N]
  *
  * The canonical columns time kernel 5 (bitmasks), the tc columns kernel 6; --kernel N times only
  * kernel N, in the columns of its order. --versions times every numbered kernel (kernels/README.md)
@@ -23,7 +24,12 @@
  * per visible (query head, query row, key) triple; for the canonical kernel also the fraction of
  * the card's fp32 FMA peak (SMs x lanes x 2 x clock, "unknown" on an architecture the table of
  * ea_bench_device.h lacks); then tc's speed-up over canonical.
- * --dump writes each case for the PyTorch peers (bench/peers/), with kernels 5 and 6's times. */
+ * --dump writes each case for the PyTorch peers (bench/peers/), with kernels 5 and 6's times.
+ *
+ * --floor times, per case (head dims 128, no window or mask), kernel 6 and its floor
+ * (kernels/tc_floor.cu): as many warp-tiles of kernel 6's tile arithmetic as kernel 6 computes on
+ * that batch, with nothing around them, and the two products alone (kernels/README.md, "How far
+ * down"). */
 #define _POSIX_C_SOURCE 200809L
 #include "ea.h"
 #include "ea_cases.h"
@@ -154,6 +160,28 @@ static int dump_case(const char *dir, const ea_problem *pr, const ea_host_batch 
         return 2;
     }
     return 0;
+}
+
+/* One case on the GPU: its problem, a batch, the batch on the device, and a plan built by the device
+ * strategy. 0, or 2 with a line on stderr. case_close() frees them. */
+static int case_open(ea_cuda_ctx *ctx, const ea_case *c, ea_problem *pr, ea_host_batch *hb, ea_dev_batch **db,
+                     ea_plan *plan)
+{
+    if (ea_problem_make(c, pr) != EA_OK || ea_host_batch_make(pr, NULL, 0, NULL, hb) != EA_OK ||
+        ea_cuda_batch_upload(ctx, &hb->batch, &pr->params, &hb->in, db) != EA_OK ||
+        ea_cuda_plan_create(ctx, *db, plan) != EA_OK || ea_cuda_plan_build(ctx, *db, EA_SYNC_DEVICE, plan) != EA_OK) {
+        fprintf(stderr, "ea-bench-kernel: %s: %s\n", c->name, ea_last_error());
+        return 2;
+    }
+    return 0;
+}
+
+static void case_close(ea_problem *pr, ea_host_batch *hb, ea_dev_batch *db, ea_plan *plan)
+{
+    ea_cuda_plan_free(plan);
+    ea_cuda_batch_free(db);
+    ea_host_batch_free(hb);
+    ea_problem_free(pr);
 }
 
 /* Validates kernel k on a case (bitwise vs its CPU reference), then times it: the median in *med_us
@@ -316,12 +344,8 @@ static int run_versions(ea_cuda_ctx *ctx, const ea_case *cases, int count, const
         fprintf(stderr, "ea-bench-kernel: --versions: no case named '%s'\n", name);
         return 2;
     }
-    if (ea_problem_make(c, &pr) != EA_OK || ea_host_batch_make(&pr, NULL, 0, NULL, &hb) != EA_OK ||
-        ea_cuda_batch_upload(ctx, &hb.batch, &pr.params, &hb.in, &db) != EA_OK ||
-        ea_cuda_plan_create(ctx, db, &plan) != EA_OK || ea_cuda_plan_build(ctx, db, EA_SYNC_DEVICE, &plan) != EA_OK) {
-        fprintf(stderr, "ea-bench-kernel: %s: %s\n", name, ea_last_error());
+    if (case_open(ctx, c, &pr, &hb, &db, &plan))
         return 2;
-    }
     double flops, bytes, first_us = 0, prev_us = 0;
     count_work(&pr, &hb, &flops, &bytes);
     float *ms = malloc(sizeof(float) * (size_t)reps);
@@ -349,10 +373,101 @@ static int run_versions(ea_cuda_ctx *ctx, const ea_case *cases, int count, const
         prev_us = t[0];
     }
     free(ms), free(got);
-    ea_cuda_plan_free(&plan);
-    ea_cuda_batch_free(db);
-    ea_host_batch_free(&hb);
-    ea_problem_free(&pr);
+    case_close(&pr, &hb, db, &plan);
+    return rc;
+}
+
+/* The warp-tiles kernel 6 computes on a batch: 8 per key tile of each contract block (4 m16 row
+ * blocks of 64 pairs, 2 warps each), the tiles from the first key a pair of the block sees to the
+ * last (causal or not; no window or mask, where some tiles might be skipped). */
+static int64_t tc_warp_tiles(const ea_problem *pr, const ea_host_batch *hb)
+{
+    const ea_params *p = &pr->params;
+    const int32_t G = p->hq / p->hkv;
+    int64_t tiles = 0;
+    for (int32_t i = 0; i < hb->batch.bs; i++) {
+        const int32_t E = hb->batch.extend_seq_lens[i];
+        const int32_t P = hb->batch.prefix_kv_indptr[i + 1] - hb->batch.prefix_kv_indptr[i], T = P + E;
+        for (int64_t blk0 = 0; blk0 < (int64_t)E * G; blk0 += EA_TC_BLOCK_PAIRS) {
+            const int64_t last = blk0 + EA_TC_BLOCK_PAIRS < (int64_t)E * G ? blk0 + EA_TC_BLOCK_PAIRS - 1 : (int64_t)E * G - 1;
+            const int64_t t_hi = P + last / G, k_hi = p->causal && t_hi < T - 1 ? t_hi : T - 1;
+            tiles += k_hi / EA_TILE + 1;
+        }
+    }
+    return tiles * p->hkv * 8;
+}
+
+/* --floor: kernel 6 against its floor, on each case it applies to (header comment). */
+static int run_floor(ea_cuda_ctx *ctx, const ea_case *cases, int count, const char *only, int reps, int sms,
+                     void *flush, size_t flush_bytes)
+{
+    float *ms = malloc(sizeof(float) * (size_t)reps), *out;
+    uint16_t *kv, *host_kv = malloc(ea_tc_floor_bytes());
+    const size_t kv_elems = (size_t)3 * 64 * 128;
+    if (!ms || !host_kv)
+        return 2;
+    for (size_t e = 0; e < kv_elems; e++) { /* k / 16 for k in -15..15: scores of a few units, as in the cases */
+        const uint32_t h = (uint32_t)e * 2654435761u;
+        const float v = (float)(h >> 24 & 15) / 16.f * (h >> 28 & 1 ? -1.f : 1.f);
+        uint32_t bits;
+        memcpy(&bits, &v, sizeof bits);
+        host_kv[e] = (uint16_t)(bits >> 16); /* exact: k / 16 has 4 significant bits */
+    }
+    CHECK(cudaMalloc((void **)&kv, kv_elems * sizeof *kv));
+    CHECK(cudaMemcpy(kv, host_kv, kv_elems * sizeof *kv, cudaMemcpyHostToDevice));
+    CHECK(cudaMalloc((void **)&out, (size_t)2 * sms * 256 * sizeof *out));
+    cudaStream_t stream = (cudaStream_t)ea_cuda_stream(ctx);
+    cudaEvent_t e0, e1;
+    CHECK(cudaEventCreate(&e0));
+    CHECK(cudaEventCreate(&e1));
+    printf("%-20s %12s %10s %10s %8s %12s %9s\n", "case", "warp-tiles", "tc us", "floor us", "floor/tc", "products us",
+           "empty us");
+    int rc = 0;
+    for (int k = 0; k < count; k++) {
+        if (only && strcmp(only, cases[k].name))
+            continue;
+        const ea_case *c = &cases[k];
+        if (c->dqk != 128 || c->dv != 128 || c->window >= 0 || c->mask) {
+            printf("%-20s (no floor: head dims 128 only, no window or mask)\n", c->name);
+            continue;
+        }
+        ea_problem pr;
+        ea_host_batch hb;
+        ea_dev_batch *db;
+        ea_plan plan;
+        if (case_open(ctx, c, &pr, &hb, &db, &plan))
+            return 2;
+        void *got = malloc(hb.o_bytes + 1);
+        double tc[3], floor_us[3] = {0, 0, 0}; /* all, the products, an empty launch (no tile) */
+        const int r = got ? time_kernel(ctx, EA_KERNEL_TC, &pr, &hb, db, &plan, flush, flush_bytes, ms, reps, got, tc) : 2;
+        const int64_t warp_tiles = tc_warp_tiles(&pr, &hb);
+        for (int v = 0; v < 3 && !r; v++) {
+            for (int i = -1; i < reps; i++) { /* one warm-up */
+                CHECK(cudaMemsetAsync(flush, i & 0xff, flush_bytes, stream));
+                CHECK(cudaEventRecord(e0, stream));
+                CHECK(ea_launch_tc_floor(v == 2 ? 0 : warp_tiles, v == 1 ? EA_FLOOR_PRODUCTS : EA_FLOOR_ALL, 2 * sms,
+                                         pr.params.sm_scale, kv, out, stream));
+                CHECK(cudaEventRecord(e1, stream));
+                CHECK(cudaEventSynchronize(e1));
+                if (i >= 0)
+                    CHECK(cudaEventElapsedTime(&ms[i], e0, e1));
+            }
+            qsort(ms, (size_t)reps, sizeof *ms, cmp_float);
+            floor_us[v] = ms[reps / 2] * 1e3;
+        }
+        if (!r)
+            printf("%-20s %12lld %10.1f %10.1f %8.2f %12.1f %9.1f\n", cases[k].name, (long long)warp_tiles, tc[0],
+                   floor_us[0], floor_us[0] / tc[0], floor_us[1], floor_us[2]);
+        rc = r ? r : rc;
+        fflush(stdout);
+        free(got);
+        case_close(&pr, &hb, db, &plan);
+    }
+    CHECK(cudaEventDestroy(e0));
+    CHECK(cudaEventDestroy(e1));
+    CHECK(cudaFree(kv));
+    CHECK(cudaFree(out));
+    free(ms), free(host_kv);
     return rc;
 }
 
@@ -427,7 +542,7 @@ int main(int argc, char **argv)
 {
     const char *path = NULL, *only = NULL, *dump = NULL;
     ea_kernel canon_kernel = EA_KERNEL_CANONICAL; /* timed in the canonical columns */
-    int reps = 30, scaling = 0, versions = 0, want_canon = 1, want_tc = 1;
+    int reps = 30, scaling = 0, versions = 0, floor = 0, want_canon = 1, want_tc = 1;
     ea_limits lim = ea_limits_default();
     for (int k = 1; k < argc; k++) {
         if (ea_limits_option(argv[k], k + 1 < argc ? argv[k + 1] : NULL, &lim) == 1)
@@ -450,13 +565,15 @@ int main(int argc, char **argv)
             canon_kernel = want_canon ? one : canon_kernel;
         } else if (!strcmp(argv[k], "--versions"))
             versions = 1;
+        else if (!strcmp(argv[k], "--floor"))
+            floor = 1;
         else if (!strcmp(argv[k], "--reps") && k + 1 < argc && parse_reps(argv[k + 1], &reps))
             k++;
         else if (!strcmp(argv[k], "--scaling"))
             scaling = 1;
         else {
             fprintf(stderr, "ea-bench-kernel: unknown or incomplete option '%s' (usage: --cases FILE [--only NAME] "
-                            "[--reps 3..10000] [--kernel 1..6|NAME|both] [--versions] [--dump DIR] [--max-bytes BYTES] "
+                            "[--reps 3..10000] [--kernel 1..6|NAME|both] [--versions] [--floor] [--dump DIR] [--max-bytes BYTES] "
                             "[--max-gflop GFLOP], or --scaling [--reps N])\n",
                     argv[k]);
             return 2;
@@ -507,8 +624,9 @@ int main(int argc, char **argv)
     void *flush;
     const size_t flush_bytes = info.flush_bytes;
     CHECK(cudaMalloc(&flush, flush_bytes));
-    if (scaling || versions) {
+    if (scaling || versions || floor) {
         const int rc = scaling ? run_scaling(ctx, reps, flush, flush_bytes)
+                       : floor ? run_floor(ctx, cases, count, only, reps, info.sms, flush, flush_bytes)
                                : run_versions(ctx, cases, count, only ? only : "seed_shape", reps, flush, flush_bytes);
         cudaFree(flush);
         ea_cuda_destroy(ctx);
@@ -525,12 +643,8 @@ int main(int argc, char **argv)
         ea_host_batch hb;
         ea_dev_batch *db;
         ea_plan plan;
-        if (ea_problem_make(&cases[c], &pr) != EA_OK || ea_host_batch_make(&pr, NULL, 0, NULL, &hb) != EA_OK ||
-            ea_cuda_batch_upload(ctx, &hb.batch, &pr.params, &hb.in, &db) != EA_OK ||
-            ea_cuda_plan_create(ctx, db, &plan) != EA_OK || ea_cuda_plan_build(ctx, db, EA_SYNC_DEVICE, &plan) != EA_OK) {
-            fprintf(stderr, "ea-bench-kernel: %s: %s\n", cases[c].name, ea_last_error());
+        if (case_open(ctx, &cases[c], &pr, &hb, &db, &plan))
             return 2;
-        }
         void *got = malloc(hb.o_bytes + 1);
         double canon[3] = {0}, tc[3] = {0};
         int r_canon = -1, r_tc = -1;
@@ -566,10 +680,7 @@ int main(int argc, char **argv)
             rc = 2;
         fflush(stdout);
         free(got);
-        ea_cuda_plan_free(&plan);
-        ea_cuda_batch_free(db);
-        ea_host_batch_free(&hb);
-        ea_problem_free(&pr);
+        case_close(&pr, &hb, db, &plan);
     }
     free(ms);
     free(cases);

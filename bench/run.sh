@@ -2,7 +2,7 @@
 # make bench: every benchmark, in one run, from the repository root.
 # Without a GPU: the CPU-side timings (canonical vs OpenBLAS on the seed shape), then exit 0.
 # With a GPU: also the kernel benchmark (kernels 5 and 6) and the tensor-core peers, every numbered
-# kernel on the seed shape (its table goes into kernels/README.md), the sync
+# kernel on the seed shape (its table goes into kernels/README.md), kernel 6's floor, the sync
 # benchmark (table, CSV, Chrome trace) and its PyTorch peer, the timeline picture and the scaling
 # grid (tools/device-check.sh bench); with two GPUs or more, the sync benchmark under tensor
 # parallelism (tools/device-check.sh tp).

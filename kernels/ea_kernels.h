@@ -125,6 +125,15 @@ cudaError_t ea_launch_mma_rate(const uint32_t *operands, float *out, int blocks,
                                cudaStream_t s);
 cudaError_t ea_launch_wgmma_rate(float *out, int blocks, int iters, double *flop, cudaStream_t s);
 
+/* Kernel 6's floor (kernels/tc_floor.cu): `warp_tiles` warp-tiles of kernel 6's tile arithmetic,
+ * all of it (EA_FLOOR_ALL) or its two products alone (EA_FLOOR_PRODUCTS), over `ctas` CTAs of 8
+ * warps, on one Q, K and V tile read from kv (3 x 64 rows of 128 bf16) and kept in shared memory
+ * (ea_tc_floor_bytes() bytes); out receives one float per thread. Head dim 128 only. */
+enum { EA_FLOOR_ALL = 0, EA_FLOOR_PRODUCTS = 1 };
+size_t ea_tc_floor_bytes(void);
+cudaError_t ea_launch_tc_floor(int64_t warp_tiles, int parts, int ctas, float sm_scale, const uint16_t *kv, float *out,
+                               cudaStream_t s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,7 +6,8 @@
 #                                 ea-mma-probe, compute-sanitizer memcheck and racecheck on the GPU
 #                                 suite (add `full` for initcheck and synccheck too)
 #   tools/device-check.sh bench   ea-bench-kernel (kernels 5 and 6) and the tensor-core peers, every
-#                                 numbered kernel on the seed shape (--versions), the scaling grid,
+#                                 numbered kernel on the seed shape (--versions), kernel 6's floor
+#                                 (--floor, bench/floor.cases), the scaling grid,
 #                                 ea-bench-sync with its PyTorch peer and timeline
 #   tools/device-check.sh tp      ea-bench-sync --tp over every size of 1, 2, 4, 8 that the machine's
 #                                 GPUs allow (bs 8, 32, 128; prefix rand:0:512), with the timeline
@@ -56,6 +57,7 @@ elif [ "$phase" = bench ]; then
   dump=$(mktemp -d) peers=$(mktemp -d)
   step bench-kernel "$out/kernel-$card.txt" build/bin/ea-bench-kernel --cases tests/cases/default.cases --dump "$dump"
   step versions "$out/kernel-versions-$card.txt" build/bin/ea-bench-kernel --cases tests/cases/default.cases --versions
+  step floor "$out/kernel-floor-$card.txt" build/bin/ea-bench-kernel --cases bench/floor.cases --floor
   for c in seed_shape long_prefix gqa8_d128 no_prefix bf16_small; do cp "$dump/$c".* "$peers/"; done
   step peers "$out/kernel-peers-$card.txt" env PYTHONUNBUFFERED=1 timeout 300 python3 bench/peers/attention_peers.py "$peers"
   step bench-sync "$out/sync-$card.txt" build/bin/ea-bench-sync --kernel tc --csv "$out/sync-$card.csv" \

@@ -41,22 +41,21 @@
  *                own (both warps of a pair compute the same l).
  * Epilogue: o = O / (l + e^(sink - m)) in the output dtype.
  *
+ * compute_qk, half_max, probabilities, rescale_state and compute_pv, one warp's arithmetic on a
+ * tile, are in tc_tile.cuh, which kernel 6's floor (kernels/tc_floor.cu) runs alone; this file
+ * adds everything around them: the loads, the exchanges, the masks, the epilogue, the grid.
+ *
  * Built with -fmad=false (no contraction of the scale, cap or rescale). Tiles no pair of the
  * block sees are skipped, exactly as the contract says; all others are computed the same way for
  * every pair, partly masked or not. */
 #include "ea_kernels.h"
 #include "ea_math.h"
 #include "ea_rules.h"
-#include "tc_fast_math.cuh"
+#include "tc_tile.cuh"
 
 #include <stdint.h>
 
 #define BLOCK_PAIRS EA_TC_BLOCK_PAIRS /* the contract's block: which tiles are computed */
-#define BN EA_TILE                    /* keys per tile */
-#define HALF_KEYS (BN / 2)            /* the keys of a tile whose scores one warp of a pair computes */
-#define PAD 8                         /* bf16 per smem row of padding: rows 16 B apart mod 128 B */
-#define BF16X2_ONE 0x3f803f80u
-
 /* A CTA owns RB m16 row blocks of one contract block: RB = 4, all of it, or RB = 2, half of it
  * (the block split over two CTAs that compute the same tiles). Each row block has two warps, so a
  * CTA has 2 RB warps. Where a batch has few contract blocks (few requests, few new tokens), half
@@ -71,59 +70,6 @@ template <int RB> struct tc_cta {
 };
 static_assert(BLOCK_PAIRS == 4 * 16, "a contract block is 4 m16 row blocks");
 static_assert(BN == 64, "the tile loop is written for 4 n-tiles of 8 keys per warp, 2 k-steps of 16");
-
-/* ---- PTX wrappers ---- */
-
-__device__ __forceinline__ uint32_t smem_addr(const void *p)
-{
-    return (uint32_t)__cvta_generic_to_shared(p);
-}
-
-/* 16 bytes global -> shared, asynchronously; src_bytes 0 writes zeros. */
-__device__ __forceinline__ void cp_async16(void *dst, const void *src, int src_bytes)
-{
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(src_bytes)
-                 : "memory");
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t r[4], const void *p)
-{
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_addr(p)));
-}
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const void *p)
-{
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(smem_addr(p)));
-}
-
-/* The two warps of row block rb (warps rb and rb + RB) wait for each other: named
- * barrier 1 + rb of 64 threads (barrier 0 is __syncthreads). */
-__device__ __forceinline__ void pair_sync(int rb)
-{
-    asm volatile("bar.sync %0, 64;\n" ::"r"(1 + rb) : "memory");
-}
-
-/* d += a b: the one instruction include/ea_mma.h models. */
-__device__ __forceinline__ void mma_bf16(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
-{
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-/* Two floats to two bf16 (round to nearest even), the first in the low half. */
-__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi)
-{
-    uint32_t r;
-    asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
-    return r;
-}
 
 __device__ __forceinline__ uint16_t to_bf16(const void *t, int bf16, int64_t i)
 {
@@ -260,63 +206,6 @@ __device__ __forceinline__ void land_rows(tc_path path, uint16_t *tile, const fl
 __device__ __forceinline__ int64_t kv_row(const tc_block &B, const ea_attn_args &a, int64_t slot)
 {
     return slot >= 0 ? slot * a.hkv + B.g : -1;
-}
-
-/* update_state, in two halves around the exchange of the row max between the two warps of a pair.
- * half_max: the running max of row h (gq or gq + 8) of the thread over the keys of the warp's half
- * of the tile that the row sees (exact, so any order; fmaxf ignores NaN). probabilities: then, with
- * the max of the whole tile, s = P = e^(S - m) where seen and 0 elsewhere, from tc_prob_fast(); the
- * scores that need the exact ea_expf() keep x = S - m and get their bit set in *exact (bit 4n + e
- * for s[n][e]) for exact_probabilities(). ALL: the row sees every key of the warp's half (most
- * tiles), so no key needs a test: the same arithmetic with fewer instructions. */
-#define SEES(n, c) (ALL || (seen >> (2 * (n) + (c)) & 1u))
-template <bool ALL>
-__device__ __forceinline__ float half_max(const float (&s)[HALF_KEYS / 8][4], int h, uint32_t seen, float m)
-{
-    float mx = m;
-#pragma unroll
-    for (int n = 0; n < HALF_KEYS / 8; n++)
-#pragma unroll
-        for (int c = 0; c < 2; c++)
-            mx = SEES(n, c) ? fmaxf(mx, s[n][2 * h + c]) : mx;
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-    return fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-}
-
-template <bool ALL>
-__device__ __forceinline__ void probabilities(float (&s)[HALF_KEYS / 8][4], int h, uint32_t seen, float mx,
-                                              uint32_t &exact)
-{
-#pragma unroll
-    for (int n = 0; n < HALF_KEYS / 8; n++)
-#pragma unroll
-        for (int c = 0; c < 2; c++) {
-            bool slow;
-            const float x = s[n][2 * h + c] - mx;
-            const float y = tc_prob_fast(x, slow);
-            exact |= (uint32_t)(slow && SEES(n, c)) << (4 * n + 2 * h + c);
-            s[n][2 * h + c] = !SEES(n, c) ? 0.f : slow ? x : y;
-        }
-}
-#undef SEES
-
-/* The rare scores tc_prob_fast() cannot settle: s = ea_expf(x) for each set bit of `exact`. One
- * compact loop (a thread has one or two such scores when it has any) instead of a branch per score,
- * which keeps the tile loop small enough for the instruction cache. */
-__device__ __forceinline__ void exact_probabilities(float (&s)[HALF_KEYS / 8][4], uint32_t exact)
-{
-    while (exact) {
-        const int b = __ffs(exact) - 1;
-        exact &= exact - 1;
-        float x = 0.f;
-#pragma unroll
-        for (int e = 0; e < HALF_KEYS / 2; e++)
-            x = b == e ? s[e / 4][e % 4] : x;
-        const float p = ea_expf(x);
-#pragma unroll
-        for (int e = 0; e < HALF_KEYS / 2; e++)
-            s[e / 4][e % 4] = b == e ? p : s[e / 4][e % 4];
-    }
 }
 
 /* Blocks per SM the registers must allow: 2 blocks of 8 warps (128 registers; with RB = 2, 4 CTAs
@@ -537,22 +426,7 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
         /* compute_qk over the warp's half of the tile: s[n] holds keys HALF_KEYS*hf + 8n + 2tq, +1
          * of rows gq (s[n][0..1]) and gq+8 (s[n][2..3]). */
         float s[HALF_KEYS / 8][4];
-#pragma unroll
-        for (int n = 0; n < HALF_KEYS / 8; n++)
-            s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
-#pragma unroll
-        for (int ks = 0; ks < DQK / 16; ks++) {
-            uint32_t qf[4];
-            const int mi = lane / 8, ri = lane % 8;
-            ldmatrix_x4(qf, Qs + (rb * 16 + (mi & 1) * 8 + ri) * (DQK + PAD) + ks * 16 + (mi >> 1) * 8);
-#pragma unroll
-            for (int n = 0; n < HALF_KEYS / 8; n += 2) {
-                uint32_t kf[4];
-                ldmatrix_x4(kf, Ks + (HALF_KEYS * hf + n * 8 + (mi >> 1) * 8 + ri) * (DQK + PAD) + ks * 16 + (mi & 1) * 8);
-                mma_bf16(s[n], qf, kf[0], kf[1]);
-                mma_bf16(s[n + 1], qf, kf[2], kf[3]);
-            }
-        }
+        compute_qk<DQK>(s, Qs, Ks, rb, hf, lane);
 
         /* logits_mask: scale and cap every score (the uniform branches outside the loops, so each
          * loop is straight-line code the warp schedulers can interleave) */
@@ -623,34 +497,8 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
         }
         if (__any_sync(0xffffffffu, exact != 0)) /* rare: near a bf16 midpoint, or far below */
             exact_probabilities(s, exact);
-        /* rescale O and l by alpha = e^(m_old - m_new) where the row's max grew, and by 1 where it
-         * did not (which changes no number; a NaN stays a NaN), only where some row of the warp
-         * grew. The four threads of a quad hold the same two rows: the even ones compute row gq's
-         * alpha, the odd ones row gq + 8's, and they swap: one ea_expf per thread instead of two.
-         * alpha is computed outside the branch: a straight line the scheduler can interleave with
-         * the probabilities (measured: kernels/README.md, "6: the tile loop's two shortcuts"). */
-        {
-            const bool odd = tq & 1;
-            const float m_old = odd ? m[1] : m[0], m_new = odd ? mx[1] : mx[0]; /* selects: no indexing */
-            const float mine = ea_expf(m_new > m_old ? m_old - m_new : 0.f);     /* e^0 = 1 exactly */
-            const float theirs = __shfl_xor_sync(0xffffffffu, mine, 1);
-            const float alpha0 = odd ? theirs : mine, alpha1 = odd ? mine : theirs; /* rows gq, gq + 8 */
-            if (__any_sync(0xffffffffu, mx[0] > m[0] || mx[1] > m[1])) {
-#pragma unroll
-                for (int n = 0; n < DV / 16; n++) {
-                    o[n][0] = o[n][0] * alpha0;
-                    o[n][1] = o[n][1] * alpha0;
-                    o[n][2] = o[n][2] * alpha1;
-                    o[n][3] = o[n][3] * alpha1;
-                }
-                l[0] = l[0] * alpha0;
-                l[1] = l[1] * alpha0;
-                l[2] = l[2] * alpha1;
-                l[3] = l[3] * alpha1;
-            }
-        }
-        m[0] = mx[0];
-        m[1] = mx[1];
+        /* rescale_state: O and l by e^(m_old - m_new) where some row's max grew; m = the new max */
+        rescale_state<DV>(o, l, m, mx, tq);
 
         /* P rounded to bf16, as the A operand of the k-steps of this warp's half (the C layout of
          * two n-tiles is the A layout of one k-step: k-step 2hf + kl of the tile), published for
@@ -682,21 +530,8 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
             pf[HALF_KEYS / 16 + kl][2] = second.z, pf[HALF_KEYS / 16 + kl][3] = second.w;
         }
 
-        /* compute_pv for the warp's half of the value columns: k-step kk covers keys 16kk..16kk+15,
-         * in increasing order; (O, l) += P [V | 1], V by ldmatrix.trans, l as the output of a
-         * constant "ones" B operand (both warps of the pair compute the same l). */
-#pragma unroll
-        for (int kk = 0; kk < BN / 16; kk++) {
-#pragma unroll
-            for (int n = 0; n < DV / 16; n += 2) {
-                uint32_t vf[4];
-                const int mi = lane / 8, ri = lane % 8;
-                ldmatrix_x4_trans(vf, Vs + (kk * 16 + (mi & 1) * 8 + ri) * (DV + PAD) + (DV / 2 * hf / 8 + n + (mi >> 1)) * 8);
-                mma_bf16(o[n], pf[kk], vf[0], vf[1]);
-                mma_bf16(o[n + 1], pf[kk], vf[2], vf[3]);
-            }
-            mma_bf16(l, pf[kk], BF16X2_ONE, BF16X2_ONE);
-        }
+        /* compute_pv for the warp's half of the value columns (both warps of the pair compute the same l) */
+        compute_pv<DV>(o, l, pf, Vs, hf, lane);
         __syncthreads(); /* every warp is done with V(j) and P before the next tile writes them */
         j = j_next;
         slot = slot_next;

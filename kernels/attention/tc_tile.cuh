@@ -1,0 +1,221 @@
+/* One warp's arithmetic on one key tile in kernel 6's layout (DESIGN.md section 6.2), shared by the
+ * kernel (kernels/attention/6_tensor_cores.cu) and by its floor (kernels/tc_floor.cu), which runs
+ * these steps alone to measure what the order's arithmetic costs without the loads and barriers:
+ *   compute_qk()   S = Q K^T for 16 rows and 32 keys: 4 chains of mma steps over d, from +0;
+ *   half_max()     the running max of a row over the warp's keys;
+ *   probabilities(), exact_probabilities()   P = bf16(e^(S - m)), fast where that is exact;
+ *   compute_pv()   (O, l) += P [V | 1] over the tile's 64 keys, for the warp's value columns;
+ * with the PTX wrappers they are written in. A warp is 32 lanes in 8 quads: lane = 4 gq + tq holds
+ * rows gq and gq + 8 of its 16, and the columns 2tq, 2tq + 1 of each n-tile of 8 (the C layout of
+ * mma.m16n8k16). */
+#ifndef EA_TC_TILE_CUH
+#define EA_TC_TILE_CUH
+
+#include "ea_math.h"
+#include "ea_rules.h"
+#include "tc_fast_math.cuh"
+
+#include <stdint.h>
+
+#define BN EA_TILE                    /* keys per tile */
+#define HALF_KEYS (BN / 2)            /* the keys of a tile whose scores one warp of a pair computes */
+#define PAD 8                         /* bf16 per smem row of padding: rows 16 B apart mod 128 B */
+#define BF16X2_ONE 0x3f803f80u
+
+/* ---- PTX wrappers ---- */
+
+__device__ __forceinline__ uint32_t smem_addr(const void *p)
+{
+    return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+/* 16 bytes global -> shared, asynchronously; src_bytes 0 writes zeros. */
+__device__ __forceinline__ void cp_async16(void *dst, const void *src, int src_bytes)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(src_bytes)
+                 : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t r[4], const void *p)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(p)));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const void *p)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(p)));
+}
+
+/* The two warps of row block rb (warps rb and rb + RB) wait for each other: named
+ * barrier 1 + rb of 64 threads (barrier 0 is __syncthreads). */
+__device__ __forceinline__ void pair_sync(int rb)
+{
+    asm volatile("bar.sync %0, 64;\n" ::"r"(1 + rb) : "memory");
+}
+
+/* d += a b: the one instruction include/ea_mma.h models. */
+__device__ __forceinline__ void mma_bf16(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
+{
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/* Two floats to two bf16 (round to nearest even), the first in the low half. */
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi)
+{
+    uint32_t r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+
+/* ---- the two products ---- */
+
+/* compute_qk: s = Q K^T over d for row block rb (rows 16 rb.. of Qs, [rows][DQK + PAD]) and the
+ * 32 keys of half hf of the tile (Ks, [BN][DQK + PAD]): s[n] holds keys HALF_KEYS hf + 8n + 2tq, +1
+ * of rows gq (s[n][0..1]) and gq + 8 (s[n][2..3]). Each n-tile is one chain of mma steps over d, 16
+ * at a time, in increasing order from +0 (the order's scores); Q's and K's fragments come from
+ * shared memory by ldmatrix. */
+template <int DQK>
+__device__ __forceinline__ void compute_qk(float (&s)[HALF_KEYS / 8][4], const uint16_t *Qs, const uint16_t *Ks, int rb,
+                                           int hf, int lane)
+{
+#pragma unroll
+    for (int n = 0; n < HALF_KEYS / 8; n++)
+        s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
+#pragma unroll
+    for (int ks = 0; ks < DQK / 16; ks++) {
+        uint32_t qf[4];
+        const int mi = lane / 8, ri = lane % 8;
+        ldmatrix_x4(qf, Qs + (rb * 16 + (mi & 1) * 8 + ri) * (DQK + PAD) + ks * 16 + (mi >> 1) * 8);
+#pragma unroll
+        for (int n = 0; n < HALF_KEYS / 8; n += 2) {
+            uint32_t kf[4];
+            ldmatrix_x4(kf, Ks + (HALF_KEYS * hf + n * 8 + (mi >> 1) * 8 + ri) * (DQK + PAD) + ks * 16 + (mi & 1) * 8);
+            mma_bf16(s[n], qf, kf[0], kf[1]);
+            mma_bf16(s[n + 1], qf, kf[2], kf[3]);
+        }
+    }
+}
+
+/* compute_pv: (O, l) += P [V | 1] for half hf of the value columns, [hf DV / 2, (hf + 1) DV / 2)
+ * (Vs: the tile, [BN][DV + PAD]). k-step kk covers keys 16kk..16kk+15, in increasing order; V by
+ * ldmatrix.trans; l is the output of a constant "ones" B operand, so the row sum is an mma chain
+ * too and needs no order of its own. pf: P of the tile's 64 keys as 4 A operands (k-steps). */
+template <int DV>
+__device__ __forceinline__ void compute_pv(float (&o)[DV / 16][4], float (&l)[4], const uint32_t (&pf)[BN / 16][4],
+                                           const uint16_t *Vs, int hf, int lane)
+{
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; kk++) {
+#pragma unroll
+        for (int n = 0; n < DV / 16; n += 2) {
+            uint32_t vf[4];
+            const int mi = lane / 8, ri = lane % 8;
+            ldmatrix_x4_trans(vf, Vs + (kk * 16 + (mi & 1) * 8 + ri) * (DV + PAD) + (DV / 2 * hf / 8 + n + (mi >> 1)) * 8);
+            mma_bf16(o[n], pf[kk], vf[0], vf[1]);
+            mma_bf16(o[n + 1], pf[kk], vf[2], vf[3]);
+        }
+        mma_bf16(l, pf[kk], BF16X2_ONE, BF16X2_ONE);
+    }
+}
+
+/* ---- the softmax state ---- */
+
+/* update_state, in two halves around the exchange of the row max between the two warps of a pair.
+ * half_max: the running max of row h (gq or gq + 8) of the thread over the keys of the warp's half
+ * of the tile that the row sees (exact, so any order; fmaxf ignores NaN). probabilities: then, with
+ * the max of the whole tile, s = P = e^(S - m) where seen and 0 elsewhere, from tc_prob_fast(); the
+ * scores that need the exact ea_expf() keep x = S - m and get their bit set in *exact (bit 4n + e
+ * for s[n][e]) for exact_probabilities(). ALL: the row sees every key of the warp's half (most
+ * tiles), so no key needs a test: the same arithmetic with fewer instructions. */
+#define SEES(n, c) (ALL || (seen >> (2 * (n) + (c)) & 1u))
+template <bool ALL>
+__device__ __forceinline__ float half_max(const float (&s)[HALF_KEYS / 8][4], int h, uint32_t seen, float m)
+{
+    float mx = m;
+#pragma unroll
+    for (int n = 0; n < HALF_KEYS / 8; n++)
+#pragma unroll
+        for (int c = 0; c < 2; c++)
+            mx = SEES(n, c) ? fmaxf(mx, s[n][2 * h + c]) : mx;
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    return fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+}
+
+template <bool ALL>
+__device__ __forceinline__ void probabilities(float (&s)[HALF_KEYS / 8][4], int h, uint32_t seen, float mx,
+                                              uint32_t &exact)
+{
+#pragma unroll
+    for (int n = 0; n < HALF_KEYS / 8; n++)
+#pragma unroll
+        for (int c = 0; c < 2; c++) {
+            bool slow;
+            const float x = s[n][2 * h + c] - mx;
+            const float y = tc_prob_fast(x, slow);
+            exact |= (uint32_t)(slow && SEES(n, c)) << (4 * n + 2 * h + c);
+            s[n][2 * h + c] = !SEES(n, c) ? 0.f : slow ? x : y;
+        }
+}
+#undef SEES
+
+/* The rare scores tc_prob_fast() cannot settle: s = ea_expf(x) for each set bit of `exact`. One
+ * compact loop (a thread has one or two such scores when it has any) instead of a branch per score,
+ * which keeps the tile loop small enough for the instruction cache. */
+__device__ __forceinline__ void exact_probabilities(float (&s)[HALF_KEYS / 8][4], uint32_t exact)
+{
+    while (exact) {
+        const int b = __ffs(exact) - 1;
+        exact &= exact - 1;
+        float x = 0.f;
+#pragma unroll
+        for (int e = 0; e < HALF_KEYS / 2; e++)
+            x = b == e ? s[e / 4][e % 4] : x;
+        const float p = ea_expf(x);
+#pragma unroll
+        for (int e = 0; e < HALF_KEYS / 2; e++)
+            s[e / 4][e % 4] = b == e ? p : s[e / 4][e % 4];
+    }
+}
+
+
+/* rescale_state: O and l times alpha = e^(m_old - m_new) where the row's max grew, and times 1 where
+ * it did not (which changes no number; a NaN stays a NaN), only where some row of the warp grew;
+ * then m = mx. The four threads of a quad hold the same two rows: the even ones compute row gq's
+ * alpha, the odd ones row gq + 8's, and they swap: one ea_expf per thread instead of two. alpha is
+ * computed outside the branch: a straight line the scheduler can interleave with the probabilities
+ * (measured: kernels/README.md, "6: the tile loop's two shortcuts"). */
+template <int DV>
+__device__ __forceinline__ void rescale_state(float (&o)[DV / 16][4], float (&l)[4], float (&m)[2], const float (&mx)[2],
+                                              int tq)
+{
+    const bool odd = tq & 1;
+    const float m_old = odd ? m[1] : m[0], m_new = odd ? mx[1] : mx[0]; /* selects: no indexing */
+    const float mine = ea_expf(m_new > m_old ? m_old - m_new : 0.f);     /* e^0 = 1 exactly */
+    const float theirs = __shfl_xor_sync(0xffffffffu, mine, 1);
+    const float alpha0 = odd ? theirs : mine, alpha1 = odd ? mine : theirs; /* rows gq, gq + 8 */
+    if (__any_sync(0xffffffffu, mx[0] > m[0] || mx[1] > m[1])) {
+#pragma unroll
+        for (int n = 0; n < DV / 16; n++) {
+            o[n][0] = o[n][0] * alpha0;
+            o[n][1] = o[n][1] * alpha0;
+            o[n][2] = o[n][2] * alpha1;
+            o[n][3] = o[n][3] * alpha1;
+        }
+        l[0] = l[0] * alpha0;
+        l[1] = l[1] * alpha0;
+        l[2] = l[2] * alpha1;
+        l[3] = l[3] * alpha1;
+    }
+    m[0] = mx[0];
+    m[1] = mx[1];
+}
+
+#endif /* EA_TC_TILE_CUH */
