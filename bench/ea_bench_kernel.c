@@ -27,9 +27,10 @@
  * --dump writes each case for the PyTorch peers (bench/peers/), with kernels 5 and 6's times.
  *
  * --floor times, per case (head dims 128, no window or mask), kernel 6 and its floor
- * (kernels/tc_floor.cu): as many warp-tiles of kernel 6's tile arithmetic as kernel 6 computes on
- * that batch, with nothing around them, and the two products alone (kernels/README.md, "How far
- * down"). */
+ * (kernels/tc_floor.cu): as many warp-tiles as kernel 6 computes on that batch, of its two products
+ * alone, then with the softmax's arithmetic, then with kernel 6's barriers and exchanges, then with
+ * its copies of K and V; three variations of the copies (a tile ahead, half the rows, CTAs of twice
+ * the warps); and an empty launch (kernels/README.md, "How far down"). */
 #define _POSIX_C_SOURCE 200809L
 #include "ea.h"
 #include "ea_cases.h"
@@ -397,14 +398,19 @@ static int64_t tc_warp_tiles(const ea_problem *pr, const ea_host_batch *hb)
     return tiles * p->hkv * 8;
 }
 
-/* --floor: kernel 6 against its floor, on each case it applies to (header comment). */
+/* --floor: kernel 6 against its floor, on each case it applies to (header comment). The fed
+ * version copies its tiles from pools of FLOOR_POOL_ROWS rows (8 MB each of K and V, the seed
+ * shape's own pools' size, L2 flushed like them), each row a copy of the tile's row. */
+#define FLOOR_POOL_ROWS 32768
 static int run_floor(ea_cuda_ctx *ctx, const ea_case *cases, int count, const char *only, int reps, int sms,
                      void *flush, size_t flush_bytes)
 {
+    enum { D = 128, VERSIONS = EA_FLOOR_WIDE + 2 }; /* EA_FLOOR_PRODUCTS .. EA_FLOOR_WIDE, then an empty launch */
     float *ms = malloc(sizeof(float) * (size_t)reps), *out;
-    uint16_t *kv, *host_kv = malloc(ea_tc_floor_bytes());
-    const size_t kv_elems = (size_t)3 * 64 * 128;
-    if (!ms || !host_kv)
+    const size_t kv_elems = (size_t)3 * 64 * D, pool_elems = (size_t)FLOOR_POOL_ROWS * D;
+    uint16_t *kv, *pools, *host_kv = malloc(kv_elems * sizeof *host_kv),
+                          *host_pools = malloc(2 * pool_elems * sizeof *host_pools);
+    if (!ms || !host_kv || !host_pools)
         return 2;
     for (size_t e = 0; e < kv_elems; e++) { /* k / 16 for k in -15..15: scores of a few units, as in the cases */
         const uint32_t h = (uint32_t)e * 2654435761u;
@@ -413,22 +419,26 @@ static int run_floor(ea_cuda_ctx *ctx, const ea_case *cases, int count, const ch
         memcpy(&bits, &v, sizeof bits);
         host_kv[e] = (uint16_t)(bits >> 16); /* exact: k / 16 has 4 significant bits */
     }
+    for (size_t e = 0; e < 2 * pool_elems; e++) /* K's pool, then V's: row p is the tile's row p % 64 */
+        host_pools[e] = host_kv[(e / pool_elems + 1) * 64 * D + e % (64 * D)];
     CHECK(cudaMalloc((void **)&kv, kv_elems * sizeof *kv));
+    CHECK(cudaMalloc((void **)&pools, 2 * pool_elems * sizeof *pools));
     CHECK(cudaMemcpy(kv, host_kv, kv_elems * sizeof *kv, cudaMemcpyHostToDevice));
+    CHECK(cudaMemcpy(pools, host_pools, 2 * pool_elems * sizeof *pools, cudaMemcpyHostToDevice));
     CHECK(cudaMalloc((void **)&out, (size_t)2 * sms * 256 * sizeof *out));
     cudaStream_t stream = (cudaStream_t)ea_cuda_stream(ctx);
     cudaEvent_t e0, e1;
     CHECK(cudaEventCreate(&e0));
     CHECK(cudaEventCreate(&e1));
-    printf("%-20s %12s %10s %10s %8s %12s %9s\n", "case", "warp-tiles", "tc us", "floor us", "floor/tc", "products us",
-           "empty us");
+    printf("%-16s %10s %8s %9s %9s %9s %9s %9s %9s %9s %8s %9s\n", "case", "warp-tiles", "tc us", "products",
+           "+softmax", "+barriers", "+copies", "ahead", "half", "wide", "empty", "fed/tc");
     int rc = 0;
     for (int k = 0; k < count; k++) {
         if (only && strcmp(only, cases[k].name))
             continue;
         const ea_case *c = &cases[k];
-        if (c->dqk != 128 || c->dv != 128 || c->window >= 0 || c->mask) {
-            printf("%-20s (no floor: head dims 128 only, no window or mask)\n", c->name);
+        if (c->dqk != D || c->dv != D || c->window >= 0 || c->mask) {
+            printf("%-16s (no floor: head dims 128 only, no window or mask)\n", c->name);
             continue;
         }
         ea_problem pr;
@@ -438,15 +448,16 @@ static int run_floor(ea_cuda_ctx *ctx, const ea_case *cases, int count, const ch
         if (case_open(ctx, c, &pr, &hb, &db, &plan))
             return 2;
         void *got = malloc(hb.o_bytes + 1);
-        double tc[3], floor_us[3] = {0, 0, 0}; /* all, the products, an empty launch (no tile) */
+        double tc[3], floor_us[VERSIONS] = {0};
         const int r = got ? time_kernel(ctx, EA_KERNEL_TC, &pr, &hb, db, &plan, flush, flush_bytes, ms, reps, got, tc) : 2;
         const int64_t warp_tiles = tc_warp_tiles(&pr, &hb);
-        for (int v = 0; v < 3 && !r; v++) {
+        for (int v = 0; v < VERSIONS && !r; v++) {
+            const int parts = v == VERSIONS - 1 ? EA_FLOOR_PRODUCTS : v;
             for (int i = -1; i < reps; i++) { /* one warm-up */
                 CHECK(cudaMemsetAsync(flush, i & 0xff, flush_bytes, stream));
                 CHECK(cudaEventRecord(e0, stream));
-                CHECK(ea_launch_tc_floor(v == 2 ? 0 : warp_tiles, v == 1 ? EA_FLOOR_PRODUCTS : EA_FLOOR_ALL, 2 * sms,
-                                         pr.params.sm_scale, kv, out, stream));
+                CHECK(ea_launch_tc_floor(v == VERSIONS - 1 ? 0 : warp_tiles, parts, 2 * sms, pr.params.sm_scale, kv,
+                                         pools, pools + pool_elems, FLOOR_POOL_ROWS, out, stream));
                 CHECK(cudaEventRecord(e1, stream));
                 CHECK(cudaEventSynchronize(e1));
                 if (i >= 0)
@@ -456,8 +467,10 @@ static int run_floor(ea_cuda_ctx *ctx, const ea_case *cases, int count, const ch
             floor_us[v] = ms[reps / 2] * 1e3;
         }
         if (!r)
-            printf("%-20s %12lld %10.1f %10.1f %8.2f %12.1f %9.1f\n", cases[k].name, (long long)warp_tiles, tc[0],
-                   floor_us[0], floor_us[0] / tc[0], floor_us[1], floor_us[2]);
+            printf("%-16s %10lld %8.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %8.1f %9.2f\n", cases[k].name,
+                   (long long)warp_tiles, tc[0], floor_us[EA_FLOOR_PRODUCTS], floor_us[EA_FLOOR_ALL],
+                   floor_us[EA_FLOOR_SYNCED], floor_us[EA_FLOOR_FED], floor_us[EA_FLOOR_AHEAD], floor_us[EA_FLOOR_HALF],
+                   floor_us[EA_FLOOR_WIDE], floor_us[VERSIONS - 1], floor_us[EA_FLOOR_FED] / tc[0]);
         rc = r ? r : rc;
         fflush(stdout);
         free(got);
@@ -466,8 +479,9 @@ static int run_floor(ea_cuda_ctx *ctx, const ea_case *cases, int count, const ch
     CHECK(cudaEventDestroy(e0));
     CHECK(cudaEventDestroy(e1));
     CHECK(cudaFree(kv));
+    CHECK(cudaFree(pools));
     CHECK(cudaFree(out));
-    free(ms), free(host_kv);
+    free(ms), free(host_kv), free(host_pools);
     return rc;
 }
 
