@@ -154,29 +154,23 @@ __global__ void __launch_bounds__(floor_cta<RB>::threads, floor_cta<RB>::per_sm)
         /* P as the A operands of the tile's four k-steps: the warp's own two, and the partner's two
          * through shared memory (SYNC) or the own ones again */
         uint4 own[HALF_KEYS / 16];
+        pack_p(own, s);
 #pragma unroll
-        for (int kl = 0; kl < HALF_KEYS / 16; kl++) {
-            own[kl] = make_uint4(pack_bf16(s[2 * kl][0], s[2 * kl][1]), pack_bf16(s[2 * kl][2], s[2 * kl][3]),
-                                 pack_bf16(s[2 * kl + 1][0], s[2 * kl + 1][1]),
-                                 pack_bf16(s[2 * kl + 1][2], s[2 * kl + 1][3]));
+        for (int kl = 0; kl < HALF_KEYS / 16; kl++)
             if (SYNC)
                 xp[(rb * (BN / 16) + HALF_KEYS / 16 * hf + kl) * 32 + lane] = own[kl];
-        }
         if (COPY && !AHEAD)
             cp_async_wait<0>(); /* V(t) is here */
         if (SYNC)
             __syncthreads();
         if (COPY && !AHEAD && more)
             copy_tile<THREADS, HALF>(K0, k_pool, pool_rows, t + gridDim.x);
-        uint32_t pf[BN / 16][4];
+        uint4 other[HALF_KEYS / 16];
 #pragma unroll
-        for (int kl = 0; kl < HALF_KEYS / 16; kl++) {
-            const uint4 other = SYNC ? xp[(rb * (BN / 16) + HALF_KEYS / 16 * (1 - hf) + kl) * 32 + lane] : own[kl];
-            const uint4 first = hf == 0 ? own[kl] : other, second = hf == 0 ? other : own[kl];
-            pf[kl][0] = first.x, pf[kl][1] = first.y, pf[kl][2] = first.z, pf[kl][3] = first.w;
-            pf[HALF_KEYS / 16 + kl][0] = second.x, pf[HALF_KEYS / 16 + kl][1] = second.y;
-            pf[HALF_KEYS / 16 + kl][2] = second.z, pf[HALF_KEYS / 16 + kl][3] = second.w;
-        }
+        for (int kl = 0; kl < HALF_KEYS / 16; kl++)
+            other[kl] = SYNC ? xp[(rb * (BN / 16) + HALF_KEYS / 16 * (1 - hf) + kl) * 32 + lane] : own[kl];
+        uint32_t pf[BN / 16][4];
+        tile_p(pf, own, other, hf);
         compute_pv<D>(o, l, pf, Vs, hf, lane);
         if (SYNC)
             __syncthreads();

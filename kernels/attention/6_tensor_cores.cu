@@ -504,13 +504,10 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
          * two n-tiles is the A layout of one k-step: k-step 2hf + kl of the tile), published for
          * both warps of the pair. */
         uint4 own[HALF_KEYS / 16];
+        pack_p(own, s);
 #pragma unroll
-        for (int kl = 0; kl < HALF_KEYS / 16; kl++) {
-            own[kl] = make_uint4(pack_bf16(s[2 * kl][0], s[2 * kl][1]), pack_bf16(s[2 * kl][2], s[2 * kl][3]),
-                                 pack_bf16(s[2 * kl + 1][0], s[2 * kl + 1][1]),
-                                 pack_bf16(s[2 * kl + 1][2], s[2 * kl + 1][3]));
+        for (int kl = 0; kl < HALF_KEYS / 16; kl++)
             xp[(rb * (BN / 16) + HALF_KEYS / 16 * hf + kl) * 32 + lane] = own[kl];
-        }
 
         cp_async_wait<0>();
         land_rows<DV, SD, TPR>(path, Vs, stage);
@@ -520,15 +517,12 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
         /* P of the whole tile in k-step order: the warp's own half from its registers, the other
          * half from shared memory (reading both back would save the selects, but measured slower:
          * kernels/README.md, "6: the tile loop's two shortcuts") */
-        uint32_t pf[BN / 16][4];
+        uint4 other[HALF_KEYS / 16];
 #pragma unroll
-        for (int kl = 0; kl < HALF_KEYS / 16; kl++) {
-            const uint4 other = xp[(rb * (BN / 16) + HALF_KEYS / 16 * (1 - hf) + kl) * 32 + lane];
-            const uint4 first = hf == 0 ? own[kl] : other, second = hf == 0 ? other : own[kl];
-            pf[kl][0] = first.x, pf[kl][1] = first.y, pf[kl][2] = first.z, pf[kl][3] = first.w;
-            pf[HALF_KEYS / 16 + kl][0] = second.x, pf[HALF_KEYS / 16 + kl][1] = second.y;
-            pf[HALF_KEYS / 16 + kl][2] = second.z, pf[HALF_KEYS / 16 + kl][3] = second.w;
-        }
+        for (int kl = 0; kl < HALF_KEYS / 16; kl++)
+            other[kl] = xp[(rb * (BN / 16) + HALF_KEYS / 16 * (1 - hf) + kl) * 32 + lane];
+        uint32_t pf[BN / 16][4];
+        tile_p(pf, own, other, hf);
 
         /* compute_pv for the warp's half of the value columns (both warps of the pair compute the same l) */
         compute_pv<DV>(o, l, pf, Vs, hf, lane);

@@ -4,6 +4,7 @@
  *   compute_qk()   S = Q K^T for 16 rows and 32 keys: 4 chains of mma steps over d, from +0;
  *   half_max()     the running max of a row over the warp's keys;
  *   probabilities(), exact_probabilities()   P = bf16(e^(S - m)), fast where that is exact;
+ *   pack_p(), tile_p()   P rounded to bf16 as mma A operands, the warp's half and the whole tile;
  *   compute_pv()   (O, l) += P [V | 1] over the tile's 64 keys, for the warp's value columns;
  * with the PTX wrappers they are written in. A warp is 32 lanes in 8 quads: lane = 4 gq + tq holds
  * rows gq and gq + 8 of its 16, and the columns 2tq, 2tq + 1 of each n-tile of 8 (the C layout of
@@ -123,6 +124,31 @@ __device__ __forceinline__ void compute_pv(float (&o)[DV / 16][4], float (&l)[4]
             mma_bf16(o[n + 1], pf[kk], vf[2], vf[3]);
         }
         mma_bf16(l, pf[kk], BF16X2_ONE, BF16X2_ONE);
+    }
+}
+
+/* pack_p: P of the warp's half of the tile rounded to bf16 (RNE), as the A operands of its two
+ * k-steps: the C layout of two n-tiles of 8 keys is the A layout of one k-step of 16. */
+__device__ __forceinline__ void pack_p(uint4 (&own)[HALF_KEYS / 16], const float (&s)[HALF_KEYS / 8][4])
+{
+#pragma unroll
+    for (int kl = 0; kl < HALF_KEYS / 16; kl++)
+        own[kl] = make_uint4(pack_bf16(s[2 * kl][0], s[2 * kl][1]), pack_bf16(s[2 * kl][2], s[2 * kl][3]),
+                             pack_bf16(s[2 * kl + 1][0], s[2 * kl + 1][1]),
+                             pack_bf16(s[2 * kl + 1][2], s[2 * kl + 1][3]));
+}
+
+/* tile_p: P of the whole tile in k-step order, for compute_pv(): the k-steps of half 0 of the keys,
+ * then those of half 1; own holds this warp's half hf, other the partner's. */
+__device__ __forceinline__ void tile_p(uint32_t (&pf)[BN / 16][4], const uint4 (&own)[HALF_KEYS / 16],
+                                       const uint4 (&other)[HALF_KEYS / 16], int hf)
+{
+#pragma unroll
+    for (int kl = 0; kl < HALF_KEYS / 16; kl++) {
+        const uint4 first = hf == 0 ? own[kl] : other[kl], second = hf == 0 ? other[kl] : own[kl];
+        pf[kl][0] = first.x, pf[kl][1] = first.y, pf[kl][2] = first.z, pf[kl][3] = first.w;
+        pf[HALF_KEYS / 16 + kl][0] = second.x, pf[HALF_KEYS / 16 + kl][1] = second.y;
+        pf[HALF_KEYS / 16 + kl][2] = second.z, pf[HALF_KEYS / 16 + kl][3] = second.w;
     }
 }
 
