@@ -1,6 +1,6 @@
-/* CUDA graphs: the device strategy's whole step (scan, copy, the block list of
- * more than one request, attention) captured once and replayed per layer -- three
- * or four launches for the price of one, and no host work at all between layers. */
+/* CUDA graphs: the device strategy's whole step (scan, copy, the block list,
+ * attention) captured once and replayed per layer -- four launches for the price
+ * of one, and no host work at all between layers. */
 #include "cuda_internal.h"
 
 #include <stdlib.h>
