@@ -211,10 +211,10 @@ ea_status ea_cuda_plan_build(ea_cuda_ctx *ctx, const ea_dev_batch *db, ea_sync s
     const ea_status st = build(ctx, db, plan);
     /* No list where it does not fit (a plan made for a smaller batch): kernel 6 then keeps its grid's
      * order. One request gets its list too, although its grid already starts the longest block
-     * first: without it kernel 6 measured 1-6 us slower on single requests (H200, L2 flushed before
-     * each call: one_token 16.0 against 10.6 us; kernels/README.md), about what the list costs a
-     * plan build at bs 1 (4 us on the GPU). A wash where a plan is built every layer, a gain where
-     * it is built once. */
+     * first: without it kernel 6 measured 1-6 us slower on single requests, waiting on instruction
+     * fetch (H200, L2 flushed before each call: one_token 16.0 against 10.6 us; kernels/README.md),
+     * about what the list costs a plan build at bs 1 (4 us on the GPU). A wash where a plan is built
+     * every layer, a gain where it is built once. */
     if (st != EA_OK || plan->order_capacity < order_bound(db) || db->params.hkv < 1)
         return st;
     /* The tensor-core kernel's schedule, on the device whatever the strategy (it reads the prefix
