@@ -155,9 +155,9 @@ __global__ void __launch_bounds__(floor_cta<RB>::threads, floor_cta<RB>::per_sm)
          * through shared memory (SYNC) or the own ones again */
         uint4 own[HALF_KEYS / 16];
         pack_p(own, s);
+        if (SYNC)
 #pragma unroll
-        for (int kl = 0; kl < HALF_KEYS / 16; kl++)
-            if (SYNC)
+            for (int kl = 0; kl < HALF_KEYS / 16; kl++)
                 xp[(rb * (BN / 16) + HALF_KEYS / 16 * hf + kl) * 32 + lane] = own[kl];
         if (COPY && !AHEAD)
             cp_async_wait<0>(); /* V(t) is here */

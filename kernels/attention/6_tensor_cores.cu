@@ -500,9 +500,8 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
         /* rescale_state: O and l by e^(m_old - m_new) where some row's max grew; m = the new max */
         rescale_state<DV>(o, l, m, mx, tq);
 
-        /* P rounded to bf16, as the A operand of the k-steps of this warp's half (the C layout of
-         * two n-tiles is the A layout of one k-step: k-step 2hf + kl of the tile), published for
-         * both warps of the pair. */
+        /* P of this warp's half as its two k-steps (k-steps 2hf, 2hf + 1 of the tile), published
+         * for both warps of the pair. */
         uint4 own[HALF_KEYS / 16];
         pack_p(own, s);
 #pragma unroll
