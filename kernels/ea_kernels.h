@@ -45,11 +45,14 @@ cudaError_t ea_launch_attention_3(const ea_attn_args *a, cudaStream_t s); /* GQA
 cudaError_t ea_launch_attention_4(const ea_attn_args *a, cudaStream_t s); /* vector gathers */
 cudaError_t ea_launch_attention_5(const ea_attn_args *a, cudaStream_t s); /* bitmasks */
 cudaError_t ea_launch_attention_6(const ea_attn_args *a, cudaStream_t s); /* tensor cores */
-/* Kernel 6 with each 64-pair block computed by `ctas_per_block` CTAs (1 or 2; 0: the kernel's own
- * choice, as ea_launch_attention_6), and at most `max_grid_z` CTAs along a request's blocks, each
- * then computing every max_grid_z-th block (1..65535; 0: 65535, as ea_launch_attention_6). The
- * bits must not depend on either (tests/test_gpu.c). */
-cudaError_t ea_launch_attention_6_split(const ea_attn_args *a, cudaStream_t s, int ctas_per_block, int max_grid_z);
+/* Kernel 6 with each 64-pair block computed by `ctas_per_block` CTAs (1 or 2), `stages` buffers of
+ * K and V (1: each copy behind the other's compute; 2: the next tile's copies during the whole of
+ * this one, where the shared memory allows, else 1), each 0 for the kernel's own choice (as
+ * ea_launch_attention_6), and at most `max_grid_z` CTAs along a request's blocks, each then
+ * computing every max_grid_z-th block (1..65535; 0: 65535, as ea_launch_attention_6). The bits
+ * must not depend on any of them (tests/test_gpu.c). */
+cudaError_t ea_launch_attention_6_split(const ea_attn_args *a, cudaStream_t s, int ctas_per_block, int stages,
+                                        int max_grid_z);
 
 /* The proof of the tc kernel's fast probabilities: over every float x <= 0 and every NaN, counts
  * into *bad the inputs whose fast value rounds to another bf16 than ea_expf(x) (must stay 0), and

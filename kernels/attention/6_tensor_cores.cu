@@ -25,9 +25,11 @@
  * since every product-sum still covers the same keys in the same order. For each key tile of
  * 64 unified keys that some pair sees:
  *   produce:     the tile's K and V rows are gathered from the paged pool through the unified
- *                indices into shared memory with cp.async; K and V have one buffer each, and each
- *                one's load hides behind the other's compute (V(j) behind Q K(j)^T and the
- *                softmax, K(j+1) behind P V(j)); pool slots are read a tile ahead;
+ *                indices into shared memory with cp.async, the next tile's during the whole of this
+ *                one (two buffers each, STAGES = 2: bf16 inputs, and f32 ones where few CTAs
+ *                run), or each behind the other's compute (one buffer each, STAGES = 1: V(j) behind
+ *                Q K(j)^T and the softmax, K(j+1) behind P V(j)); pool slots are read a tile
+ *                before their copies start;
  *   compute_qk:  S = Q K^T over the warp's 32 keys, 4 n-tiles of 8, a chain of mma steps over d
  *                (16 at a time), from +0, with Q's and K's fragments from shared memory by ldmatrix;
  *   logits_mask: scale, logit cap, visibility;
@@ -305,10 +307,13 @@ __device__ __forceinline__ void write_rows(const ea_attn_args &a, const tc_block
     }
 }
 
-/* Shared memory: Q, K and V tiles of bf16, then (TC_F32 only) the staging rows of f32. */
-template <int DQK, int DV, int RB>
+/* Shared memory: Q, then STAGES buffers each of K and V tiles of bf16, the row maxes and P
+ * exchanged between the warps of a pair, then (TC_F32 only) the staging rows of f32: one set that K
+ * and V take turns in (STAGES = 1), or one for each (STAGES = 2, both in flight at once). */
+template <int DQK, int DV, int RB, int STAGES>
 struct tc_smem {
     using C = tc_cta<RB>;
+    static_assert(STAGES == 1 || STAGES == 2, "one or two buffers of K and V");
     /* staging row: fits a row of Q, K or V, plus 4 tpr floats: the 8 threads of a 16-byte phase
      * are 8 / tpr rows x tpr parts (16 tpr contiguous bytes each), and rows 16 tpr bytes apart
      * modulo 128 put them on different banks (RB = 4: 2 rows of 64 bytes, 16 floats of padding;
@@ -316,26 +321,159 @@ struct tc_smem {
      * conflict, on the critical path of the landing): measured on an H200, long_prefix 168 us
      * against 154 with 16. */
     static constexpr int SD = (DQK > DV ? DQK : DV) + 4 * C::tpr;
-    static constexpr size_t q = 0, k = q + (size_t)C::pairs * (DQK + PAD), v = k + (size_t)BN * (DQK + PAD),
-                            xmax = v + (size_t)BN * (DV + PAD), /* 2 x C::pairs floats */
-                            xp = xmax + 2 * 2 * C::pairs,       /* [row block][k-step of the tile][lane] uint4 */
+    static constexpr size_t k_tile = (size_t)BN * (DQK + PAD), v_tile = (size_t)BN * (DV + PAD); /* bf16 elements */
+    static constexpr size_t q = 0, k = q + (size_t)C::pairs * (DQK + PAD), v = k + STAGES * k_tile,
+                            xmax = v + STAGES * v_tile,   /* 2 x C::pairs floats */
+                            xp = xmax + 2 * 2 * C::pairs, /* [row block][k-step of the tile][lane] uint4 */
                             end = xp + (size_t)RB * (BN / 16) * 32 * 8; /* in bf16 elements */
-    static size_t bytes(bool staged) { return end * 2 + (staged ? (size_t)BN * SD * 4 : 0); }
+    static constexpr size_t stage_floats = (size_t)BN * SD;
+    static size_t bytes(bool staged) { return end * 2 + (staged ? STAGES * stage_floats * 4 : 0); }
 };
 
-/* Part `part` (of 4 / RB) of contract block x of request i and KV head g, x counted from the end
- * of the request; nothing where the request has no such block or part. */
+/* One warp's row state across the tiles: which keys its two rows (gq, gq + 8) see without a mask,
+ * the interval [vlo, vhi] (empty for a pair past the last), and their rows of the custom mask. */
+struct tc_rows {
+    int32_t vlo[2], vhi[2];
+    const uint8_t *mrow[2];
+};
+
+/* Tile j up to P: S = Q K(j)^T over the warp's 32 keys, the logits and masks, the row max of the
+ * whole tile (the two warps of the pair exchange theirs through xmax), P = e^(S - m) and the
+ * rescale of O and l; own = P of the warp's half, rounded to bf16, as two k-steps. Ks: tile j's K. */
 template <int DQK, int DV, int RB>
+__device__ __forceinline__ void softmax_tile(const ea_attn_args &a, const tc_block &B, const tc_rows &R, int32_t j,
+                                             const uint16_t *Qs, const uint16_t *Ks, float (*xmax)[tc_cta<RB>::pairs],
+                                             float (&o)[DV / 16][4], float (&l)[4], float (&m)[2],
+                                             uint4 (&own)[HALF_KEYS / 16])
+{
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane / 4, tq = lane % 4;
+    const int rb = warp % RB, hf = warp / RB; /* row block, half */
+    /* compute_qk over the warp's half of the tile: s[n] holds keys HALF_KEYS*hf + 8n + 2tq, +1
+     * of rows gq (s[n][0..1]) and gq+8 (s[n][2..3]). */
+    float s[HALF_KEYS / 8][4];
+    compute_qk<DQK>(s, Qs, Ks, rb, hf, lane);
+
+    /* logits_mask: scale and cap every score (the uniform branches outside the loops, so each
+     * loop is straight-line code the warp schedulers can interleave) */
+    if (a.logit_cap > 0.f) {
+#pragma unroll
+        for (int n = 0; n < HALF_KEYS / 8; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++)
+                s[n][e] = a.logit_cap * ea_tanhf(s[n][e] * a.sm_scale / a.logit_cap);
+    } else {
+#pragma unroll
+        for (int n = 0; n < HALF_KEYS / 8; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++)
+                s[n][e] = s[n][e] * a.sm_scale;
+    }
+
+    /* update_state. Most halves are seen whole by all the warp's rows: no per-key test. Else
+     * bit 2n+c of seen[h] says whether row h (gq, gq+8) sees key 8n + 2tq + c of the half (a
+     * seen score may be -inf too, so the bit is kept apart from the score). The row max of
+     * the tile is the max of the two halves', exchanged through shared memory. */
+    const int32_t k0 = j * BN + HALF_KEYS * hf; /* the warp's first key */
+    const bool whole = R.vlo[0] <= k0 && R.vhi[0] >= k0 + HALF_KEYS - 1 && R.vlo[1] <= k0 && R.vhi[1] >= k0 + HALF_KEYS - 1;
+    const bool all = __all_sync(0xffffffffu, whole) && !B.mask;
+    uint32_t seen[2] = {0u, 0u};
+    float mx[2];
+    if (all) {
+        mx[0] = half_max<true>(s, 0, 0u, m[0]);
+        mx[1] = half_max<true>(s, 1, 0u, m[1]);
+    } else {
+        const int32_t kbase = k0 + 2 * tq;
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int32_t lo = R.vlo[h] - kbase, hi = R.vhi[h] - kbase;
+#pragma unroll
+            for (int n = 0; n < HALF_KEYS / 8; n++)
+#pragma unroll
+                for (int c = 0; c < 2; c++)
+                    seen[h] |= (uint32_t)(n * 8 + c >= lo && n * 8 + c <= hi) << (2 * n + c);
+        }
+        if (B.mask) { /* the custom mask, read only inside the interval (which ends at the last key) */
+#pragma unroll
+            for (int h = 0; h < 2; h++)
+#pragma unroll
+                for (int n = 0; n < HALF_KEYS / 8; n++)
+#pragma unroll
+                    for (int c = 0; c < 2; c++)
+                        if ((seen[h] >> (2 * n + c) & 1u) && R.mrow[h][kbase + n * 8 + c] == 0)
+                            seen[h] &= ~(1u << (2 * n + c));
+        }
+        mx[0] = half_max<false>(s, 0, seen[0], m[0]);
+        mx[1] = half_max<false>(s, 1, seen[1], m[1]);
+    }
+    if (tq == 0) {
+        xmax[hf][rb * 16 + gq] = mx[0];
+        xmax[hf][rb * 16 + gq + 8] = mx[1];
+    }
+    pair_sync(rb);
+    mx[0] = fmaxf(mx[0], xmax[1 - hf][rb * 16 + gq]);
+    mx[1] = fmaxf(mx[1], xmax[1 - hf][rb * 16 + gq + 8]);
+    uint32_t exact = 0;
+    if (all) {
+        probabilities<true>(s, 0, 0u, mx[0], exact);
+        probabilities<true>(s, 1, 0u, mx[1], exact);
+    } else {
+        probabilities<false>(s, 0, seen[0], mx[0], exact);
+        probabilities<false>(s, 1, seen[1], mx[1], exact);
+    }
+    if (__any_sync(0xffffffffu, exact != 0)) /* rare: near a bf16 midpoint, or far below */
+        exact_probabilities(s, exact);
+    /* rescale_state: O and l by e^(m_old - m_new) where some row's max grew; m = the new max */
+    rescale_state<DV>(o, l, m, mx, tq);
+
+    pack_p(own, s);
+}
+
+/* Tile j from P on: (O, l) += P [V(j) | 1] over the tile's 64 keys for the warp's half of the value
+ * columns, P in k-step order: the warp's own half from its registers, the other half from shared
+ * memory (xp, where the partner published it; reading both back would save the selects, but
+ * measured slower: kernels/README.md, "6: the tile loop's two shortcuts"). Vs: tile j's V. */
+template <int DV, int RB>
+__device__ __forceinline__ void accumulate_tile(const uint4 *xp, const uint4 (&own)[HALF_KEYS / 16], const uint16_t *Vs,
+                                                float (&o)[DV / 16][4], float (&l)[4])
+{
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int rb = warp % RB, hf = warp / RB;
+    uint4 other[HALF_KEYS / 16];
+#pragma unroll
+    for (int kl = 0; kl < HALF_KEYS / 16; kl++)
+        other[kl] = xp[(rb * (BN / 16) + HALF_KEYS / 16 * (1 - hf) + kl) * 32 + lane];
+    uint32_t pf[BN / 16][4];
+    tile_p(pf, own, other, hf);
+    /* compute_pv for the warp's half of the value columns (both warps of the pair compute the same l) */
+    compute_pv<DV>(o, l, pf, Vs, hf, lane);
+}
+
+/* The warp publishes P of its half (k-steps 2hf, 2hf + 1 of the tile) for its partner. */
+template <int RB>
+__device__ __forceinline__ void publish_p(uint4 *xp, const uint4 (&own)[HALF_KEYS / 16])
+{
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int rb = warp % RB, hf = warp / RB;
+#pragma unroll
+    for (int kl = 0; kl < HALF_KEYS / 16; kl++)
+        xp[(rb * (BN / 16) + HALF_KEYS / 16 * hf + kl) * 32 + lane] = own[kl];
+}
+
+/* Part `part` (of 4 / RB) of contract block x of request i and KV head g, x counted from the end
+ * of the request; nothing where the request has no such block or part. STAGES: buffers of K and V
+ * (the two schedules below). */
+template <int DQK, int DV, int RB, int STAGES>
 __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, int32_t g, int32_t x, int32_t part)
 {
     using C = tc_cta<RB>;
-    using L = tc_smem<DQK, DV, RB>;
+    using L = tc_smem<DQK, DV, RB, STAGES>;
     constexpr int SD = L::SD, TPR = C::tpr;
     extern __shared__ __align__(16) uint16_t smem[];
     uint16_t *Qs = smem + L::q, *Ks = smem + L::k, *Vs = smem + L::v;
     float(*xmax)[C::pairs] = (float(*)[C::pairs])(smem + L::xmax); /* [half][pair of the CTA]: row max */
     uint4 *xp = (uint4 *)(smem + L::xp); /* P fragments: [row block][k-step of the tile][lane] */
-    float *stage = (float *)(smem + L::end);
+    float *stage = (float *)(smem + L::end);            /* K's staging rows (and Q's, and V's with STAGES = 1) */
+    float *stage_v = STAGES == 2 ? stage + L::stage_floats : stage;
 
     tc_block B;
     B.i = i;
@@ -355,8 +493,7 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
     B.r_lo = pair_row(B, blk0);
     B.r_hi = pair_row(B, min(blk0 + BLOCK_PAIRS, B.pairs) - 1);
 
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane / 4, tq = lane % 4;
-    const int rb = warp % RB, hf = warp / RB; /* row block, half */
+    const int rb = threadIdx.x / 32 % RB, gq = threadIdx.x % 32 / 4; /* the warp's row block, the lane's quad */
     const tc_path path = a.bf16 ? (a.dqk % 8 == 0 && a.dv % 8 == 0 ? TC_BF16 : TC_ELEMENTS)
                                 : (a.dqk % 4 == 0 && a.dv % 4 == 0 ? TC_F32 : TC_ELEMENTS);
 
@@ -384,21 +521,23 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
     const int32_t j_last = k_lo <= k_hi ? k_hi / BN : -1;
     int32_t j = first_seen_tile<RB>(a, B, k_lo / BN, j_last);
     int64_t slot = tile_slot<RB>(a, B, j);
-    if (j >= 0)
+    if (j >= 0) {
         produce_rows<DQK, SD, TPR>(a, path, a.k_pool, a.dqk, kv_row(B, a, slot), Ks, stage);
+        if (STAGES == 2)
+            produce_rows<DV, SD, TPR>(a, path, a.v_pool, a.dv, kv_row(B, a, slot), Vs, stage_v);
+    }
 
     /* This thread's two pair rows (gq and gq + 8 of the row block's 16) and the keys each sees
      * without a mask: the interval [vlo, vhi] (empty for a pair past the last). */
-    int32_t vlo[2], vhi[2];
-    const uint8_t *mrow[2];
+    tc_rows R;
 #pragma unroll
     for (int h = 0; h < 2; h++) {
         const int32_t pair = B.pair0 + rb * 16 + gq + 8 * h;
         const int32_t r = pair_row(B, pair), t = B.P + r;
         const bool ok = pair < B.pairs;
-        vlo[h] = !ok ? 1 : a.sliding_window >= 0 ? max(0, t - a.sliding_window) : 0;
-        vhi[h] = !ok ? 0 : (B.mask || !a.causal) ? B.T - 1 : t;
-        mrow[h] = B.mask && ok ? B.mask + (int64_t)r * B.T : B.mask; /* never read for a pair past the last */
+        R.vlo[h] = !ok ? 1 : a.sliding_window >= 0 ? max(0, t - a.sliding_window) : 0;
+        R.vhi[h] = !ok ? 0 : (B.mask || !a.causal) ? B.T - 1 : t;
+        R.mrow[h] = B.mask && ok ? B.mask + (int64_t)r * B.T : B.mask; /* never read for a pair past the last */
     }
 
     float o[DV / 16][4]; /* the warp's half of the value columns, from DV / 2 * hf */
@@ -408,126 +547,64 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
     for (int n = 0; n < DV / 16; n++)
         o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
 
-    /* The schedule of each tile (K and V single-buffered, each load hidden behind the other's
-     * compute): V(j) is loaded while S = Q K(j)^T and the softmax run; K(j_next) while P V(j) runs. */
-    while (j >= 0) {
-        /* K(j) was copied during the last P V. Staged f32 rows land before V's copy reuses the
-         * staging rows; bf16 rows are waited for after V's copy is on its way. */
-        if (path == TC_F32) {
+    if (STAGES == 1) {
+        /* One buffer each of K and V, each copy hidden behind the other's compute: V(j) is copied
+         * while S = Q K(j)^T and the softmax run, K(j_next) while P V(j) runs. Three barriers a
+         * tile. Where many CTAs share an SM, the others' compute hides what is left of the copies'
+         * latency (the throughput shapes). */
+        while (j >= 0) {
+            /* K(j) was copied during the last P V. Staged f32 rows land before V's copy reuses the
+             * staging rows; bf16 rows are waited for after V's copy is on its way. */
+            if (path == TC_F32) {
+                cp_async_wait<0>();
+                land_rows<DQK, SD, TPR>(path, Ks, stage);
+            }
+            produce_rows<DV, SD, TPR>(a, path, a.v_pool, a.dv, kv_row(B, a, slot), Vs, stage);
+            const int32_t j_next = j < j_last ? first_seen_tile<RB>(a, B, j + 1, j_last) : -1;
+            const int64_t slot_next = tile_slot<RB>(a, B, j_next); /* in flight during this tile */
+            cp_async_wait<1>();
+            __syncthreads(); /* Q and K(j) are in shared memory */
+            uint4 own[HALF_KEYS / 16];
+            softmax_tile<DQK, DV, RB>(a, B, R, j, Qs, Ks, xmax, o, l, m, own);
+            publish_p<RB>(xp, own);
             cp_async_wait<0>();
-            land_rows<DQK, SD, TPR>(path, Ks, stage);
+            land_rows<DV, SD, TPR>(path, Vs, stage);
+            __syncthreads(); /* V(j) and the other half's P are in shared memory; every warp is done with K(j) */
+            if (j_next >= 0)
+                produce_rows<DQK, SD, TPR>(a, path, a.k_pool, a.dqk, kv_row(B, a, slot_next), Ks, stage);
+            accumulate_tile<DV, RB>(xp, own, Vs, o, l);
+            __syncthreads(); /* every warp is done with V(j) and P before the next tile writes them */
+            j = j_next;
+            slot = slot_next;
         }
-        produce_rows<DV, SD, TPR>(a, path, a.v_pool, a.dv, kv_row(B, a, slot), Vs, stage);
-        const int32_t j_next = j < j_last ? first_seen_tile<RB>(a, B, j + 1, j_last) : -1;
-        const int64_t slot_next = tile_slot<RB>(a, B, j_next); /* in flight during this tile */
-        cp_async_wait<1>();
-        __syncthreads(); /* Q and K(j) are in shared memory */
-
-        /* compute_qk over the warp's half of the tile: s[n] holds keys HALF_KEYS*hf + 8n + 2tq, +1
-         * of rows gq (s[n][0..1]) and gq+8 (s[n][2..3]). */
-        float s[HALF_KEYS / 8][4];
-        compute_qk<DQK>(s, Qs, Ks, rb, hf, lane);
-
-        /* logits_mask: scale and cap every score (the uniform branches outside the loops, so each
-         * loop is straight-line code the warp schedulers can interleave) */
-        if (a.logit_cap > 0.f) {
-#pragma unroll
-            for (int n = 0; n < HALF_KEYS / 8; n++)
-#pragma unroll
-                for (int e = 0; e < 4; e++)
-                    s[n][e] = a.logit_cap * ea_tanhf(s[n][e] * a.sm_scale / a.logit_cap);
-        } else {
-#pragma unroll
-            for (int n = 0; n < HALF_KEYS / 8; n++)
-#pragma unroll
-                for (int e = 0; e < 4; e++)
-                    s[n][e] = s[n][e] * a.sm_scale;
-        }
-
-        /* update_state. Most halves are seen whole by all the warp's rows: no per-key test. Else
-         * bit 2n+c of seen[h] says whether row h (gq, gq+8) sees key 8n + 2tq + c of the half (a
-         * seen score may be -inf too, so the bit is kept apart from the score). The row max of
-         * the tile is the max of the two halves', exchanged through shared memory. */
-        const int32_t k0 = j * BN + HALF_KEYS * hf; /* the warp's first key */
-        const bool whole = vlo[0] <= k0 && vhi[0] >= k0 + HALF_KEYS - 1 && vlo[1] <= k0 && vhi[1] >= k0 + HALF_KEYS - 1;
-        const bool all = __all_sync(0xffffffffu, whole) && !B.mask;
-        uint32_t seen[2] = {0u, 0u};
-        float mx[2];
-        if (all) {
-            mx[0] = half_max<true>(s, 0, 0u, m[0]);
-            mx[1] = half_max<true>(s, 1, 0u, m[1]);
-        } else {
-            const int32_t kbase = k0 + 2 * tq;
-#pragma unroll
-            for (int h = 0; h < 2; h++) {
-                const int32_t lo = vlo[h] - kbase, hi = vhi[h] - kbase;
-#pragma unroll
-                for (int n = 0; n < HALF_KEYS / 8; n++)
-#pragma unroll
-                    for (int c = 0; c < 2; c++)
-                        seen[h] |= (uint32_t)(n * 8 + c >= lo && n * 8 + c <= hi) << (2 * n + c);
+    } else {
+        /* Two buffers each of K and V: the next tile's K and V are copied during the whole of this
+         * tile, so where a CTA is alone on its SM (few blocks walking many tiles) the walk waits
+         * on its compute, not on the copies' latency. One barrier a tile; the P exchange needs
+         * only the pair's two warps. Pool slots are read a tile before their copies start. */
+        int32_t j1 = j >= 0 && j < j_last ? first_seen_tile<RB>(a, B, j + 1, j_last) : -1;
+        int64_t slot1 = tile_slot<RB>(a, B, j1);
+        int b = 0; /* the buffers of tile j */
+        while (j >= 0) {
+            uint16_t *Kb = Ks + b * L::k_tile, *Vb = Vs + b * L::v_tile;
+            cp_async_wait<0>(); /* this thread's copies of K(j) and V(j) */
+            land_rows<DQK, SD, TPR>(path, Kb, stage);
+            land_rows<DV, SD, TPR>(path, Vb, stage_v);
+            __syncthreads(); /* K(j) and V(j) are in shared memory; every warp is done with tile j - 1 */
+            if (j1 >= 0) {
+                produce_rows<DQK, SD, TPR>(a, path, a.k_pool, a.dqk, kv_row(B, a, slot1), Ks + (1 - b) * L::k_tile, stage);
+                produce_rows<DV, SD, TPR>(a, path, a.v_pool, a.dv, kv_row(B, a, slot1), Vs + (1 - b) * L::v_tile, stage_v);
             }
-            if (B.mask) { /* the custom mask, read only inside the interval (which ends at the last key) */
-#pragma unroll
-                for (int h = 0; h < 2; h++)
-#pragma unroll
-                    for (int n = 0; n < HALF_KEYS / 8; n++)
-#pragma unroll
-                        for (int c = 0; c < 2; c++)
-                            if ((seen[h] >> (2 * n + c) & 1u) && mrow[h][kbase + n * 8 + c] == 0)
-                                seen[h] &= ~(1u << (2 * n + c));
-            }
-            mx[0] = half_max<false>(s, 0, seen[0], m[0]);
-            mx[1] = half_max<false>(s, 1, seen[1], m[1]);
+            const int32_t j2 = j1 >= 0 && j1 < j_last ? first_seen_tile<RB>(a, B, j1 + 1, j_last) : -1;
+            const int64_t slot2 = tile_slot<RB>(a, B, j2); /* in flight during this tile */
+            uint4 own[HALF_KEYS / 16];
+            softmax_tile<DQK, DV, RB>(a, B, R, j, Qs, Kb, xmax, o, l, m, own);
+            publish_p<RB>(xp, own);
+            pair_sync(rb); /* the partner's half of P is in shared memory */
+            accumulate_tile<DV, RB>(xp, own, Vb, o, l);
+            j = j1, slot1 = slot2, j1 = j2;
+            b ^= 1;
         }
-        if (tq == 0) {
-            xmax[hf][rb * 16 + gq] = mx[0];
-            xmax[hf][rb * 16 + gq + 8] = mx[1];
-        }
-        pair_sync(rb);
-        mx[0] = fmaxf(mx[0], xmax[1 - hf][rb * 16 + gq]);
-        mx[1] = fmaxf(mx[1], xmax[1 - hf][rb * 16 + gq + 8]);
-        uint32_t exact = 0;
-        if (all) {
-            probabilities<true>(s, 0, 0u, mx[0], exact);
-            probabilities<true>(s, 1, 0u, mx[1], exact);
-        } else {
-            probabilities<false>(s, 0, seen[0], mx[0], exact);
-            probabilities<false>(s, 1, seen[1], mx[1], exact);
-        }
-        if (__any_sync(0xffffffffu, exact != 0)) /* rare: near a bf16 midpoint, or far below */
-            exact_probabilities(s, exact);
-        /* rescale_state: O and l by e^(m_old - m_new) where some row's max grew; m = the new max */
-        rescale_state<DV>(o, l, m, mx, tq);
-
-        /* P of this warp's half as its two k-steps (k-steps 2hf, 2hf + 1 of the tile), published
-         * for both warps of the pair. */
-        uint4 own[HALF_KEYS / 16];
-        pack_p(own, s);
-#pragma unroll
-        for (int kl = 0; kl < HALF_KEYS / 16; kl++)
-            xp[(rb * (BN / 16) + HALF_KEYS / 16 * hf + kl) * 32 + lane] = own[kl];
-
-        cp_async_wait<0>();
-        land_rows<DV, SD, TPR>(path, Vs, stage);
-        __syncthreads(); /* V(j) and the other half's P are in shared memory; every warp is done with K(j) */
-        if (j_next >= 0)
-            produce_rows<DQK, SD, TPR>(a, path, a.k_pool, a.dqk, kv_row(B, a, slot_next), Ks, stage);
-        /* P of the whole tile in k-step order: the warp's own half from its registers, the other
-         * half from shared memory (reading both back would save the selects, but measured slower:
-         * kernels/README.md, "6: the tile loop's two shortcuts") */
-        uint4 other[HALF_KEYS / 16];
-#pragma unroll
-        for (int kl = 0; kl < HALF_KEYS / 16; kl++)
-            other[kl] = xp[(rb * (BN / 16) + HALF_KEYS / 16 * (1 - hf) + kl) * 32 + lane];
-        uint32_t pf[BN / 16][4];
-        tile_p(pf, own, other, hf);
-
-        /* compute_pv for the warp's half of the value columns (both warps of the pair compute the same l) */
-        compute_pv<DV>(o, l, pf, Vs, hf, lane);
-        __syncthreads(); /* every warp is done with V(j) and P before the next tile writes them */
-        j = j_next;
-        slot = slot_next;
     }
     write_rows<DV, RB>(a, B, o, l, m);
 }
@@ -551,7 +628,7 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
  * tokens with prefixes of 0 to 1024 keys 194 -> 161, 8 of 512 with 0 to 2048 216 -> 162; batches of
  * equal requests, where both orders are about the same, unchanged.
  * The register budget is the same for every RB (4 / RB times as many CTAs of 1 / (4 / RB) the size). */
-template <int DQK, int DV, int RB>
+template <int DQK, int DV, int RB, int STAGES>
 __global__ void __launch_bounds__(tc_cta<RB>::threads, tc_min_blocks(DQK, DV) * 4 / RB)
     ea_attention_tc_kernel(const ea_attn_args a)
 {
@@ -562,12 +639,12 @@ __global__ void __launch_bounds__(tc_cta<RB>::threads, tc_min_blocks(DQK, DV) * 
             return;
         const int32_t i = a.block_order[1 + 2 * f], x = a.block_order[2 + 2 * f];
         if ((uint32_t)i < (uint32_t)a.bs) /* (a plan listed for a larger batch reads no request past this one's) */
-            compute_block<DQK, DV, RB>(a, i, blockIdx.x / PER_BLOCK, x, blockIdx.x % PER_BLOCK);
+            compute_block<DQK, DV, RB, STAGES>(a, i, blockIdx.x / PER_BLOCK, x, blockIdx.x % PER_BLOCK);
         return;
     }
     const int32_t blocks = (int32_t)(((int64_t)a.max_extend_len * (a.hq / a.hkv) + BLOCK_PAIRS - 1) / BLOCK_PAIRS);
     for (int32_t x = blockIdx.z; x < blocks; x += gridDim.z) {
-        compute_block<DQK, DV, RB>(a, blockIdx.y, blockIdx.x / PER_BLOCK, x, blockIdx.x % PER_BLOCK);
+        compute_block<DQK, DV, RB, STAGES>(a, blockIdx.y, blockIdx.x / PER_BLOCK, x, blockIdx.x % PER_BLOCK);
         __syncthreads(); /* the next block's copies must not overwrite tiles a warp still reads */
     }
 }
@@ -577,11 +654,11 @@ __global__ void __launch_bounds__(tc_cta<RB>::threads, tc_min_blocks(DQK, DV) * 
  * (a->block_order), a CTA for each of the at most `listed` blocks of the list (its length is known
  * on the device only; CTAs past it return at once), numbered y fastest, then z; where even that
  * grid cannot hold the list, the grid's own order. */
-template <int DQK, int DV, int RB>
+template <int DQK, int DV, int RB, int STAGES>
 static cudaError_t launch_rb(const ea_attn_args *a, cudaStream_t s, int64_t grid_z, int64_t listed)
 {
-    const size_t smem = tc_smem<DQK, DV, RB>::bytes(!a->bf16);
-    cudaError_t e = cudaFuncSetAttribute(ea_attention_tc_kernel<DQK, DV, RB>,
+    const size_t smem = tc_smem<DQK, DV, RB, STAGES>::bytes(!a->bf16);
+    cudaError_t e = cudaFuncSetAttribute(ea_attention_tc_kernel<DQK, DV, RB, STAGES>,
                                          cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e != cudaSuccess)
         return e;
@@ -594,14 +671,50 @@ static cudaError_t launch_rb(const ea_attn_args *a, cudaStream_t s, int64_t grid
     } else {
         args.block_order = NULL;
     }
-    ea_attention_tc_kernel<DQK, DV, RB><<<grid, tc_cta<RB>::threads, smem, s>>>(args);
+    ea_attention_tc_kernel<DQK, DV, RB, STAGES><<<grid, tc_cta<RB>::threads, smem, s>>>(args);
     return cudaGetLastError();
 }
 
-/* ctas_per_block: 1 (RB = 4) or 2 (RB = 2), or 0 for the choice below; max_grid_z: as
- * ea_launch_attention_6_split. */
+/* Two buffers of K and V, or one? Two where `want` asks for them (0: the choice below) and they fit
+ * in the shared memory a CTA may have (not for f32 inputs of head dims over 128, whose staging rows
+ * would then need more than the 227 KB of an H100 or H200). The choice: two where the SM still
+ * holds as many CTAs as the registers allow (bf16: their f32 staging rows, twice over, would halve
+ * that for f32 inputs), or where there are fewer CTAs than SMs anyway. Measured on an H200
+ * (kernels/README.md, "6: K and V a tile ahead"). */
+template <int DQK, int DV, int RB>
+static cudaError_t stages_for(const ea_attn_args *a, int device, int want, bool few, int *stages)
+{
+    int per_cta = 0, per_sm = 0;
+    cudaError_t e = cudaDeviceGetAttribute(&per_cta, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    if (e == cudaSuccess)
+        e = cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device);
+    if (e != cudaSuccess)
+        return e;
+    const size_t two = tc_smem<DQK, DV, RB, 2>::bytes(!a->bf16);
+    const size_t reserved = 1024; /* per CTA, by the driver */
+    const int ctas_per_sm = tc_min_blocks(DQK, DV) * 4 / RB; /* as __launch_bounds__ sizes the registers */
+    const bool keeps_occupancy = (two + reserved) * ctas_per_sm <= (size_t)per_sm;
+    if (!want)
+        want = few || keeps_occupancy ? 2 : 1;
+    *stages = want == 2 && two <= (size_t)per_cta ? 2 : 1;
+    return cudaSuccess;
+}
+
+template <int DQK, int DV, int RB>
+static cudaError_t launch_stages(const ea_attn_args *a, cudaStream_t s, int device, int want, bool few,
+                                 int64_t grid_z, int64_t listed)
+{
+    int stages = 1;
+    const cudaError_t e = stages_for<DQK, DV, RB>(a, device, want, few, &stages);
+    if (e != cudaSuccess)
+        return e;
+    return stages == 2 ? launch_rb<DQK, DV, RB, 2>(a, s, grid_z, listed) : launch_rb<DQK, DV, RB, 1>(a, s, grid_z, listed);
+}
+
+/* ctas_per_block: 1 (RB = 4) or 2 (RB = 2), stages: 1 or 2 buffers of K and V (2 where the shared
+ * memory allows it), each 0 for the choice below; max_grid_z: as ea_launch_attention_6_split. */
 template <int DQK, int DV>
-static cudaError_t launch(const ea_attn_args *a, cudaStream_t s, int ctas_per_block, int max_grid_z)
+static cudaError_t launch(const ea_attn_args *a, cudaStream_t s, int ctas_per_block, int stages, int max_grid_z)
 {
     const int G = a->hq / a->hkv;
     const int64_t blocks = ((int64_t)a->max_extend_len * G + BLOCK_PAIRS - 1) / BLOCK_PAIRS; /* per request and KV head */
@@ -609,22 +722,22 @@ static cudaError_t launch(const ea_attn_args *a, cudaStream_t s, int ctas_per_bl
         return cudaSuccess; /* no query at all */
     const int64_t z = max_grid_z ? max_grid_z : 65535, grid_z = blocks < z ? blocks : z;
     const int64_t listed = blocks * a->bs; /* bounds the schedule's length: no request has more blocks */
-    if (ctas_per_block)
-        return ctas_per_block == 2 ? launch_rb<DQK, DV, 2>(a, s, grid_z, listed)
-                                   : launch_rb<DQK, DV, 4>(a, s, grid_z, listed);
     int device = 0, sms = 0;
     cudaError_t e = cudaGetDevice(&device);
     if (e == cudaSuccess)
         e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
     if (e != cudaSuccess)
         return e;
-    /* Contract blocks split in two where there are fewer than SMs, bf16 only: the f32 path's
-     * staging and rounding of K and V is per CTA, and with half the threads it costs more than
-     * the extra SMs give back (measured, H200: kernels/README.md). */
+    /* Where the batch has fewer contract blocks than the card has SMs, each CTA is alone on its SM
+     * and its walk over the tiles sets the time. bf16 blocks are then split in two CTAs; f32 ones
+     * are not: the f32 path's staging and rounding of K and V is per CTA, and with half the threads
+     * it costs more than the extra SMs give back (measured, H200: kernels/README.md). */
     const int64_t ctas = blocks * a->hkv * a->bs; /* CTAs of whole contract blocks (some return at once) */
-    if (a->bf16 && ctas < sms)
-        return launch_rb<DQK, DV, 2>(a, s, grid_z, listed);
-    return launch_rb<DQK, DV, 4>(a, s, grid_z, listed);
+    const bool few = ctas < sms;
+    if (!ctas_per_block)
+        ctas_per_block = a->bf16 && few ? 2 : 1;
+    return ctas_per_block == 2 ? launch_stages<DQK, DV, 2>(a, s, device, stages, few, grid_z, listed)
+                               : launch_stages<DQK, DV, 4>(a, s, device, stages, few, grid_z, listed);
 }
 
 /* Head dimensions are padded up to 64, 128 or 256: padding with zeros changes no bit (a chain
@@ -635,14 +748,15 @@ static int padded(int d)
 }
 
 extern "C" cudaError_t ea_launch_attention_6_split(const ea_attn_args *a, cudaStream_t s, int ctas_per_block,
-                                                   int max_grid_z)
+                                                   int stages, int max_grid_z)
 {
-    if (a->dqk > 256 || a->dv > 256 || ctas_per_block < 0 || ctas_per_block > 2 || max_grid_z < 0 || max_grid_z > 65535)
+    if (a->dqk > 256 || a->dv > 256 || ctas_per_block < 0 || ctas_per_block > 2 || stages < 0 || stages > 2 ||
+        max_grid_z < 0 || max_grid_z > 65535)
         return cudaErrorInvalidValue;
     const int q = padded(a->dqk), v = padded(a->dv);
 #define EA_TC_CASE(Q, V)                                                                            \
     if (q == Q && v == V)                                                                           \
-        return launch<Q, V>(a, s, ctas_per_block, max_grid_z);
+        return launch<Q, V>(a, s, ctas_per_block, stages, max_grid_z);
     EA_TC_CASE(64, 64) EA_TC_CASE(64, 128) EA_TC_CASE(64, 256)
     EA_TC_CASE(128, 64) EA_TC_CASE(128, 128) EA_TC_CASE(128, 256)
     EA_TC_CASE(256, 64) EA_TC_CASE(256, 128) EA_TC_CASE(256, 256)
@@ -652,5 +766,5 @@ extern "C" cudaError_t ea_launch_attention_6_split(const ea_attn_args *a, cudaSt
 
 extern "C" cudaError_t ea_launch_attention_6(const ea_attn_args *a, cudaStream_t s)
 {
-    return ea_launch_attention_6_split(a, s, 0, 0);
+    return ea_launch_attention_6_split(a, s, 0, 0, 0);
 }

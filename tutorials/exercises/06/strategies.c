@@ -311,13 +311,15 @@ ea_status ea_cuda_extend(ea_cuda_ctx *ctx, ea_dev_batch *db, ea_sync s)
 }
 
 ea_status ea_cuda_test_tc_split(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan, int ctas_per_block,
-                                int max_grid_z, int ordered)
+                                int stages, int max_grid_z, int ordered)
 {
     const ea_status st = launchable(ctx, db, plan);
     if (st != EA_OK)
         return st;
     if (ctas_per_block != 1 && ctas_per_block != 2)
         return ea_fail(EA_ERR_ARG, "ctas_per_block is %d, not 1 or 2", ctas_per_block);
+    if (stages != 1 && stages != 2)
+        return ea_fail(EA_ERR_ARG, "stages is %d, not 1 or 2", stages);
     if (max_grid_z < 0 || max_grid_z > 65535)
         return ea_fail(EA_ERR_ARG, "max_grid_z is %d, not 0..65535", max_grid_z);
     if (ordered && (!plan->ordered || max_grid_z))
@@ -326,7 +328,7 @@ ea_status ea_cuda_test_tc_split(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_pla
     ea_attn_args a = attn_args(db, plan);
     if (!ordered)
         a.block_order = NULL; /* the grid's own order */
-    EA_CUDA_TRY(ea_launch_attention_6_split(&a, ctx->stream, ctas_per_block, max_grid_z));
+    EA_CUDA_TRY(ea_launch_attention_6_split(&a, ctx->stream, ctas_per_block, stages, max_grid_z));
     return EA_OK;
 }
 
