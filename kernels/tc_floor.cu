@@ -15,17 +15,20 @@
  *                      their rare exact path, the rescale. Its time is what the order's arithmetic
  *                      costs on this card in kernel 6's layout, however the data were brought to
  *                      it: the floor under any kernel of that layout;
- *   EA_FLOOR_SYNCED    plus kernel 6's three block barriers per tile and the pair's exchanges (the
- *                      row max and P through shared memory, the pair barrier), at kernel 6's points:
- *                      what keeping the warps of a CTA in step costs;
+ *   EA_FLOOR_SYNCED    plus the three block barriers per tile of kernel 6's one-buffer schedule
+ *                      (STAGES = 1) and the pair's exchanges (the row max and P through shared
+ *                      memory, the pair barrier), at its points: what keeping the warps of a CTA in
+ *                      step costs;
  *   EA_FLOOR_FED       plus K and V copied into shared memory every tile by cp.async, issued and
- *                      waited for where kernel 6 does (V(j) during the scores of j, K(j + 1) during
- *                      P V(j)), from a pool of rows that repeat the tile (so the arithmetic sees the
- *                      same numbers), tile t reading rows 64t.. modulo the pool's size.
+ *                      waited for where that schedule does (V(j) during the scores of j, K(j + 1)
+ *                      during P V(j)), from a pool of rows that repeat the tile (so the arithmetic
+ *                      sees the same numbers), tile t reading rows 64t.. modulo the pool's size.
  * What kernel 6 adds beyond the last is its set-up and epilogue, the masks and tests, the pool
  * slots' loads, f32 rounding, and the batch's tail. Three more versions change the copies of
  * EA_FLOOR_FED, to ask what a different kernel 6 would gain before writing it:
- *   EA_FLOOR_AHEAD     K and V copied a whole tile ahead into second buffers (double-buffered);
+ *   EA_FLOOR_AHEAD     K and V copied a whole tile ahead into second buffers (double-buffered, as
+ *                      kernel 6's two-buffer schedule, STAGES = 2, which bf16 batches take, copies
+ *                      them; its barriers are still those of EA_FLOOR_SYNCED);
  *   EA_FLOOR_HALF      only the first 32 rows of each tile copied: half the copies, same schedule
  *                      (the arithmetic reads the rest as it was); does their cost follow their volume?
  *   EA_FLOOR_WIDE      CTAs of 8 row blocks (16 warps, one per SM) instead of 4: each copy serves
