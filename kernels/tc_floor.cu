@@ -138,15 +138,8 @@ __global__ void __launch_bounds__(floor_cta<RB>::threads, floor_cta<RB>::per_sm)
                 for (int e = 0; e < 4; e++)
                     s[n][e] = s[n][e] * sm_scale;
             float mx[2] = {half_max<true>(s, 0, 0u, m[0]), half_max<true>(s, 1, 0u, m[1])};
-            if (SYNC) { /* the tile's row max: the larger of the pair's two halves */
-                if (tq == 0) {
-                    xmax[hf][rb * 16 + gq] = mx[0];
-                    xmax[hf][rb * 16 + gq + 8] = mx[1];
-                }
-                pair_sync(rb);
-                mx[0] = fmaxf(mx[0], xmax[1 - hf][rb * 16 + gq]);
-                mx[1] = fmaxf(mx[1], xmax[1 - hf][rb * 16 + gq + 8]);
-            }
+            if (SYNC) /* the tile's row max: the larger of the pair's two halves */
+                pair_max(mx, xmax, rb, hf, gq, tq);
             uint32_t exact = 0;
             probabilities<true>(s, 0, 0u, mx[0], exact);
             probabilities<true>(s, 1, 0u, mx[1], exact);
@@ -159,9 +152,7 @@ __global__ void __launch_bounds__(floor_cta<RB>::threads, floor_cta<RB>::per_sm)
         uint4 own[HALF_KEYS / 16];
         pack_p(own, s);
         if (SYNC)
-#pragma unroll
-            for (int kl = 0; kl < HALF_KEYS / 16; kl++)
-                xp[(rb * (BN / 16) + HALF_KEYS / 16 * hf + kl) * 32 + lane] = own[kl];
+            publish_p(xp, own, rb, hf, lane);
         if (COPY && !AHEAD)
             cp_async_wait<0>(); /* V(t) is here */
         if (SYNC)
@@ -169,9 +160,12 @@ __global__ void __launch_bounds__(floor_cta<RB>::threads, floor_cta<RB>::per_sm)
         if (COPY && !AHEAD && more)
             copy_tile<THREADS, HALF>(K0, k_pool, pool_rows, t + gridDim.x);
         uint4 other[HALF_KEYS / 16];
+        if (SYNC)
+            partner_p(other, xp, rb, hf, lane);
+        else
 #pragma unroll
-        for (int kl = 0; kl < HALF_KEYS / 16; kl++)
-            other[kl] = SYNC ? xp[(rb * (BN / 16) + HALF_KEYS / 16 * (1 - hf) + kl) * 32 + lane] : own[kl];
+            for (int kl = 0; kl < HALF_KEYS / 16; kl++)
+                other[kl] = own[kl];
         uint32_t pf[BN / 16][4];
         tile_p(pf, own, other, hf);
         compute_pv<D>(o, l, pf, Vs, hf, lane);

@@ -405,13 +405,7 @@ __device__ __forceinline__ void softmax_tile(const ea_attn_args &a, const tc_blo
         mx[0] = half_max<false>(s, 0, seen[0], m[0]);
         mx[1] = half_max<false>(s, 1, seen[1], m[1]);
     }
-    if (tq == 0) {
-        xmax[hf][rb * 16 + gq] = mx[0];
-        xmax[hf][rb * 16 + gq + 8] = mx[1];
-    }
-    pair_sync(rb);
-    mx[0] = fmaxf(mx[0], xmax[1 - hf][rb * 16 + gq]);
-    mx[1] = fmaxf(mx[1], xmax[1 - hf][rb * 16 + gq + 8]);
+    pair_max<tc_cta<RB>::pairs>(mx, xmax, rb, hf, gq, tq);
     uint32_t exact = 0;
     if (all) {
         probabilities<true>(s, 0, 0u, mx[0], exact);
@@ -439,25 +433,13 @@ __device__ __forceinline__ void accumulate_tile(const uint4 *xp, const uint4 (&o
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int rb = warp % RB, hf = warp / RB;
     uint4 other[HALF_KEYS / 16];
-#pragma unroll
-    for (int kl = 0; kl < HALF_KEYS / 16; kl++)
-        other[kl] = xp[(rb * (BN / 16) + HALF_KEYS / 16 * (1 - hf) + kl) * 32 + lane];
+    partner_p(other, xp, rb, hf, lane);
     uint32_t pf[BN / 16][4];
     tile_p(pf, own, other, hf);
     /* compute_pv for the warp's half of the value columns (both warps of the pair compute the same l) */
     compute_pv<DV>(o, l, pf, Vs, hf, lane);
 }
 
-/* The warp publishes P of its half (k-steps 2hf, 2hf + 1 of the tile) for its partner. */
-template <int RB>
-__device__ __forceinline__ void publish_p(uint4 *xp, const uint4 (&own)[HALF_KEYS / 16])
-{
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int rb = warp % RB, hf = warp / RB;
-#pragma unroll
-    for (int kl = 0; kl < HALF_KEYS / 16; kl++)
-        xp[(rb * (BN / 16) + HALF_KEYS / 16 * hf + kl) * 32 + lane] = own[kl];
-}
 
 /* Part `part` (of 4 / RB) of contract block x of request i and KV head g, x counted from the end
  * of the request; nothing where the request has no such block or part. STAGES: buffers of K and V
@@ -493,7 +475,10 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
     B.r_lo = pair_row(B, blk0);
     B.r_hi = pair_row(B, min(blk0 + BLOCK_PAIRS, B.pairs) - 1);
 
-    const int rb = threadIdx.x / 32 % RB, gq = threadIdx.x % 32 / 4; /* the warp's row block, the lane's quad */
+    /* The warp's row block and the lane's quad. (The tile loop takes the rest of the lane's place
+     * from threadIdx where it uses it: kept in registers across the loop, they changed the
+     * compiled code.) */
+    const int rb = threadIdx.x / 32 % RB, gq = threadIdx.x % 32 / 4;
     const tc_path path = a.bf16 ? (a.dqk % 8 == 0 && a.dv % 8 == 0 ? TC_BF16 : TC_ELEMENTS)
                                 : (a.dqk % 4 == 0 && a.dv % 4 == 0 ? TC_F32 : TC_ELEMENTS);
 
@@ -566,7 +551,7 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
             __syncthreads(); /* Q and K(j) are in shared memory */
             uint4 own[HALF_KEYS / 16];
             softmax_tile<DQK, DV, RB>(a, B, R, j, Qs, Ks, xmax, o, l, m, own);
-            publish_p<RB>(xp, own);
+            publish_p(xp, own, threadIdx.x / 32 % RB, threadIdx.x / 32 / RB, threadIdx.x % 32);
             cp_async_wait<0>();
             land_rows<DV, SD, TPR>(path, Vs, stage);
             __syncthreads(); /* V(j) and the other half's P are in shared memory; every warp is done with K(j) */
@@ -599,7 +584,7 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
             const int64_t slot2 = tile_slot<RB>(a, B, j2); /* in flight during this tile */
             uint4 own[HALF_KEYS / 16];
             softmax_tile<DQK, DV, RB>(a, B, R, j, Qs, Kb, xmax, o, l, m, own);
-            publish_p<RB>(xp, own);
+            publish_p(xp, own, threadIdx.x / 32 % RB, threadIdx.x / 32 / RB, threadIdx.x % 32);
             pair_sync(rb); /* the partner's half of P is in shared memory */
             accumulate_tile<DV, RB>(xp, own, Vb, o, l);
             j = j1, slot1 = slot2, j1 = j2;

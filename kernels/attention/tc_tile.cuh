@@ -5,6 +5,8 @@
  *   half_max()     the running max of a row over the warp's keys;
  *   probabilities(), exact_probabilities()   P = bf16(e^(S - m)), fast where that is exact;
  *   pack_p(), tile_p()   P rounded to bf16 as mma A operands, the warp's half and the whole tile;
+ *   pair_max(), publish_p(), partner_p()   the row max and P exchanged between the two warps of
+ *                  a row block through shared memory;
  *   compute_pv()   (O, l) += P [V | 1] over the tile's 64 keys, for the warp's value columns;
  * with the PTX wrappers they are written in. A warp is 32 lanes in 8 quads: lane = 4 gq + tq holds
  * rows gq and gq + 8 of its 16, and the columns 2tq, 2tq + 1 of each n-tile of 8 (the C layout of
@@ -150,6 +152,37 @@ __device__ __forceinline__ void tile_p(uint32_t (&pf)[BN / 16][4], const uint4 (
         pf[HALF_KEYS / 16 + kl][0] = second.x, pf[HALF_KEYS / 16 + kl][1] = second.y;
         pf[HALF_KEYS / 16 + kl][2] = second.z, pf[HALF_KEYS / 16 + kl][3] = second.w;
     }
+}
+
+/* ---- the exchanges between the two warps of a row block (rb), through shared memory ---- */
+
+/* The row max of the whole tile: each warp's max over its half (mx, rows gq and gq + 8) against
+ * its partner's, through xmax ([half][pair of the CTA]); waits for the partner (pair_sync). */
+template <int PAIRS>
+__device__ __forceinline__ void pair_max(float (&mx)[2], float (*xmax)[PAIRS], int rb, int hf, int gq, int tq)
+{
+    if (tq == 0) {
+        xmax[hf][rb * 16 + gq] = mx[0];
+        xmax[hf][rb * 16 + gq + 8] = mx[1];
+    }
+    pair_sync(rb);
+    mx[0] = fmaxf(mx[0], xmax[1 - hf][rb * 16 + gq]);
+    mx[1] = fmaxf(mx[1], xmax[1 - hf][rb * 16 + gq + 8]);
+}
+
+/* P of the warp's half (its k-steps 2hf, 2hf + 1 of the tile) into xp ([row block][k-step of the
+ * tile][lane] uint4) for the partner, and the partner's half out of it (after a barrier between). */
+__device__ __forceinline__ void publish_p(uint4 *xp, const uint4 (&own)[HALF_KEYS / 16], int rb, int hf, int lane)
+{
+#pragma unroll
+    for (int kl = 0; kl < HALF_KEYS / 16; kl++)
+        xp[(rb * (BN / 16) + HALF_KEYS / 16 * hf + kl) * 32 + lane] = own[kl];
+}
+__device__ __forceinline__ void partner_p(uint4 (&other)[HALF_KEYS / 16], const uint4 *xp, int rb, int hf, int lane)
+{
+#pragma unroll
+    for (int kl = 0; kl < HALF_KEYS / 16; kl++)
+        other[kl] = xp[(rb * (BN / 16) + HALF_KEYS / 16 * (1 - hf) + kl) * 32 + lane];
 }
 
 /* ---- the softmax state ---- */
