@@ -140,11 +140,11 @@ __global__ void __launch_bounds__(floor_cta<RB>::threads, floor_cta<RB>::per_sm)
             float mx[2] = {half_max<true>(s, 0, 0u, m[0]), half_max<true>(s, 1, 0u, m[1])};
             if (SYNC) /* the tile's row max: the larger of the pair's two halves */
                 pair_max(mx, xmax, rb, hf, gq, tq);
-            uint32_t exact = 0;
+            bool exact = false;
             probabilities<true>(s, 0, 0u, mx[0], exact);
             probabilities<true>(s, 1, 0u, mx[1], exact);
-            if (__any_sync(0xffffffffu, exact != 0))
-                exact_probabilities(s, exact);
+            if (__any_sync(0xffffffffu, exact))
+                exact_probabilities(s);
             rescale_state<D>(o, l, m, mx, tq);
         }
         /* P as the A operands of the tile's four k-steps: the warp's own two, and the partner's two

@@ -406,7 +406,7 @@ __device__ __forceinline__ void softmax_tile(const ea_attn_args &a, const tc_blo
         mx[1] = half_max<false>(s, 1, seen[1], m[1]);
     }
     pair_max<tc_cta<RB>::pairs>(mx, xmax, rb, hf, gq, tq);
-    uint32_t exact = 0;
+    bool exact = false;
     if (all) {
         probabilities<true>(s, 0, 0u, mx[0], exact);
         probabilities<true>(s, 1, 0u, mx[1], exact);
@@ -414,8 +414,8 @@ __device__ __forceinline__ void softmax_tile(const ea_attn_args &a, const tc_blo
         probabilities<false>(s, 0, seen[0], mx[0], exact);
         probabilities<false>(s, 1, seen[1], mx[1], exact);
     }
-    if (__any_sync(0xffffffffu, exact != 0)) /* rare: near a bf16 midpoint, or far below */
-        exact_probabilities(s, exact);
+    if (__any_sync(0xffffffffu, exact)) /* rare: near a bf16 midpoint, or far below */
+        exact_probabilities(s);
     /* rescale_state: O and l by e^(m_old - m_new) where some row's max grew; m = the new max */
     rescale_state<DV>(o, l, m, mx, tq);
 

@@ -191,8 +191,8 @@ __device__ __forceinline__ void partner_p(uint4 (&other)[HALF_KEYS / 16], const 
  * half_max: the running max of row h (gq or gq + 8) of the thread over the keys of the warp's half
  * of the tile that the row sees (exact, so any order; fmaxf ignores NaN). probabilities: then, with
  * the max of the whole tile, s = P = e^(S - m) where seen and 0 elsewhere, from tc_prob_fast(); the
- * scores that need the exact ea_expf() keep x = S - m and get their bit set in *exact (bit 4n + e
- * for s[n][e]) for exact_probabilities(). ALL: the row sees every key of the warp's half (most
+ * scores that need the exact ea_expf() keep x = S - m and set exact, one flag for all of them, for
+ * exact_probabilities(). ALL: the row sees every key of the warp's half (most
  * tiles), so no key needs a test: the same arithmetic with fewer instructions. */
 #define SEES(n, c) (ALL || (seen >> (2 * (n) + (c)) & 1u))
 template <bool ALL>
@@ -210,7 +210,7 @@ __device__ __forceinline__ float half_max(const float (&s)[HALF_KEYS / 8][4], in
 
 template <bool ALL>
 __device__ __forceinline__ void probabilities(float (&s)[HALF_KEYS / 8][4], int h, uint32_t seen, float mx,
-                                              uint32_t &exact)
+                                              bool &exact)
 {
 #pragma unroll
     for (int n = 0; n < HALF_KEYS / 8; n++)
@@ -219,17 +219,24 @@ __device__ __forceinline__ void probabilities(float (&s)[HALF_KEYS / 8][4], int 
             bool slow;
             const float x = s[n][2 * h + c] - mx;
             const float y = tc_prob_fast(x, slow);
-            exact |= (uint32_t)(slow && SEES(n, c)) << (4 * n + 2 * h + c);
+            exact = exact || (slow && SEES(n, c));
             s[n][2 * h + c] = !SEES(n, c) ? 0.f : slow ? x : y;
         }
 }
 #undef SEES
 
-/* The rare scores tc_prob_fast() cannot settle: s = ea_expf(x) for each set bit of `exact`. One
- * compact loop (a thread has one or two such scores when it has any) instead of a branch per score,
- * which keeps the tile loop small enough for the instruction cache. */
-__device__ __forceinline__ void exact_probabilities(float (&s)[HALF_KEYS / 8][4], uint32_t exact)
+/* The rare scores tc_prob_fast() could not settle: s = ea_expf(x) for each of them. probabilities()
+ * left x = S - m in their place, which is negative or NaN, where every other entry holds a
+ * probability or the 0 of a key not seen, never negative; so the signs say which they are, and the
+ * common path needs only one flag for all of them. One compact loop over them (a thread has one or
+ * two when it has any) instead of a branch per score, which keeps the tile loop small enough for
+ * the instruction cache. */
+__device__ __forceinline__ void exact_probabilities(float (&s)[HALF_KEYS / 8][4])
 {
+    uint32_t exact = 0; /* bit e: s[e / 4][e % 4] is an x */
+#pragma unroll
+    for (int e = 0; e < HALF_KEYS / 2; e++)
+        exact |= (uint32_t)!(s[e / 4][e % 4] >= 0.f) << e;
     while (exact) {
         const int b = __ffs(exact) - 1;
         exact &= exact - 1;
