@@ -440,7 +440,6 @@ __device__ __forceinline__ void accumulate_tile(const uint4 *xp, const uint4 (&o
     compute_pv<DV>(o, l, pf, Vs, hf, lane);
 }
 
-
 /* Part `part` (of 4 / RB) of contract block x of request i and KV head g, x counted from the end
  * of the request; nothing where the request has no such block or part. STAGES: buffers of K and V
  * (the two schedules below). */
