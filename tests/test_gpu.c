@@ -197,9 +197,8 @@ static void test_strategies_match_cpu(void **state)
  * CTAs an SM holds, or where there are fewer CTAs than SMs; asked for two where they do not fit in
  * shared memory, f32 with head dims over 128, the kernel runs one again), and a CTA computes one
  * block or, where a request has more blocks than the grid has CTAs along them, several one after
- * another; its CTAs take the blocks in
- * the grid's order or in the plan's (the batch's longest blocks first): the same tiles in the same
- * order for every pair, so the same bits, on every case and dtype (whole outputs, sentinel-filled
+ * another; its CTAs take the blocks in the grid's order or in the plan's (the batch's longest
+ * blocks first): the same tiles in the same order for every pair, so the same bits, on every case and dtype (whole outputs, sentinel-filled
  * first: a block the plan's list left out would stay a sentinel), and those of the CPU reference
  * of the order where the model holds. */
 static void test_tc_split_changes_no_bit(void **state)
