@@ -51,8 +51,8 @@ cudaError_t ea_launch_attention_6(const ea_attn_args *a, cudaStream_t s); /* ten
  * ea_launch_attention_6), and at most `max_grid_z` CTAs along a request's blocks, each then
  * computing every max_grid_z-th block (1..65535; 0: 65535, as ea_launch_attention_6). The bits
  * must not depend on any of them (tests/test_gpu.c). */
-cudaError_t ea_launch_attention_6_split(const ea_attn_args *a, cudaStream_t s, int ctas_per_block, int stages,
-                                        int max_grid_z);
+cudaError_t ea_launch_attention_6_split(const ea_attn_args *a, cudaStream_t s, int row_warps, int ctas_per_block,
+                                        int stages, int max_grid_z);
 
 /* The proof of the tc kernel's fast probabilities: over every float x <= 0 and every NaN, counts
  * into *bad the inputs whose fast value rounds to another bf16 than ea_expf(x) (must stay 0), and

@@ -145,7 +145,7 @@ __global__ void __launch_bounds__(floor_cta<RB>::threads, floor_cta<RB>::per_sm)
             probabilities<true>(s, 1, 0u, mx[1], exact);
             if (__any_sync(0xffffffffu, exact))
                 exact_probabilities(s);
-            rescale_state<D>(o, l, m, mx, tq);
+            rescale_state(o, l, m, mx, tq);
         }
         /* P as the A operands of the tile's four k-steps: the warp's own two, and the partner's two
          * through shared memory (SYNC) or the own ones again */

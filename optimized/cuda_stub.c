@@ -37,8 +37,8 @@ ea_status ea_cuda_queue_busy(ea_cuda_ctx *ctx, int64_t ns) { return NOT_BUILT; }
 ea_status ea_cuda_malloc(ea_cuda_ctx *ctx, size_t bytes, void **ptr) { return NOT_BUILT; }
 void ea_cuda_free(void *ptr) {}
 ea_status ea_cuda_test_bad_launch(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan) { return NOT_BUILT; }
-ea_status ea_cuda_test_tc_split(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan, int ctas_per_block,
-                                int stages, int max_grid_z, int ordered)
+ea_status ea_cuda_test_tc_split(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan, int row_warps,
+                                int ctas_per_block, int stages, int max_grid_z, int ordered)
 {
     return NOT_BUILT;
 }

@@ -14,15 +14,16 @@ extern "C" {
  * EA_ERR_CUDA and leave db->o untouched. */
 ea_status ea_cuda_test_bad_launch(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan);
 
-/* Queues kernel 6 (the tensor cores) with each 64-pair block computed by `ctas_per_block` CTAs, 1
- * or 2, and `stages` buffers of K and V, 1 or 2 (2 only where they fit in shared memory, else 1),
+/* Queues kernel 6 (the tensor cores) with `row_warps` warps to each row block of 16 pairs, 2 or 4 (4
+ * only with two buffers), each 64-pair block computed by `ctas_per_block` CTAs, 1 or 2, and `stages`
+ * buffers of K and V, 1 or 2 (2 only where they fit in shared memory, else 1, and then two warps),
  * whatever the kernel would choose (kernels/attention/6_tensor_cores.cu, tc_cta, tc_smem), and with
  * at most `max_grid_z` CTAs along a request's blocks (1..65535, 0: as the kernel launches; with
  * fewer CTAs than blocks each computes several, one after another), and in the plan's block order
  * (`ordered` 1: the plan must have one, and max_grid_z be 0) or the grid's own (0): none of these
  * may change a bit of db->o. */
-ea_status ea_cuda_test_tc_split(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan, int ctas_per_block,
-                                int stages, int max_grid_z, int ordered);
+ea_status ea_cuda_test_tc_split(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan, int row_warps,
+                                int ctas_per_block, int stages, int max_grid_z, int ordered);
 
 /* Downloads the plan's block list (kernels/block_order.cu) into order, 1 + 2 plan->order_capacity
  * int32: order[0] = n, then n (request, block) pairs. Waits. EA_ERR_PLAN where the plan's last

@@ -221,38 +221,44 @@ static void test_tc_split_changes_no_bit(void **state)
         EA_ASSERT_OK(ea_cuda_batch_upload(ctx, &hb.batch, &pr.params, &hb.in, &db));
         EA_ASSERT_OK(ea_cuda_plan_create(ctx, db, &plan));
         EA_ASSERT_OK(ea_cuda_plan_build(ctx, db, EA_SYNC_DEVICE, &plan));
-        /* (CTAs per block, buffers of K and V, most CTAs along a request's blocks, the plan's block
-         * order): one CTA per block with one buffer each in the grid's order, then two CTAs, two
-         * buffers, both; then grids a CTA of which loops over every block, or every third; then
-         * the plan's order (longest block first) */
-        static const int geometry[][4] = {{1, 1, 0, 0}, {2, 1, 0, 0}, {1, 2, 0, 0}, {2, 2, 0, 0}, {1, 1, 1, 0},
-                                          {2, 2, 3, 0}, {1, 2, 1, 0}, {1, 1, 0, 1}, {2, 2, 0, 1}, {1, 2, 0, 1}};
+        /* (warps to a row block, CTAs per block, buffers of K and V, most CTAs along a request's
+         * blocks, the plan's block order): two warps, one CTA per block with one buffer each in the
+         * grid's order, then two CTAs, two buffers, both; then grids a CTA of which loops over every
+         * block, or every third; then the plan's order (longest block first); then four warps (with
+         * two buffers) in one and two CTAs, in each order */
+        static const int geometry[][5] = {{2, 1, 1, 0, 0}, {2, 2, 1, 0, 0}, {2, 1, 2, 0, 0}, {2, 2, 2, 0, 0},
+                                          {2, 1, 1, 1, 0}, {2, 2, 2, 3, 0}, {2, 1, 2, 1, 0}, {2, 1, 1, 0, 1},
+                                          {2, 2, 2, 0, 1}, {2, 1, 2, 0, 1}, {4, 1, 2, 0, 0}, {4, 2, 2, 0, 0},
+                                          {4, 2, 2, 3, 0}, {4, 1, 2, 0, 1}, {4, 2, 2, 0, 1}};
         enum { GEOMETRIES = sizeof geometry / sizeof geometry[0] };
         assert_int_equal(plan.ordered, 1); /* every build lists the blocks */
         void *got[GEOMETRIES];
         for (int k = 0; k < GEOMETRIES; k++) {
             got[k] = malloc(hb.o_bytes + 1);
             EA_ASSERT_OK(ea_cuda_poison_output(ctx, db));
-            EA_ASSERT_OK(
-                ea_cuda_test_tc_split(ctx, db, &plan, geometry[k][0], geometry[k][1], geometry[k][2], geometry[k][3]));
+            EA_ASSERT_OK(ea_cuda_test_tc_split(ctx, db, &plan, geometry[k][0], geometry[k][1], geometry[k][2],
+                                               geometry[k][3], geometry[k][4]));
             EA_ASSERT_OK(ea_cuda_download_output(ctx, db, got[k]));
         }
         if (c < 0) { /* a geometry the kernel does not have is refused */
-            EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, db, &plan, 3, 1, 0, 0), EA_ERR_ARG, "ctas_per_block is 3");
-            EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, db, &plan, 1, 0, 0, 0), EA_ERR_ARG, "stages is 0");
-            EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, db, &plan, 1, 1, 65536, 0), EA_ERR_ARG, "not 0..65535");
-            EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, db, &plan, 1, 1, 1, 1), EA_ERR_ARG, "block order");
+            EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, db, &plan, 3, 1, 2, 0, 0), EA_ERR_ARG, "row_warps is 3");
+            EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, db, &plan, 4, 1, 1, 0, 0), EA_ERR_ARG, "two buffers");
+            EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, db, &plan, 2, 3, 1, 0, 0), EA_ERR_ARG, "ctas_per_block is 3");
+            EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, db, &plan, 2, 1, 0, 0, 0), EA_ERR_ARG, "stages is 0");
+            EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, db, &plan, 2, 1, 1, 65536, 0), EA_ERR_ARG, "not 0..65535");
+            EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, db, &plan, 2, 1, 1, 1, 1), EA_ERR_ARG, "block order");
         }
-        char what[320];
+        char what[512];
         const char *line = c < 0 ? block_rule : CASE(c);
         for (int k = 1; k < GEOMETRIES; k++) {
             char along[40] = "as many as blocks";
-            if (geometry[k][2])
-                snprintf(along, sizeof along, "%d", geometry[k][2]);
+            if (geometry[k][3])
+                snprintf(along, sizeof along, "%d", geometry[k][3]);
             snprintf(what, sizeof what,
-                     "%s: tc kernel, %d CTA(s) per block, %d buffer(s) of K and V, CTAs along the blocks: %s, %s order; "
-                     "against one CTA per block and one buffer",
-                     line, geometry[k][0], geometry[k][1], along, geometry[k][3] ? "the plan's" : "the grid's");
+                     "%s: tc kernel, %d warps to a row block, %d CTA(s) per block, %d buffer(s) of K and V, CTAs along "
+                     "the blocks: %s, %s order; against two warps, one CTA per block and one buffer",
+                     line, geometry[k][0], geometry[k][1], geometry[k][2], along,
+                     geometry[k][4] ? "the plan's" : "the grid's");
             ea_assert_bits(got[k], got[0], pr.params.dtype, n, what);
         }
         if (cpu_comparable(EA_KERNEL_TC)) {
@@ -267,7 +273,7 @@ static void test_tc_split_changes_no_bit(void **state)
         ea_cuda_batch_free(db);
         ea_test_batch_free(&pr, &hb);
     }
-    EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, NULL, NULL, 1, 1, 0, 0), EA_ERR_NULL, "required");
+    EA_ASSERT_ERR(ea_cuda_test_tc_split(ctx, NULL, NULL, 2, 1, 1, 0, 0), EA_ERR_NULL, "required");
 }
 
 /* The tc kernel's fast probabilities round like ea_expf on every float they can be given: every x <= 0

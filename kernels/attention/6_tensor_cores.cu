@@ -13,17 +13,17 @@
  * request's blocks return at once): GQA loads K and V once for the whole group. The plan lists the
  * batch's blocks longest first (kernels/block_order.cu), and CTA f of the grid takes the f-th;
  * without that list, x is the slowest index of the grid, so every request's longest block starts
- * first (ea_attention_tc_kernel). A
- * bf16 batch with fewer such blocks than the card has SMs gives each block two CTAs of 32 pairs
- * instead of one of 64 (tc_cta: RB = 2 row blocks per CTA instead of 4; the two are neighbours in
- * the grid), which compute the same tiles in the same order and spread them over twice the SMs. 8 warps (4 with
- * RB = 2): 4 row blocks (2) of 16 pairs (the m16 of the mma), each shared by a pair of warps
- * (rb, hf): warp hf computes the scores of keys 32hf..32hf+31 of the tile and the value columns
- * [hf Dv/2, (hf+1) Dv/2) of O.
+ * first (ea_attention_tc_kernel). A CTA has 4 row blocks of 16 pairs (the m16 of the mma), each
+ * shared by W = 2 warps (rb, hf): warp hf computes the scores of keys 32hf..32hf+31 of the tile
+ * and the value columns [hf Dv/2, (hf+1) Dv/2) of O; 8 warps.
  * Splitting the work of one row block between two warps halves each warp's dependent chains
  * and registers, so twice as many warps hide each other's latency; the order is unchanged,
- * since every product-sum still covers the same keys in the same order. For each key tile of
- * 64 unified keys that some pair sees:
+ * since every product-sum still covers the same keys in the same order. A bf16 batch with fewer
+ * such blocks than the card has SMs, where each CTA walks its tiles alone on an SM, takes that
+ * further (tc_cta): each block is two CTAs of 2 row blocks (RB = 2; the two are neighbours in the
+ * grid), which compute the same tiles in the same order over twice the SMs, and each row block
+ * has W = 4 warps, each with a quarter of the keys (16hf..16hf+15) and of the value columns.
+ * For each key tile of 64 unified keys that some pair sees:
  *   produce:     the tile's K and V rows are gathered from the paged pool through the unified
  *                indices into shared memory with cp.async, the next tile's during the whole of this
  *                one (two buffers each, STAGES = 2: bf16 inputs, and f32 ones where few CTAs
@@ -33,7 +33,7 @@
  *   compute_qk:  S = Q K^T over the warp's 32 keys, 4 n-tiles of 8, a chain of mma steps over d
  *                (16 at a time), from +0, with Q's and K's fragments from shared memory by ldmatrix;
  *   logits_mask: scale, logit cap, visibility;
- *   update_state: the running max (exact, any order: each warp's half, then the larger of the
+ *   update_state: the running max (exact, any order: each warp's part, then the largest of the
  *                two through shared memory), rescale O and l when it grows;
  *   compute_pv:  P = e^(S - m) rounded to bf16 becomes the A operand directly (the C layout of
  *                two n-tiles is the A layout of one k-step); each warp publishes its two k-steps
@@ -59,19 +59,22 @@
 
 #define BLOCK_PAIRS EA_TC_BLOCK_PAIRS /* the contract's block: which tiles are computed */
 /* A CTA owns RB m16 row blocks of one contract block: RB = 4, all of it, or RB = 2, half of it
- * (the block split over two CTAs that compute the same tiles). Each row block has two warps, so a
- * CTA has 2 RB warps. Where a batch has few contract blocks (few requests, few new tokens), half
- * blocks spread the same work over twice the SMs; the bits cannot change, since which tiles a
- * pair's chain covers depends only on its contract block (B.r_lo, B.r_hi). RB = 1 (a quarter)
- * would work as well, but measured slower (kernels/README.md). */
-template <int RB> struct tc_cta {
-    static constexpr int warps = 2 * RB, threads = 64 * RB, pairs = 16 * RB;
+ * (the block split over two CTAs that compute the same tiles), and each row block has W warps (2
+ * or 4, each with 1 / W of the tile's keys and of O's columns), so a CTA has W RB warps. Where a
+ * batch has few contract blocks (few requests, few new tokens), half blocks spread the same work
+ * over twice the SMs, and four warps to a row block shorten each warp's instructions per tile; the
+ * bits cannot change, since which tiles a pair's chain covers depends only on its contract block
+ * (B.r_lo, B.r_hi), and every chain covers the same keys in the same order whoever computes it.
+ * RB = 1 (a quarter) would work as well, but measured slower (kernels/README.md). */
+template <int RB, int W = 2> struct tc_cta {
+    static_assert(W == 2 || W == 4, "two or four warps to a row block");
+    static constexpr int warps = W * RB, threads = 32 * W * RB, pairs = 16 * RB;
     static constexpr int tpr = threads / BN; /* threads that gather one row of K or V */
-    static constexpr int tpr_q = threads / pairs; /* threads that gather one row of Q: always 4 */
+    static constexpr int tpr_q = threads / pairs; /* threads that gather one row of Q: 2 W */
     static_assert(BLOCK_PAIRS % pairs == 0 && threads % BN == 0, "a contract block is whole CTAs");
 };
 static_assert(BLOCK_PAIRS == 4 * 16, "a contract block is 4 m16 row blocks");
-static_assert(BN == 64, "the tile loop is written for 4 n-tiles of 8 keys per warp, 2 k-steps of 16");
+static_assert(BN == 64, "the tile loop is written for 64 keys: 4 k-steps of 16, a warp's 2 or 1 of them");
 
 __device__ __forceinline__ uint16_t to_bf16(const void *t, int bf16, int64_t i)
 {
@@ -109,7 +112,7 @@ __device__ __forceinline__ bool visible(const ea_attn_args &a, const tc_block &B
 
 /* The first tile from `from` on that some pair of the contract block sees, or -1 (uniform across
  * the CTA: every thread must call it). */
-template <int RB>
+template <class C>
 __device__ int32_t first_seen_tile(const ea_attn_args &a, const tc_block &B, int32_t from, int32_t j_last)
 {
     for (int32_t j = from; j <= j_last; j++) {
@@ -117,7 +120,7 @@ __device__ int32_t first_seen_tile(const ea_attn_args &a, const tc_block &B, int
             return j; /* without a mask every tile of [j_first, j_last] is seen (contiguous union) */
         int any = 0;
         const int32_t rows = B.r_hi - B.r_lo + 1;
-        for (int32_t e = threadIdx.x; e < rows * BN && !any; e += tc_cta<RB>::threads)
+        for (int32_t e = threadIdx.x; e < rows * BN && !any; e += C::threads)
             any = visible(a, B, B.r_lo + e / BN, j * BN + e % BN);
         if (__syncthreads_or(any))
             return j;
@@ -127,10 +130,10 @@ __device__ int32_t first_seen_tile(const ea_attn_args &a, const tc_block &B, int
 
 /* The pool slot of key threadIdx.x / tpr of tile j (tpr threads gather one key), or -1 past
  * the last key. Loaded well before it is needed, so its latency hides behind compute. */
-template <int RB>
+template <class C>
 __device__ __forceinline__ int64_t tile_slot(const ea_attn_args &a, const tc_block &B, int32_t j)
 {
-    const int32_t u = j * BN + (int32_t)threadIdx.x / tc_cta<RB>::tpr;
+    const int32_t u = j * BN + (int32_t)threadIdx.x / C::tpr;
     return j >= 0 && u < B.T ? a.unified_kv_indices[B.kv_base + u] : -1;
 }
 
@@ -211,8 +214,9 @@ __device__ __forceinline__ int64_t kv_row(const tc_block &B, const ea_attn_args 
 }
 
 /* Blocks per SM the registers must allow: 2 blocks of 8 warps (128 registers; with RB = 2, 4 CTAs
- * of 4 warps, the same registers) for head dims up to 128, where a thread holds its part of half of O (32 registers for Dv 128) and 16 scores (32 keys
- * of 16 rows per warp); larger accumulators need the registers of 1. Measured on an H200 (medians, one run), against the earlier layout of
+ * of 4 warps, the same registers) for head dims up to 128, where a thread holds its part of half of
+ * O (32 registers for Dv 128) and 16 scores (32 keys of 16 rows per warp); larger accumulators need
+ * the registers of 1. Measured on an H200 (medians, one run), against the earlier layout of
  * 4 warps that each computed all 64 keys and all of O for 16 pairs (3 blocks of 168 registers):
  * seed shape 159 us against 166, long_prefix 173 against 198, gqa8_d128 16.5 against 27.4. That
  * layout with 2 blocks (176 registers) was slower still (188 us on the seed shape), and with 4
@@ -220,6 +224,13 @@ __device__ __forceinline__ int64_t kv_row(const tc_block &B, const ea_attn_args 
 constexpr int tc_min_blocks(int dqk, int dv)
 {
     return dqk + dv <= 256 ? 2 : 1;
+}
+/* CTAs per SM that __launch_bounds__ sizes the registers for: the same registers per SM whatever
+ * RB (4 / RB CTAs of RB row blocks) and W (warps to a row block: 2 / W CTAs of W / 2 the warps), at
+ * least one. */
+constexpr int tc_ctas_per_sm(int dqk, int dv, int rb, int w)
+{
+    return tc_min_blocks(dqk, dv) * 4 / rb * 2 / w > 0 ? tc_min_blocks(dqk, dv) * 4 / rb * 2 / w : 1;
 }
 
 /* ---- epilogue: o = O / den with den = l + e^(sink - m), in the output dtype ----
@@ -231,18 +242,17 @@ constexpr int tc_min_blocks(int dqk, int dv)
  * token. Per output element: one division (three instructions, divide()), one rounding, half a
  * store; each row's offset in o is computed once. (An earlier version parked the rows in shared
  * memory first, for whole-row stores: about 300 more instructions per warp, ncu on the seed shape.) */
-template <int DV, int RB>
-__device__ __forceinline__ void write_rows(const ea_attn_args &a, const tc_block &B, float (&o)[DV / 16][4],
-                                           const float (&l)[4], const float (&m)[2])
+template <int NT>
+__device__ __forceinline__ void write_rows(const ea_attn_args &a, const tc_block &B, float (&o)[NT][4],
+                                           const float (&l)[4], const float (&m)[2], int32_t pair_base, int col0)
 {
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane / 4, tq = lane % 4;
-    const int rb = warp % RB, hf = warp / RB;
+    const int lane = threadIdx.x % 32, gq = lane / 4, tq = lane % 4;
     cp_async_wait<0>(); /* nothing may still be landing in shared memory when the CTA ends */
     float den[2];
     bool empty[2];
 #pragma unroll
     for (int h = 0; h < 2; h++) {
-        const int32_t pair = B.pair0 + rb * 16 + gq + 8 * h;
+        const int32_t pair = pair_base + gq + 8 * h;
         empty[h] = m[h] == -INFINITY;
         den[h] = l[2 * h];
         if (!empty[h] && a.sinks && pair < B.pairs)
@@ -252,20 +262,20 @@ __device__ __forceinline__ void write_rows(const ea_attn_args &a, const tc_block
      * rows), by the operator elsewhere: the same bits either way. Rows that see no key give 0. */
     bool fast = (empty[0] || moderate(den[0])) && (empty[1] || moderate(den[1]));
 #pragma unroll
-    for (int n = 0; n < DV / 16; n++)
+    for (int n = 0; n < NT; n++)
 #pragma unroll
         for (int e = 0; e < 4; e++)
             fast = fast && (empty[e / 2] || moderate(o[n][e]));
     if (__all_sync(0xffffffffu, fast)) {
         const float r0 = reciprocal(den[0]), r1 = reciprocal(den[1]);
 #pragma unroll
-        for (int n = 0; n < DV / 16; n++) {
+        for (int n = 0; n < NT; n++) {
             o[n][0] = divide(o[n][0], den[0], r0), o[n][1] = divide(o[n][1], den[0], r0);
             o[n][2] = divide(o[n][2], den[1], r1), o[n][3] = divide(o[n][3], den[1], r1);
         }
     } else {
 #pragma unroll
-        for (int n = 0; n < DV / 16; n++)
+        for (int n = 0; n < NT; n++)
 #pragma unroll
             for (int e = 0; e < 4; e++)
                 o[n][e] = o[n][e] / den[e / 2];
@@ -273,13 +283,13 @@ __device__ __forceinline__ void write_rows(const ea_attn_args &a, const tc_block
     const bool paired = a.dv % 2 == 0; /* column pairs as one 4-byte (bf16) or 8-byte (f32) store */
 #pragma unroll
     for (int h = 0; h < 2; h++) {
-        const int32_t pair = B.pair0 + rb * 16 + gq + 8 * h;
+        const int32_t pair = pair_base + gq + 8 * h;
         if (pair >= B.pairs)
             continue;
         const int64_t row = ((int64_t)(a.qo_indptr[B.i] + pair_row(B, pair)) * a.hq + B.g * B.G + pair_head(B, pair)) * a.dv;
 #pragma unroll
-        for (int n = 0; n < DV / 16; n++) {
-            const int d = DV / 2 * hf + 8 * n + 2 * tq; /* this thread's column pair */
+        for (int n = 0; n < NT; n++) {
+            const int d = col0 + 8 * n + 2 * tq; /* this thread's column pair */
             if (d >= a.dv) /* padding columns: nothing to write */
                 break;
             const float x0 = empty[h] ? 0.f : o[n][2 * h], x1 = empty[h] ? 0.f : o[n][2 * h + 1];
@@ -310,9 +320,9 @@ __device__ __forceinline__ void write_rows(const ea_attn_args &a, const tc_block
 /* Shared memory: Q, then STAGES buffers each of K and V tiles of bf16, the row maxes and P
  * exchanged between the warps of a pair, then (TC_F32 only) the staging rows of f32: one set that K
  * and V take turns in (STAGES = 1), or one for each (STAGES = 2, both in flight at once). */
-template <int DQK, int DV, int RB, int STAGES>
+template <int DQK, int DV, int RB, int STAGES, int W = 2>
 struct tc_smem {
-    using C = tc_cta<RB>;
+    using C = tc_cta<RB, W>;
     static_assert(STAGES == 1 || STAGES == 2, "one or two buffers of K and V");
     /* staging row: fits a row of Q, K or V, plus 4 tpr floats: the 8 threads of a 16-byte phase
      * are 8 / tpr rows x tpr parts (16 tpr contiguous bytes each), and rows 16 tpr bytes apart
@@ -323,8 +333,8 @@ struct tc_smem {
     static constexpr int SD = (DQK > DV ? DQK : DV) + 4 * C::tpr;
     static constexpr size_t k_tile = (size_t)BN * (DQK + PAD), v_tile = (size_t)BN * (DV + PAD); /* bf16 elements */
     static constexpr size_t q = 0, k = q + (size_t)C::pairs * (DQK + PAD), v = k + STAGES * k_tile,
-                            xmax = v + STAGES * v_tile,   /* 2 x C::pairs floats */
-                            xp = xmax + 2 * 2 * C::pairs, /* [row block][k-step of the tile][lane] uint4 */
+                            xmax = v + STAGES * v_tile,   /* W x C::pairs floats */
+                            xp = xmax + 2 * W * C::pairs, /* [row block][k-step of the tile][lane] uint4 */
                             end = xp + (size_t)RB * (BN / 16) * 32 * 8; /* in bf16 elements */
     static constexpr size_t stage_floats = (size_t)BN * SD;
     static size_t bytes(bool staged) { return end * 2 + (staged ? STAGES * stage_floats * 4 : 0); }
@@ -339,42 +349,44 @@ struct tc_rows {
 
 /* Tile j up to P: S = Q K(j)^T over the warp's 32 keys, the logits and masks, the row max of the
  * whole tile (the two warps of the pair exchange theirs through xmax), P = e^(S - m) and the
- * rescale of O and l; own = P of the warp's half, rounded to bf16, as two k-steps. Ks: tile j's K. */
-template <int DQK, int DV, int RB>
+ * rescale of O and l; own = P of the warp's part of the keys, rounded to bf16, as k-steps (two, or one
+ * with W = 4). Ks: tile j's K. */
+template <int DQK, int DV, int RB, int W>
 __device__ __forceinline__ void softmax_tile(const ea_attn_args &a, const tc_block &B, const tc_rows &R, int32_t j,
-                                             const uint16_t *Qs, const uint16_t *Ks, float (*xmax)[tc_cta<RB>::pairs],
-                                             float (&o)[DV / 16][4], float (&l)[4], float (&m)[2],
-                                             uint4 (&own)[HALF_KEYS / 16])
+                                             const uint16_t *Qs, const uint16_t *Ks, float (*xmax)[tc_cta<RB, W>::pairs],
+                                             float (&o)[DV / 8 / W][4], float (&l)[4], float (&m)[2],
+                                             uint4 (&own)[BN / W / 16])
 {
+    constexpr int KW = BN / W; /* the warp's keys of the tile */
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane / 4, tq = lane % 4;
-    const int rb = warp % RB, hf = warp / RB; /* row block, half */
-    /* compute_qk over the warp's half of the tile: s[n] holds keys HALF_KEYS*hf + 8n + 2tq, +1
+    const int rb = warp % RB, hf = warp / RB; /* row block, part (a half with W = 2) */
+    /* compute_qk over the warp's part of the tile: s[n] holds keys KW*hf + 8n + 2tq, +1
      * of rows gq (s[n][0..1]) and gq+8 (s[n][2..3]). */
-    float s[HALF_KEYS / 8][4];
+    float s[KW / 8][4];
     compute_qk<DQK>(s, Qs, Ks, rb, hf, lane);
 
     /* logits_mask: scale and cap every score (the uniform branches outside the loops, so each
      * loop is straight-line code the warp schedulers can interleave) */
     if (a.logit_cap > 0.f) {
 #pragma unroll
-        for (int n = 0; n < HALF_KEYS / 8; n++)
+        for (int n = 0; n < KW / 8; n++)
 #pragma unroll
             for (int e = 0; e < 4; e++)
                 s[n][e] = a.logit_cap * ea_tanhf(s[n][e] * a.sm_scale / a.logit_cap);
     } else {
 #pragma unroll
-        for (int n = 0; n < HALF_KEYS / 8; n++)
+        for (int n = 0; n < KW / 8; n++)
 #pragma unroll
             for (int e = 0; e < 4; e++)
                 s[n][e] = s[n][e] * a.sm_scale;
     }
 
-    /* update_state. Most halves are seen whole by all the warp's rows: no per-key test. Else
-     * bit 2n+c of seen[h] says whether row h (gq, gq+8) sees key 8n + 2tq + c of the half (a
+    /* update_state. Most parts are seen whole by all the warp's rows: no per-key test. Else
+     * bit 2n+c of seen[h] says whether row h (gq, gq+8) sees key 8n + 2tq + c of the part (a
      * seen score may be -inf too, so the bit is kept apart from the score). The row max of
-     * the tile is the max of the two halves', exchanged through shared memory. */
-    const int32_t k0 = j * BN + HALF_KEYS * hf; /* the warp's first key */
-    const bool whole = R.vlo[0] <= k0 && R.vhi[0] >= k0 + HALF_KEYS - 1 && R.vlo[1] <= k0 && R.vhi[1] >= k0 + HALF_KEYS - 1;
+     * the tile is the max of the W parts', exchanged through shared memory. */
+    const int32_t k0 = j * BN + KW * hf; /* the warp's first key */
+    const bool whole = R.vlo[0] <= k0 && R.vhi[0] >= k0 + KW - 1 && R.vlo[1] <= k0 && R.vhi[1] >= k0 + KW - 1;
     const bool all = __all_sync(0xffffffffu, whole) && !B.mask;
     uint32_t seen[2] = {0u, 0u};
     float mx[2];
@@ -387,7 +399,7 @@ __device__ __forceinline__ void softmax_tile(const ea_attn_args &a, const tc_blo
         for (int h = 0; h < 2; h++) {
             const int32_t lo = R.vlo[h] - kbase, hi = R.vhi[h] - kbase;
 #pragma unroll
-            for (int n = 0; n < HALF_KEYS / 8; n++)
+            for (int n = 0; n < KW / 8; n++)
 #pragma unroll
                 for (int c = 0; c < 2; c++)
                     seen[h] |= (uint32_t)(n * 8 + c >= lo && n * 8 + c <= hi) << (2 * n + c);
@@ -396,7 +408,7 @@ __device__ __forceinline__ void softmax_tile(const ea_attn_args &a, const tc_blo
 #pragma unroll
             for (int h = 0; h < 2; h++)
 #pragma unroll
-                for (int n = 0; n < HALF_KEYS / 8; n++)
+                for (int n = 0; n < KW / 8; n++)
 #pragma unroll
                     for (int c = 0; c < 2; c++)
                         if ((seen[h] >> (2 * n + c) & 1u) && R.mrow[h][kbase + n * 8 + c] == 0)
@@ -405,7 +417,7 @@ __device__ __forceinline__ void softmax_tile(const ea_attn_args &a, const tc_blo
         mx[0] = half_max<false>(s, 0, seen[0], m[0]);
         mx[1] = half_max<false>(s, 1, seen[1], m[1]);
     }
-    pair_max<tc_cta<RB>::pairs>(mx, xmax, rb, hf, gq, tq);
+    pair_max<W>(mx, xmax, rb, hf, gq, tq);
     bool exact = false;
     if (all) {
         probabilities<true>(s, 0, 0u, mx[0], exact);
@@ -417,41 +429,46 @@ __device__ __forceinline__ void softmax_tile(const ea_attn_args &a, const tc_blo
     if (__any_sync(0xffffffffu, exact)) /* rare: near a bf16 midpoint, or far below */
         exact_probabilities(s);
     /* rescale_state: O and l by e^(m_old - m_new) where some row's max grew; m = the new max */
-    rescale_state<DV>(o, l, m, mx, tq);
+    rescale_state(o, l, m, mx, tq);
 
     pack_p(own, s);
 }
 
-/* Tile j from P on: (O, l) += P [V(j) | 1] over the tile's 64 keys for the warp's half of the value
- * columns, P in k-step order: the warp's own half from its registers, the other half from shared
- * memory (xp, where the partner published it; reading both back would save the selects, but
- * measured slower: kernels/README.md, "6: the tile loop's two shortcuts"). Vs: tile j's V. */
-template <int DV, int RB>
-__device__ __forceinline__ void accumulate_tile(const uint4 *xp, const uint4 (&own)[HALF_KEYS / 16], const uint16_t *Vs,
-                                                float (&o)[DV / 16][4], float (&l)[4])
+/* Tile j from P on: (O, l) += P [V(j) | 1] over the tile's 64 keys for the warp's part of the value
+ * columns, P in k-step order: the warp's own part from its registers, the others from shared
+ * memory (xp, where the other warps published them; with W = 2, reading both back would save the
+ * selects, but measured slower: kernels/README.md, "6: the tile loop's two shortcuts"). Vs: tile
+ * j's V. */
+template <int DV, int RB, int W>
+__device__ __forceinline__ void accumulate_tile(const uint4 *xp, const uint4 (&own)[BN / W / 16], const uint16_t *Vs,
+                                                float (&o)[DV / 8 / W][4], float (&l)[4])
 {
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int rb = warp % RB, hf = warp / RB;
-    uint4 other[HALF_KEYS / 16];
-    partner_p(other, xp, rb, hf, lane);
     uint32_t pf[BN / 16][4];
-    tile_p(pf, own, other, hf);
-    /* compute_pv for the warp's half of the value columns (both warps of the pair compute the same l) */
+    if constexpr (W == 2) {
+        uint4 other[HALF_KEYS / 16];
+        partner_p(other, xp, rb, hf, lane);
+        tile_p(pf, own, other, hf);
+    } else {
+        quarter_p(pf, own, xp, rb, hf, lane);
+    }
+    /* compute_pv for the warp's part of the value columns (every warp of the row block computes the same l) */
     compute_pv<DV>(o, l, pf, Vs, hf, lane);
 }
 
 /* Part `part` (of 4 / RB) of contract block x of request i and KV head g, x counted from the end
  * of the request; nothing where the request has no such block or part. STAGES: buffers of K and V
  * (the two schedules below). */
-template <int DQK, int DV, int RB, int STAGES>
+template <int DQK, int DV, int RB, int STAGES, int W>
 __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, int32_t g, int32_t x, int32_t part)
 {
-    using C = tc_cta<RB>;
-    using L = tc_smem<DQK, DV, RB, STAGES>;
+    using C = tc_cta<RB, W>;
+    using L = tc_smem<DQK, DV, RB, STAGES, W>;
     constexpr int SD = L::SD, TPR = C::tpr;
     extern __shared__ __align__(16) uint16_t smem[];
     uint16_t *Qs = smem + L::q, *Ks = smem + L::k, *Vs = smem + L::v;
-    float(*xmax)[C::pairs] = (float(*)[C::pairs])(smem + L::xmax); /* [half][pair of the CTA]: row max */
+    float(*xmax)[C::pairs] = (float(*)[C::pairs])(smem + L::xmax); /* [part][pair of the CTA]: row max */
     uint4 *xp = (uint4 *)(smem + L::xp); /* P fragments: [row block][k-step of the tile][lane] */
     float *stage = (float *)(smem + L::end);            /* K's staging rows (and Q's, and V's with STAGES = 1) */
     float *stage_v = STAGES == 2 ? stage + L::stage_floats : stage;
@@ -503,8 +520,8 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
     const int32_t k_lo = a.sliding_window >= 0 ? max(0, t_lo - a.sliding_window) : 0;
     const int32_t k_hi = (B.mask || !a.causal) ? B.T - 1 : min(t_hi, B.T - 1);
     const int32_t j_last = k_lo <= k_hi ? k_hi / BN : -1;
-    int32_t j = first_seen_tile<RB>(a, B, k_lo / BN, j_last);
-    int64_t slot = tile_slot<RB>(a, B, j);
+    int32_t j = first_seen_tile<C>(a, B, k_lo / BN, j_last);
+    int64_t slot = tile_slot<C>(a, B, j);
     if (j >= 0) {
         produce_rows<DQK, SD, TPR>(a, path, a.k_pool, a.dqk, kv_row(B, a, slot), Ks, stage);
         if (STAGES == 2)
@@ -524,11 +541,11 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
         R.mrow[h] = B.mask && ok ? B.mask + (int64_t)r * B.T : B.mask; /* never read for a pair past the last */
     }
 
-    float o[DV / 16][4]; /* the warp's half of the value columns, from DV / 2 * hf */
+    float o[DV / 8 / W][4]; /* the warp's part of the value columns, from DV / W * hf */
     float l[4] = {0.f, 0.f, 0.f, 0.f}; /* the "ones" n-tile: every column holds the row's l */
     float m[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-    for (int n = 0; n < DV / 16; n++)
+    for (int n = 0; n < DV / 8 / W; n++)
         o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
 
     if (STAGES == 1) {
@@ -544,19 +561,19 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
                 land_rows<DQK, SD, TPR>(path, Ks, stage);
             }
             produce_rows<DV, SD, TPR>(a, path, a.v_pool, a.dv, kv_row(B, a, slot), Vs, stage);
-            const int32_t j_next = j < j_last ? first_seen_tile<RB>(a, B, j + 1, j_last) : -1;
-            const int64_t slot_next = tile_slot<RB>(a, B, j_next); /* in flight during this tile */
+            const int32_t j_next = j < j_last ? first_seen_tile<C>(a, B, j + 1, j_last) : -1;
+            const int64_t slot_next = tile_slot<C>(a, B, j_next); /* in flight during this tile */
             cp_async_wait<1>();
             __syncthreads(); /* Q and K(j) are in shared memory */
-            uint4 own[HALF_KEYS / 16];
-            softmax_tile<DQK, DV, RB>(a, B, R, j, Qs, Ks, xmax, o, l, m, own);
+            uint4 own[BN / W / 16];
+            softmax_tile<DQK, DV, RB, W>(a, B, R, j, Qs, Ks, xmax, o, l, m, own);
             publish_p(xp, own, threadIdx.x / 32 % RB, threadIdx.x / 32 / RB, threadIdx.x % 32);
             cp_async_wait<0>();
             land_rows<DV, SD, TPR>(path, Vs, stage);
             __syncthreads(); /* V(j) and the other half's P are in shared memory; every warp is done with K(j) */
             if (j_next >= 0)
                 produce_rows<DQK, SD, TPR>(a, path, a.k_pool, a.dqk, kv_row(B, a, slot_next), Ks, stage);
-            accumulate_tile<DV, RB>(xp, own, Vs, o, l);
+            accumulate_tile<DV, RB, W>(xp, own, Vs, o, l);
             __syncthreads(); /* every warp is done with V(j) and P before the next tile writes them */
             j = j_next;
             slot = slot_next;
@@ -566,8 +583,8 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
          * tile, so where a CTA is alone on its SM (few blocks walking many tiles) the walk waits
          * on its compute, not on the copies' latency. One barrier a tile; the P exchange needs
          * only the pair's two warps. Pool slots are read a tile before their copies start. */
-        int32_t j1 = j >= 0 && j < j_last ? first_seen_tile<RB>(a, B, j + 1, j_last) : -1;
-        int64_t slot1 = tile_slot<RB>(a, B, j1);
+        int32_t j1 = j >= 0 && j < j_last ? first_seen_tile<C>(a, B, j + 1, j_last) : -1;
+        int64_t slot1 = tile_slot<C>(a, B, j1);
         int b = 0; /* the buffers of tile j */
         while (j >= 0) {
             uint16_t *Kb = Ks + b * L::k_tile, *Vb = Vs + b * L::v_tile;
@@ -579,18 +596,18 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
                 produce_rows<DQK, SD, TPR>(a, path, a.k_pool, a.dqk, kv_row(B, a, slot1), Ks + (1 - b) * L::k_tile, stage);
                 produce_rows<DV, SD, TPR>(a, path, a.v_pool, a.dv, kv_row(B, a, slot1), Vs + (1 - b) * L::v_tile, stage_v);
             }
-            const int32_t j2 = j1 >= 0 && j1 < j_last ? first_seen_tile<RB>(a, B, j1 + 1, j_last) : -1;
-            const int64_t slot2 = tile_slot<RB>(a, B, j2); /* in flight during this tile */
-            uint4 own[HALF_KEYS / 16];
-            softmax_tile<DQK, DV, RB>(a, B, R, j, Qs, Kb, xmax, o, l, m, own);
+            const int32_t j2 = j1 >= 0 && j1 < j_last ? first_seen_tile<C>(a, B, j1 + 1, j_last) : -1;
+            const int64_t slot2 = tile_slot<C>(a, B, j2); /* in flight during this tile */
+            uint4 own[BN / W / 16];
+            softmax_tile<DQK, DV, RB, W>(a, B, R, j, Qs, Kb, xmax, o, l, m, own);
             publish_p(xp, own, threadIdx.x / 32 % RB, threadIdx.x / 32 / RB, threadIdx.x % 32);
-            pair_sync(rb); /* the partner's half of P is in shared memory */
-            accumulate_tile<DV, RB>(xp, own, Vb, o, l);
+            pair_sync<W>(rb); /* the other parts of P are in shared memory */
+            accumulate_tile<DV, RB, W>(xp, own, Vb, o, l);
             j = j1, slot1 = slot2, j1 = j2;
             b ^= 1;
         }
     }
-    write_rows<DV, RB>(a, B, o, l, m);
+    write_rows(a, B, o, l, m, B.pair0 + rb * 16, DV / W * (threadIdx.x / 32 / RB));
 }
 
 /* grid = (4 / RB x Hkv, bs, blocks of the longest request): CTA (part + 4 / RB g, i, x) computes
@@ -612,23 +629,23 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
  * tokens with prefixes of 0 to 1024 keys 194 -> 161, 8 of 512 with 0 to 2048 216 -> 162; batches of
  * equal requests, where both orders are about the same, unchanged.
  * The register budget is the same for every RB (4 / RB times as many CTAs of 1 / (4 / RB) the size). */
-template <int DQK, int DV, int RB, int STAGES>
-__global__ void __launch_bounds__(tc_cta<RB>::threads, tc_min_blocks(DQK, DV) * 4 / RB)
+template <int DQK, int DV, int RB, int STAGES, int W>
+__global__ void __launch_bounds__(tc_cta<RB, W>::threads, tc_ctas_per_sm(DQK, DV, RB, W))
     ea_attention_tc_kernel(const ea_attn_args a)
 {
-    constexpr int PER_BLOCK = BLOCK_PAIRS / tc_cta<RB>::pairs;
+    constexpr int PER_BLOCK = BLOCK_PAIRS / tc_cta<RB, W>::pairs;
     if (a.block_order) { /* the plan's schedule: CTA f (y fastest, then z) takes its f-th block */
         const int64_t f = blockIdx.y + (int64_t)gridDim.y * blockIdx.z;
         if (f >= a.block_order[0])
             return;
         const int32_t i = a.block_order[1 + 2 * f], x = a.block_order[2 + 2 * f];
         if ((uint32_t)i < (uint32_t)a.bs) /* (a plan listed for a larger batch reads no request past this one's) */
-            compute_block<DQK, DV, RB, STAGES>(a, i, blockIdx.x / PER_BLOCK, x, blockIdx.x % PER_BLOCK);
+            compute_block<DQK, DV, RB, STAGES, W>(a, i, blockIdx.x / PER_BLOCK, x, blockIdx.x % PER_BLOCK);
         return;
     }
     const int32_t blocks = (int32_t)(((int64_t)a.max_extend_len * (a.hq / a.hkv) + BLOCK_PAIRS - 1) / BLOCK_PAIRS);
     for (int32_t x = blockIdx.z; x < blocks; x += gridDim.z) {
-        compute_block<DQK, DV, RB, STAGES>(a, blockIdx.y, blockIdx.x / PER_BLOCK, x, blockIdx.x % PER_BLOCK);
+        compute_block<DQK, DV, RB, STAGES, W>(a, blockIdx.y, blockIdx.x / PER_BLOCK, x, blockIdx.x % PER_BLOCK);
         __syncthreads(); /* the next block's copies must not overwrite tiles a warp still reads */
     }
 }
@@ -638,11 +655,11 @@ __global__ void __launch_bounds__(tc_cta<RB>::threads, tc_min_blocks(DQK, DV) * 
  * (a->block_order), a CTA for each of the at most `listed` blocks of the list (its length is known
  * on the device only; CTAs past it return at once), numbered y fastest, then z; where even that
  * grid cannot hold the list, the grid's own order. */
-template <int DQK, int DV, int RB, int STAGES>
+template <int DQK, int DV, int RB, int STAGES, int W>
 static cudaError_t launch_rb(const ea_attn_args *a, cudaStream_t s, int64_t grid_z, int64_t listed)
 {
-    const size_t smem = tc_smem<DQK, DV, RB, STAGES>::bytes(!a->bf16);
-    cudaError_t e = cudaFuncSetAttribute(ea_attention_tc_kernel<DQK, DV, RB, STAGES>,
+    const size_t smem = tc_smem<DQK, DV, RB, STAGES, W>::bytes(!a->bf16);
+    cudaError_t e = cudaFuncSetAttribute(ea_attention_tc_kernel<DQK, DV, RB, STAGES, W>,
                                          cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e != cudaSuccess)
         return e;
@@ -655,7 +672,7 @@ static cudaError_t launch_rb(const ea_attn_args *a, cudaStream_t s, int64_t grid
     } else {
         args.block_order = NULL;
     }
-    ea_attention_tc_kernel<DQK, DV, RB, STAGES><<<grid, tc_cta<RB>::threads, smem, s>>>(args);
+    ea_attention_tc_kernel<DQK, DV, RB, STAGES, W><<<grid, tc_cta<RB, W>::threads, smem, s>>>(args);
     return cudaGetLastError();
 }
 
@@ -665,7 +682,7 @@ static cudaError_t launch_rb(const ea_attn_args *a, cudaStream_t s, int64_t grid
  * holds as many CTAs as the registers allow (bf16: their f32 staging rows, twice over, would halve
  * that for f32 inputs), or where there are fewer CTAs than SMs anyway. Measured on an H200
  * (kernels/README.md, "6: K and V a tile ahead"). */
-template <int DQK, int DV, int RB>
+template <int DQK, int DV, int RB, int W>
 static cudaError_t stages_for(const ea_attn_args *a, int device, int want, bool few, int *stages)
 {
     int per_cta = 0, per_sm = 0;
@@ -674,9 +691,9 @@ static cudaError_t stages_for(const ea_attn_args *a, int device, int want, bool 
         e = cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device);
     if (e != cudaSuccess)
         return e;
-    const size_t two = tc_smem<DQK, DV, RB, 2>::bytes(!a->bf16);
+    const size_t two = tc_smem<DQK, DV, RB, 2, W>::bytes(!a->bf16);
     const size_t reserved = 1024; /* per CTA, by the driver */
-    const int ctas_per_sm = tc_min_blocks(DQK, DV) * 4 / RB; /* as __launch_bounds__ sizes the registers */
+    const int ctas_per_sm = tc_ctas_per_sm(DQK, DV, RB, W); /* as __launch_bounds__ sizes the registers */
     const bool keeps_occupancy = (two + reserved) * ctas_per_sm <= (size_t)per_sm;
     if (!want)
         want = few || keeps_occupancy ? 2 : 1;
@@ -684,21 +701,27 @@ static cudaError_t stages_for(const ea_attn_args *a, int device, int want, bool 
     return cudaSuccess;
 }
 
+/* Four warps to a row block run only with two buffers (where those do not fit, two warps with one). */
 template <int DQK, int DV, int RB>
-static cudaError_t launch_stages(const ea_attn_args *a, cudaStream_t s, int device, int want, bool few,
+static cudaError_t launch_stages(const ea_attn_args *a, cudaStream_t s, int device, int row_warps, int want, bool few,
                                  int64_t grid_z, int64_t listed)
 {
     int stages = 1;
-    const cudaError_t e = stages_for<DQK, DV, RB>(a, device, want, few, &stages);
+    const cudaError_t e = row_warps == 4 ? stages_for<DQK, DV, RB, 4>(a, device, 2, few, &stages)
+                                         : stages_for<DQK, DV, RB, 2>(a, device, want, few, &stages);
     if (e != cudaSuccess)
         return e;
-    return stages == 2 ? launch_rb<DQK, DV, RB, 2>(a, s, grid_z, listed) : launch_rb<DQK, DV, RB, 1>(a, s, grid_z, listed);
+    if (stages == 2)
+        return row_warps == 4 ? launch_rb<DQK, DV, RB, 2, 4>(a, s, grid_z, listed)
+                              : launch_rb<DQK, DV, RB, 2, 2>(a, s, grid_z, listed);
+    return launch_rb<DQK, DV, RB, 1, 2>(a, s, grid_z, listed);
 }
 
 /* ctas_per_block: 1 (RB = 4) or 2 (RB = 2), stages: 1 or 2 buffers of K and V (2 where the shared
  * memory allows it), each 0 for the choice below; max_grid_z: as ea_launch_attention_6_split. */
 template <int DQK, int DV>
-static cudaError_t launch(const ea_attn_args *a, cudaStream_t s, int ctas_per_block, int stages, int max_grid_z)
+static cudaError_t launch(const ea_attn_args *a, cudaStream_t s, int row_warps, int ctas_per_block, int stages,
+                          int max_grid_z)
 {
     const int G = a->hq / a->hkv;
     const int64_t blocks = ((int64_t)a->max_extend_len * G + BLOCK_PAIRS - 1) / BLOCK_PAIRS; /* per request and KV head */
@@ -719,9 +742,11 @@ static cudaError_t launch(const ea_attn_args *a, cudaStream_t s, int ctas_per_bl
     const int64_t ctas = blocks * a->hkv * a->bs; /* CTAs of whole contract blocks (some return at once) */
     const bool few = ctas < sms;
     if (!ctas_per_block)
-        ctas_per_block = a->bf16 && few ? 2 : 1;
-    return ctas_per_block == 2 ? launch_stages<DQK, DV, 2>(a, s, device, stages, few, grid_z, listed)
-                               : launch_stages<DQK, DV, 4>(a, s, device, stages, few, grid_z, listed);
+        ctas_per_block = few ? 2 : 1;
+    if (!row_warps)
+        row_warps = few ? 4 : 2;
+    return ctas_per_block == 2 ? launch_stages<DQK, DV, 2>(a, s, device, row_warps, stages, few, grid_z, listed)
+                               : launch_stages<DQK, DV, 4>(a, s, device, row_warps, stages, few, grid_z, listed);
 }
 
 /* Head dimensions are padded up to 64, 128 or 256: padding with zeros changes no bit (a chain
@@ -731,16 +756,16 @@ static int padded(int d)
     return d <= 64 ? 64 : d <= 128 ? 128 : 256;
 }
 
-extern "C" cudaError_t ea_launch_attention_6_split(const ea_attn_args *a, cudaStream_t s, int ctas_per_block,
-                                                   int stages, int max_grid_z)
+extern "C" cudaError_t ea_launch_attention_6_split(const ea_attn_args *a, cudaStream_t s, int row_warps,
+                                                   int ctas_per_block, int stages, int max_grid_z)
 {
-    if (a->dqk > 256 || a->dv > 256 || ctas_per_block < 0 || ctas_per_block > 2 || stages < 0 || stages > 2 ||
-        max_grid_z < 0 || max_grid_z > 65535)
+    if (a->dqk > 256 || a->dv > 256 || (row_warps != 0 && row_warps != 2 && row_warps != 4) ||
+        ctas_per_block < 0 || ctas_per_block > 2 || stages < 0 || stages > 2 || max_grid_z < 0 || max_grid_z > 65535)
         return cudaErrorInvalidValue;
     const int q = padded(a->dqk), v = padded(a->dv);
 #define EA_TC_CASE(Q, V)                                                                            \
     if (q == Q && v == V)                                                                           \
-        return launch<Q, V>(a, s, ctas_per_block, stages, max_grid_z);
+        return launch<Q, V>(a, s, row_warps, ctas_per_block, stages, max_grid_z);
     EA_TC_CASE(64, 64) EA_TC_CASE(64, 128) EA_TC_CASE(64, 256)
     EA_TC_CASE(128, 64) EA_TC_CASE(128, 128) EA_TC_CASE(128, 256)
     EA_TC_CASE(256, 64) EA_TC_CASE(256, 128) EA_TC_CASE(256, 256)
@@ -750,5 +775,5 @@ extern "C" cudaError_t ea_launch_attention_6_split(const ea_attn_args *a, cudaSt
 
 extern "C" cudaError_t ea_launch_attention_6(const ea_attn_args *a, cudaStream_t s)
 {
-    return ea_launch_attention_6_split(a, s, 0, 0, 0);
+    return ea_launch_attention_6_split(a, s, 0, 0, 0, 0);
 }

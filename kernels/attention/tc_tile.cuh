@@ -54,11 +54,12 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const void *p)
                  : "r"(smem_addr(p)));
 }
 
-/* The two warps of row block rb (warps rb and rb + RB) wait for each other: named
- * barrier 1 + rb of 64 threads (barrier 0 is __syncthreads). */
+/* The W warps of row block rb (warps rb, rb + RB, ...) wait for each other: named barrier 1 + rb
+ * of 32 W threads (barrier 0 is __syncthreads). */
+template <int W = 2>
 __device__ __forceinline__ void pair_sync(int rb)
 {
-    asm volatile("bar.sync %0, 64;\n" ::"r"(1 + rb) : "memory");
+    asm volatile("bar.sync %0, %1;\n" ::"r"(1 + rb), "n"(32 * W) : "memory");
 }
 
 /* d += a b: the one instruction include/ea_mma.h models. */
@@ -81,16 +82,17 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi)
 /* ---- the two products ---- */
 
 /* compute_qk: s = Q K^T over d for row block rb (rows 16 rb.. of Qs, [rows][DQK + PAD]) and the
- * 32 keys of half hf of the tile (Ks, [BN][DQK + PAD]): s[n] holds keys HALF_KEYS hf + 8n + 2tq, +1
- * of rows gq (s[n][0..1]) and gq + 8 (s[n][2..3]). Each n-tile is one chain of mma steps over d, 16
- * at a time, in increasing order from +0 (the order's scores); Q's and K's fragments come from
- * shared memory by ldmatrix. */
-template <int DQK>
-__device__ __forceinline__ void compute_qk(float (&s)[HALF_KEYS / 8][4], const uint16_t *Qs, const uint16_t *Ks, int rb,
-                                           int hf, int lane)
+ * 8 NT keys of part hf of the tile (Ks, [BN][DQK + PAD]; NT = 4: half of the tile, 2: a quarter):
+ * s[n] holds keys 8 NT hf + 8n + 2tq, +1 of rows gq (s[n][0..1]) and gq + 8 (s[n][2..3]). Each
+ * n-tile is one chain of mma steps over d, 16 at a time, in increasing order from +0 (the order's
+ * scores); Q's and K's fragments come from shared memory by ldmatrix. */
+template <int DQK, int NT>
+__device__ __forceinline__ void compute_qk(float (&s)[NT][4], const uint16_t *Qs, const uint16_t *Ks, int rb, int hf,
+                                           int lane)
 {
+    static_assert(NT % 2 == 0, "one ldmatrix.x4 of K feeds two n-tiles");
 #pragma unroll
-    for (int n = 0; n < HALF_KEYS / 8; n++)
+    for (int n = 0; n < NT; n++)
         s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
 #pragma unroll
     for (int ks = 0; ks < DQK / 16; ks++) {
@@ -98,30 +100,32 @@ __device__ __forceinline__ void compute_qk(float (&s)[HALF_KEYS / 8][4], const u
         const int mi = lane / 8, ri = lane % 8;
         ldmatrix_x4(qf, Qs + (rb * 16 + (mi & 1) * 8 + ri) * (DQK + PAD) + ks * 16 + (mi >> 1) * 8);
 #pragma unroll
-        for (int n = 0; n < HALF_KEYS / 8; n += 2) {
+        for (int n = 0; n < NT; n += 2) {
             uint32_t kf[4];
-            ldmatrix_x4(kf, Ks + (HALF_KEYS * hf + n * 8 + (mi >> 1) * 8 + ri) * (DQK + PAD) + ks * 16 + (mi & 1) * 8);
+            ldmatrix_x4(kf, Ks + (8 * NT * hf + n * 8 + (mi >> 1) * 8 + ri) * (DQK + PAD) + ks * 16 + (mi & 1) * 8);
             mma_bf16(s[n], qf, kf[0], kf[1]);
             mma_bf16(s[n + 1], qf, kf[2], kf[3]);
         }
     }
 }
 
-/* compute_pv: (O, l) += P [V | 1] for half hf of the value columns, [hf DV / 2, (hf + 1) DV / 2)
- * (Vs: the tile, [BN][DV + PAD]). k-step kk covers keys 16kk..16kk+15, in increasing order; V by
- * ldmatrix.trans; l is the output of a constant "ones" B operand, so the row sum is an mma chain
- * too and needs no order of its own. pf: P of the tile's 64 keys as 4 A operands (k-steps). */
-template <int DV>
-__device__ __forceinline__ void compute_pv(float (&o)[DV / 16][4], float (&l)[4], const uint32_t (&pf)[BN / 16][4],
+/* compute_pv: (O, l) += P [V | 1] for part hf of the value columns, the 8 NT columns from 8 NT hf
+ * (NT = DV / 16: half of them, DV / 32: a quarter) (Vs: the tile, [BN][DV + PAD]). k-step kk covers
+ * keys 16kk..16kk+15, in increasing order; V by ldmatrix.trans; l is the output of a constant
+ * "ones" B operand, so the row sum is an mma chain too and needs no order of its own. pf: P of the
+ * tile's 64 keys as 4 A operands (k-steps). */
+template <int DV, int NT>
+__device__ __forceinline__ void compute_pv(float (&o)[NT][4], float (&l)[4], const uint32_t (&pf)[BN / 16][4],
                                            const uint16_t *Vs, int hf, int lane)
 {
+    static_assert(NT % 2 == 0, "one ldmatrix.x4 of V feeds two n-tiles");
 #pragma unroll
     for (int kk = 0; kk < BN / 16; kk++) {
 #pragma unroll
-        for (int n = 0; n < DV / 16; n += 2) {
+        for (int n = 0; n < NT; n += 2) {
             uint32_t vf[4];
             const int mi = lane / 8, ri = lane % 8;
-            ldmatrix_x4_trans(vf, Vs + (kk * 16 + (mi & 1) * 8 + ri) * (DV + PAD) + (DV / 2 * hf / 8 + n + (mi >> 1)) * 8);
+            ldmatrix_x4_trans(vf, Vs + (kk * 16 + (mi & 1) * 8 + ri) * (DV + PAD) + (NT * hf + n + (mi >> 1)) * 8);
             mma_bf16(o[n], pf[kk], vf[0], vf[1]);
             mma_bf16(o[n + 1], pf[kk], vf[2], vf[3]);
         }
@@ -131,10 +135,11 @@ __device__ __forceinline__ void compute_pv(float (&o)[DV / 16][4], float (&l)[4]
 
 /* pack_p: P of the warp's half of the tile rounded to bf16 (RNE), as the A operands of its two
  * k-steps: the C layout of two n-tiles of 8 keys is the A layout of one k-step of 16. */
-__device__ __forceinline__ void pack_p(uint4 (&own)[HALF_KEYS / 16], const float (&s)[HALF_KEYS / 8][4])
+template <int NT>
+__device__ __forceinline__ void pack_p(uint4 (&own)[NT / 2], const float (&s)[NT][4])
 {
 #pragma unroll
-    for (int kl = 0; kl < HALF_KEYS / 16; kl++)
+    for (int kl = 0; kl < NT / 2; kl++)
         own[kl] = make_uint4(pack_bf16(s[2 * kl][0], s[2 * kl][1]), pack_bf16(s[2 * kl][2], s[2 * kl][3]),
                              pack_bf16(s[2 * kl + 1][0], s[2 * kl + 1][1]),
                              pack_bf16(s[2 * kl + 1][2], s[2 * kl + 1][3]));
@@ -156,33 +161,52 @@ __device__ __forceinline__ void tile_p(uint32_t (&pf)[BN / 16][4], const uint4 (
 
 /* ---- the exchanges between the two warps of a row block (rb), through shared memory ---- */
 
-/* The row max of the whole tile: each warp's max over its half (mx, rows gq and gq + 8) against
- * its partner's, through xmax ([half][pair of the CTA]); waits for the partner (pair_sync). */
-template <int PAIRS>
+/* The row max of the whole tile: each warp's max over its part (mx, rows gq and gq + 8) against
+ * the other W - 1 warps' of the row block, through xmax ([part][pair of the CTA]); waits for them
+ * (pair_sync). The max is exact, so the order the parts are taken in does not matter. */
+template <int W = 2, int PAIRS>
 __device__ __forceinline__ void pair_max(float (&mx)[2], float (*xmax)[PAIRS], int rb, int hf, int gq, int tq)
 {
     if (tq == 0) {
         xmax[hf][rb * 16 + gq] = mx[0];
         xmax[hf][rb * 16 + gq + 8] = mx[1];
     }
-    pair_sync(rb);
-    mx[0] = fmaxf(mx[0], xmax[1 - hf][rb * 16 + gq]);
-    mx[1] = fmaxf(mx[1], xmax[1 - hf][rb * 16 + gq + 8]);
+    pair_sync<W>(rb);
+#pragma unroll
+    for (int k = 1; k < W; k++) {
+        const int other = W == 2 ? 1 - hf : (hf + k) % W;
+        mx[0] = fmaxf(mx[0], xmax[other][rb * 16 + gq]);
+        mx[1] = fmaxf(mx[1], xmax[other][rb * 16 + gq + 8]);
+    }
 }
 
-/* P of the warp's half (its k-steps 2hf, 2hf + 1 of the tile) into xp ([row block][k-step of the
- * tile][lane] uint4) for the partner, and the partner's half out of it (after a barrier between). */
-__device__ __forceinline__ void publish_p(uint4 *xp, const uint4 (&own)[HALF_KEYS / 16], int rb, int hf, int lane)
+/* P of the warp's part (its NK k-steps NK hf.. of the tile) into xp ([row block][k-step of the
+ * tile][lane] uint4) for the other warps of the row block; partner_p() and quarter_p() read the
+ * others' parts out of it (after a barrier between). */
+template <int NK>
+__device__ __forceinline__ void publish_p(uint4 *xp, const uint4 (&own)[NK], int rb, int hf, int lane)
 {
 #pragma unroll
-    for (int kl = 0; kl < HALF_KEYS / 16; kl++)
-        xp[(rb * (BN / 16) + HALF_KEYS / 16 * hf + kl) * 32 + lane] = own[kl];
+    for (int kl = 0; kl < NK; kl++)
+        xp[(rb * (BN / 16) + NK * hf + kl) * 32 + lane] = own[kl];
 }
 __device__ __forceinline__ void partner_p(uint4 (&other)[HALF_KEYS / 16], const uint4 *xp, int rb, int hf, int lane)
 {
 #pragma unroll
     for (int kl = 0; kl < HALF_KEYS / 16; kl++)
         other[kl] = xp[(rb * (BN / 16) + HALF_KEYS / 16 * (1 - hf) + kl) * 32 + lane];
+}
+
+/* Four warps to a row block: P of the whole tile in k-step order, k-step hf from the warp's own
+ * registers, the other three from xp. */
+__device__ __forceinline__ void quarter_p(uint32_t (&pf)[BN / 16][4], const uint4 (&own)[1], const uint4 *xp, int rb,
+                                          int hf, int lane)
+{
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; kk++) {
+        const uint4 v = kk == hf ? own[0] : xp[(rb * (BN / 16) + kk) * 32 + lane];
+        pf[kk][0] = v.x, pf[kk][1] = v.y, pf[kk][2] = v.z, pf[kk][3] = v.w;
+    }
 }
 
 /* ---- the softmax state ---- */
@@ -195,12 +219,12 @@ __device__ __forceinline__ void partner_p(uint4 (&other)[HALF_KEYS / 16], const 
  * exact_probabilities(). ALL: the row sees every key of the warp's half (most
  * tiles), so no key needs a test: the same arithmetic with fewer instructions. */
 #define SEES(n, c) (ALL || (seen >> (2 * (n) + (c)) & 1u))
-template <bool ALL>
-__device__ __forceinline__ float half_max(const float (&s)[HALF_KEYS / 8][4], int h, uint32_t seen, float m)
+template <bool ALL, int NT>
+__device__ __forceinline__ float half_max(const float (&s)[NT][4], int h, uint32_t seen, float m)
 {
     float mx = m;
 #pragma unroll
-    for (int n = 0; n < HALF_KEYS / 8; n++)
+    for (int n = 0; n < NT; n++)
 #pragma unroll
         for (int c = 0; c < 2; c++)
             mx = SEES(n, c) ? fmaxf(mx, s[n][2 * h + c]) : mx;
@@ -208,12 +232,11 @@ __device__ __forceinline__ float half_max(const float (&s)[HALF_KEYS / 8][4], in
     return fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
 }
 
-template <bool ALL>
-__device__ __forceinline__ void probabilities(float (&s)[HALF_KEYS / 8][4], int h, uint32_t seen, float mx,
-                                              bool &exact)
+template <bool ALL, int NT>
+__device__ __forceinline__ void probabilities(float (&s)[NT][4], int h, uint32_t seen, float mx, bool &exact)
 {
 #pragma unroll
-    for (int n = 0; n < HALF_KEYS / 8; n++)
+    for (int n = 0; n < NT; n++)
 #pragma unroll
         for (int c = 0; c < 2; c++) {
             bool slow;
@@ -231,22 +254,24 @@ __device__ __forceinline__ void probabilities(float (&s)[HALF_KEYS / 8][4], int 
  * common path needs only one flag for all of them. One compact loop over them (a thread has one or
  * two when it has any) instead of a branch per score, which keeps the tile loop small enough for
  * the instruction cache. */
-__device__ __forceinline__ void exact_probabilities(float (&s)[HALF_KEYS / 8][4])
+template <int NT>
+__device__ __forceinline__ void exact_probabilities(float (&s)[NT][4])
 {
+    static_assert(NT * 4 <= 32, "one bit per score");
     uint32_t exact = 0; /* bit e: s[e / 4][e % 4] is an x */
 #pragma unroll
-    for (int e = 0; e < HALF_KEYS / 2; e++)
+    for (int e = 0; e < NT * 4; e++)
         exact |= (uint32_t)!(s[e / 4][e % 4] >= 0.f) << e;
     while (exact) {
         const int b = __ffs(exact) - 1;
         exact &= exact - 1;
         float x = 0.f;
 #pragma unroll
-        for (int e = 0; e < HALF_KEYS / 2; e++)
+        for (int e = 0; e < NT * 4; e++)
             x = b == e ? s[e / 4][e % 4] : x;
         const float p = ea_expf(x);
 #pragma unroll
-        for (int e = 0; e < HALF_KEYS / 2; e++)
+        for (int e = 0; e < NT * 4; e++)
             s[e / 4][e % 4] = b == e ? p : s[e / 4][e % 4];
     }
 }
@@ -258,8 +283,8 @@ __device__ __forceinline__ void exact_probabilities(float (&s)[HALF_KEYS / 8][4]
  * alpha, the odd ones row gq + 8's, and they swap: one ea_expf per thread instead of two. alpha is
  * computed outside the branch: a straight line the scheduler can interleave with the probabilities
  * (measured: kernels/README.md, "6: the tile loop's two shortcuts"). */
-template <int DV>
-__device__ __forceinline__ void rescale_state(float (&o)[DV / 16][4], float (&l)[4], float (&m)[2], const float (&mx)[2],
+template <int NT>
+__device__ __forceinline__ void rescale_state(float (&o)[NT][4], float (&l)[4], float (&m)[2], const float (&mx)[2],
                                               int tq)
 {
     const bool odd = tq & 1;
@@ -269,7 +294,7 @@ __device__ __forceinline__ void rescale_state(float (&o)[DV / 16][4], float (&l)
     const float alpha0 = odd ? theirs : mine, alpha1 = odd ? mine : theirs; /* rows gq, gq + 8 */
     if (__any_sync(0xffffffffu, mx[0] > m[0] || mx[1] > m[1])) {
 #pragma unroll
-        for (int n = 0; n < DV / 16; n++) {
+        for (int n = 0; n < NT; n++) {
             o[n][0] = o[n][0] * alpha0;
             o[n][1] = o[n][1] * alpha0;
             o[n][2] = o[n][2] * alpha1;
