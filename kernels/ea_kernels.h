@@ -45,12 +45,13 @@ cudaError_t ea_launch_attention_3(const ea_attn_args *a, cudaStream_t s); /* GQA
 cudaError_t ea_launch_attention_4(const ea_attn_args *a, cudaStream_t s); /* vector gathers */
 cudaError_t ea_launch_attention_5(const ea_attn_args *a, cudaStream_t s); /* bitmasks */
 cudaError_t ea_launch_attention_6(const ea_attn_args *a, cudaStream_t s); /* tensor cores */
-/* Kernel 6 with each 64-pair block computed by `ctas_per_block` CTAs (1 or 2), `stages` buffers of
- * K and V (1: each copy behind the other's compute; 2: the next tile's copies during the whole of
- * this one, where the shared memory allows, else 1), each 0 for the kernel's own choice (as
- * ea_launch_attention_6), and at most `max_grid_z` CTAs along a request's blocks, each then
- * computing every max_grid_z-th block (1..65535; 0: 65535, as ea_launch_attention_6). The bits
- * must not depend on any of them (tests/test_gpu.c). */
+/* Kernel 6 with `row_warps` warps to each row block of 16 pairs (2 or 4, each with 1 / row_warps of
+ * the tile's keys and of O's columns; 4 only with two buffers, else 2), each 64-pair block computed
+ * by `ctas_per_block` CTAs (1 or 2), `stages` buffers of K and V (1: each copy behind the other's
+ * compute; 2: the next tile's copies during the whole of this one, where the shared memory allows,
+ * else 1), each 0 for the kernel's own choice (as ea_launch_attention_6), and at most `max_grid_z`
+ * CTAs along a request's blocks, each then computing every max_grid_z-th block (1..65535; 0:
+ * 65535, as ea_launch_attention_6). The bits must not depend on any of them (tests/test_gpu.c). */
 cudaError_t ea_launch_attention_6_split(const ea_attn_args *a, cudaStream_t s, int row_warps, int ctas_per_block,
                                         int stages, int max_grid_z);
 
