@@ -736,15 +736,24 @@ static cudaError_t launch(const ea_attn_args *a, cudaStream_t s, int row_warps, 
     if (e != cudaSuccess)
         return e;
     /* Where the batch has fewer contract blocks than the card has SMs, each CTA is alone on its SM
-     * and its walk over the tiles sets the time. bf16 blocks are then split in two CTAs; f32 ones
-     * are not: the f32 path's staging and rounding of K and V is per CTA, and with half the threads
-     * it costs more than the extra SMs give back (measured, H200: kernels/README.md). */
+     * and its walk over the tiles sets the time: each row block gets four warps (a quarter of the
+     * tile each, where two buffers fit), and each block two CTAs. Not f32 blocks where four warps
+     * cannot run: the f32 path's staging and rounding of K and V is per CTA, and with half the
+     * threads it costs more than the extra SMs give back; with four warps a half block's CTA has
+     * the threads of a whole one (measured, H200: kernels/README.md, "6: four warps to a row
+     * block"). */
     const int64_t ctas = blocks * a->hkv * a->bs; /* CTAs of whole contract blocks (some return at once) */
     const bool few = ctas < sms;
-    if (!ctas_per_block)
-        ctas_per_block = few ? 2 : 1;
     if (!row_warps)
         row_warps = few ? 4 : 2;
+    if (!ctas_per_block) {
+        int per_cta = 0;
+        e = cudaDeviceGetAttribute(&per_cta, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+        if (e != cudaSuccess)
+            return e;
+        const bool four = row_warps == 4 && tc_smem<DQK, DV, 2, 2, 4>::bytes(!a->bf16) <= (size_t)per_cta;
+        ctas_per_block = few && (a->bf16 || four) ? 2 : 1;
+    }
     return ctas_per_block == 2 ? launch_stages<DQK, DV, 2>(a, s, device, row_warps, stages, few, grid_z, listed)
                                : launch_stages<DQK, DV, 4>(a, s, device, row_warps, stages, few, grid_z, listed);
 }
