@@ -302,17 +302,16 @@ ea_status ea_cuda_extend(ea_cuda_ctx *ctx, ea_dev_batch *db, ea_sync s)
     return st != EA_OK ? st : ea_cuda_run(ctx, db, &ctx->own_plan);
 }
 
-ea_status ea_cuda_test_tc_split(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan, int warp_rows,
+ea_status ea_cuda_test_tc_split(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_plan *plan, int row_warps,
                                 int ctas_per_block, int stages, int max_grid_z, int ordered)
 {
     const ea_status st = launchable(ctx, db, plan);
     if (st != EA_OK)
         return st;
-    if (warp_rows != 16 && warp_rows != 32)
-        return ea_fail(EA_ERR_ARG, "warp_rows is %d, not 16 or 32", warp_rows);
-    if (warp_rows == 32 && (ctas_per_block != 1 || stages != 1))
-        return ea_fail(EA_ERR_ARG, "32 rows per warp run as one CTA per block with one buffer, not %d and %d",
-                       ctas_per_block, stages);
+    if (row_warps != 2 && row_warps != 4)
+        return ea_fail(EA_ERR_ARG, "row_warps is %d, not 2 or 4", row_warps);
+    if (row_warps == 4 && stages != 2)
+        return ea_fail(EA_ERR_ARG, "four warps to a row block run with two buffers of K and V, not %d", stages);
     if (ctas_per_block != 1 && ctas_per_block != 2)
         return ea_fail(EA_ERR_ARG, "ctas_per_block is %d, not 1 or 2", ctas_per_block);
     if (stages != 1 && stages != 2)
@@ -325,7 +324,7 @@ ea_status ea_cuda_test_tc_split(ea_cuda_ctx *ctx, ea_dev_batch *db, const ea_pla
     ea_attn_args a = attn_args(db, plan);
     if (!ordered)
         a.block_order = NULL; /* the grid's own order */
-    EA_CUDA_TRY(ea_launch_attention_6_split(&a, ctx->stream, warp_rows, ctas_per_block, stages, max_grid_z));
+    EA_CUDA_TRY(ea_launch_attention_6_split(&a, ctx->stream, row_warps, ctas_per_block, stages, max_grid_z));
     return EA_OK;
 }
 
