@@ -18,11 +18,12 @@
  * and the value columns [hf Dv/2, (hf+1) Dv/2) of O; 8 warps.
  * Splitting the work of one row block between two warps halves each warp's dependent chains
  * and registers, so twice as many warps hide each other's latency; the order is unchanged,
- * since every product-sum still covers the same keys in the same order. A bf16 batch with fewer
- * such blocks than the card has SMs, where each CTA walks its tiles alone on an SM, takes that
- * further (tc_cta): each block is two CTAs of 2 row blocks (RB = 2; the two are neighbours in the
- * grid), which compute the same tiles in the same order over twice the SMs, and each row block
- * has W = 4 warps, each with a quarter of the keys (16hf..16hf+15) and of the value columns.
+ * since every product-sum still covers the same keys in the same order. A batch with fewer such
+ * blocks than the card has SMs, where each CTA walks its tiles alone on an SM, takes that further
+ * (tc_cta; f32 batches only where two buffers of K and V fit, launch()): each block is two CTAs of
+ * 2 row blocks (RB = 2; the two are neighbours in the grid), which compute the same tiles in the
+ * same order over twice the SMs, and each row block has W = 4 warps, each with a quarter of the
+ * keys (16hf..16hf+15) and of the value columns.
  * For each key tile of 64 unified keys that some pair sees:
  *   produce:     the tile's K and V rows are gathered from the paged pool through the unified
  *                indices into shared memory with cp.async, the next tile's during the whole of this
