@@ -231,7 +231,8 @@ constexpr int tc_min_blocks(int dqk, int dv)
  * least one. */
 constexpr int tc_ctas_per_sm(int dqk, int dv, int rb, int w)
 {
-    return tc_min_blocks(dqk, dv) * 4 / rb * 2 / w > 0 ? tc_min_blocks(dqk, dv) * 4 / rb * 2 / w : 1;
+    const int ctas = tc_min_blocks(dqk, dv) * 4 / rb * 2 / w;
+    return ctas > 0 ? ctas : 1;
 }
 
 /* ---- epilogue: o = O / den with den = l + e^(sink - m), in the output dtype ----
@@ -748,12 +749,15 @@ static cudaError_t launch(const ea_attn_args *a, cudaStream_t s, int row_warps, 
     if (!row_warps)
         row_warps = few ? 4 : 2;
     if (!ctas_per_block) {
-        int per_cta = 0;
-        e = cudaDeviceGetAttribute(&per_cta, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-        if (e != cudaSuccess)
-            return e;
-        const bool four = row_warps == 4 && tc_smem<DQK, DV, 2, 2, 4>::bytes(!a->bf16) <= (size_t)per_cta;
-        ctas_per_block = few && (a->bf16 || four) ? 2 : 1;
+        ctas_per_block = few && a->bf16 ? 2 : 1;
+        if (few && !a->bf16 && row_warps == 4) { /* the driver is asked only where the answer matters */
+            int per_cta = 0;
+            e = cudaDeviceGetAttribute(&per_cta, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+            if (e != cudaSuccess)
+                return e;
+            if (tc_smem<DQK, DV, 2, 2, 4>::bytes(true) <= (size_t)per_cta)
+                ctas_per_block = 2;
+        }
     }
     return ctas_per_block == 2 ? launch_stages<DQK, DV, 2>(a, s, device, row_warps, stages, few, grid_z, listed)
                                : launch_stages<DQK, DV, 4>(a, s, device, row_warps, stages, few, grid_z, listed);
