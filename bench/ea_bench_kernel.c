@@ -405,7 +405,7 @@ static int64_t tc_warp_tiles(const ea_problem *pr, const ea_host_batch *hb)
 static int run_floor(ea_cuda_ctx *ctx, const ea_case *cases, int count, const char *only, int reps, int sms,
                      void *flush, size_t flush_bytes)
 {
-    enum { D = 128, VERSIONS = EA_FLOOR_WIDE + 2 }; /* EA_FLOOR_PRODUCTS .. EA_FLOOR_WIDE, then an empty launch */
+    enum { D = 128, VERSIONS = EA_FLOOR_WIDE_AHEAD + 2 }; /* EA_FLOOR_PRODUCTS .. EA_FLOOR_WIDE_AHEAD, then an empty launch */
     float *ms = malloc(sizeof(float) * (size_t)reps), *out;
     const size_t kv_elems = (size_t)3 * 64 * D, pool_elems = (size_t)FLOOR_POOL_ROWS * D;
     uint16_t *kv, *pools, *host_kv = malloc(kv_elems * sizeof *host_kv),
@@ -430,8 +430,8 @@ static int run_floor(ea_cuda_ctx *ctx, const ea_case *cases, int count, const ch
     cudaEvent_t e0, e1;
     CHECK(cudaEventCreate(&e0));
     CHECK(cudaEventCreate(&e1));
-    printf("%-16s %10s %8s %9s %9s %9s %9s %9s %9s %9s %8s %9s\n", "case", "warp-tiles", "tc us", "products",
-           "+softmax", "+barriers", "+copies", "ahead", "half", "wide", "empty", "fed/tc");
+    printf("%-16s %10s %8s %9s %9s %9s %9s %9s %9s %9s %11s %8s %9s\n", "case", "warp-tiles", "tc us", "products",
+           "+softmax", "+barriers", "+copies", "ahead", "half", "wide", "wide ahead", "empty", "fed/tc");
     int rc = 0;
     for (int k = 0; k < count; k++) {
         if (only && strcmp(only, cases[k].name))
@@ -467,10 +467,11 @@ static int run_floor(ea_cuda_ctx *ctx, const ea_case *cases, int count, const ch
             floor_us[v] = ms[reps / 2] * 1e3;
         }
         if (!r)
-            printf("%-16s %10lld %8.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %8.1f %9.2f\n", cases[k].name,
+            printf("%-16s %10lld %8.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %11.1f %8.1f %9.2f\n", cases[k].name,
                    (long long)warp_tiles, tc[0], floor_us[EA_FLOOR_PRODUCTS], floor_us[EA_FLOOR_ALL],
                    floor_us[EA_FLOOR_SYNCED], floor_us[EA_FLOOR_FED], floor_us[EA_FLOOR_AHEAD], floor_us[EA_FLOOR_HALF],
-                   floor_us[EA_FLOOR_WIDE], floor_us[VERSIONS - 1], floor_us[EA_FLOOR_FED] / tc[0]);
+                   floor_us[EA_FLOOR_WIDE], floor_us[EA_FLOOR_WIDE_AHEAD], floor_us[VERSIONS - 1],
+                   floor_us[EA_FLOOR_FED] / tc[0]);
         rc = r ? r : rc;
         fflush(stdout);
         free(got);

@@ -130,15 +130,15 @@ cudaError_t ea_launch_mma_rate(const uint32_t *operands, float *out, int blocks,
 cudaError_t ea_launch_wgmma_rate(float *out, int blocks, int iters, double *flop, cudaStream_t s);
 
 /* Kernel 6's floor (kernels/tc_floor.cu): `warp_tiles` warp-tiles of kernel 6's tile arithmetic over
- * `ctas` CTAs of 8 warps (EA_FLOOR_WIDE: half as many of 16), on one Q, K and V tile read from kv
+ * `ctas` CTAs of 8 warps (EA_FLOOR_WIDE, EA_FLOOR_WIDE_AHEAD: half as many of 16), on one Q, K and V tile read from kv
  * (3 x 64 rows of 128 bf16) into shared memory: its two products alone (EA_FLOOR_PRODUCTS), all of
  * it (EA_FLOOR_ALL), plus kernel 6's barriers and exchanges (EA_FLOOR_SYNCED), plus K and V copied
  * every tile from k_pool and v_pool (EA_FLOOR_FED: pool_rows rows of 128 bf16 each; NULL and 0 do
- * for the versions before), and three variations of those copies (a tile ahead, half the rows,
- * twice the warps per copy: tc_floor.cu says which); out receives one float per thread. Head dim
+ * for the versions before), and four variations of those copies (a tile ahead, half the rows,
+ * twice the warps per copy, both the first and the last: tc_floor.cu says which); out receives one float per thread. Head dim
  * 128 only. */
 enum { EA_FLOOR_PRODUCTS = 0, EA_FLOOR_ALL = 1, EA_FLOOR_SYNCED = 2, EA_FLOOR_FED = 3, EA_FLOOR_AHEAD = 4, EA_FLOOR_HALF = 5,
-       EA_FLOOR_WIDE = 6 };
+       EA_FLOOR_WIDE = 6, EA_FLOOR_WIDE_AHEAD = 7 };
 cudaError_t ea_launch_tc_floor(int64_t warp_tiles, int parts, int ctas, float sm_scale, const uint16_t *kv,
                                const uint16_t *k_pool, const uint16_t *v_pool, int64_t pool_rows, float *out,
                                cudaStream_t s);

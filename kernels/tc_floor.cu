@@ -28,11 +28,14 @@
  * EA_FLOOR_FED, to ask what a different kernel 6 would gain before writing it:
  *   EA_FLOOR_AHEAD     K and V copied a whole tile ahead into second buffers (double-buffered, as
  *                      kernel 6's two-buffer schedule, STAGES = 2, which bf16 batches take, copies
- *                      them; its barriers are still those of EA_FLOOR_SYNCED);
+ *                      them, with that schedule's synchronisation: one block barrier a tile, the P
+ *                      exchange waited for by the pair's own barrier);
  *   EA_FLOOR_HALF      only the first 32 rows of each tile copied: half the copies, same schedule
  *                      (the arithmetic reads the rest as it was); does their cost follow their volume?
  *   EA_FLOOR_WIDE      CTAs of 8 row blocks (16 warps, one per SM) instead of 4: each copy serves
- *                      twice as many warps.
+ *                      twice as many warps;
+ *   EA_FLOOR_WIDE_AHEAD  both: CTAs of 16 warps on the two-buffer schedule of EA_FLOOR_AHEAD (half
+ *                      the copies per SM, their latency behind a whole tile).
  * The numbers are those of one tile, over and over, not of any real batch: a floor of time, not of
  * bits. */
 #include "ea_kernels.h"
@@ -76,7 +79,7 @@ __global__ void __launch_bounds__(floor_cta<RB>::threads, floor_cta<RB>::per_sm)
 {
     using C = floor_cta<RB>;
     constexpr bool SOFTMAX = PARTS != EA_FLOOR_PRODUCTS, SYNC = PARTS >= EA_FLOOR_SYNCED, COPY = PARTS >= EA_FLOOR_FED;
-    constexpr bool AHEAD = PARTS == EA_FLOOR_AHEAD, HALF = PARTS == EA_FLOOR_HALF;
+    constexpr bool AHEAD = PARTS == EA_FLOOR_AHEAD || PARTS == EA_FLOOR_WIDE_AHEAD, HALF = PARTS == EA_FLOOR_HALF;
     constexpr int D = FLOOR_D, ROW = FLOOR_ROW, THREADS = C::threads;
     extern __shared__ __align__(16) uint16_t smem[];
     uint16_t *const Qs = smem + C::q, *const K0 = smem + C::k0, *const V0 = smem + C::v0, *const K1 = smem + C::k1,
@@ -113,21 +116,20 @@ __global__ void __launch_bounds__(floor_cta<RB>::threads, floor_cta<RB>::per_sm)
     int buf = 0;
     for (int64_t t = blockIdx.x; t < cta_tiles; t += gridDim.x) {
         const bool more = t + gridDim.x < cta_tiles;
-        if (AHEAD) {
+        if (AHEAD) { /* as kernel 6's two-buffer schedule: the next tile's copies after the barrier */
             Ks = buf ? K1 : K0, Vs = buf ? V1 : V0;
+            cp_async_wait<0>(); /* K(t) and V(t) are here */
+            __syncthreads();    /* every warp is done with tile t - 1 and its buffers */
             if (more) {
                 copy_tile<THREADS, false>(buf ? K0 : K1, k_pool, pool_rows, t + gridDim.x);
                 copy_tile<THREADS, false>(buf ? V0 : V1, v_pool, pool_rows, t + gridDim.x);
-                cp_async_wait<2>(); /* K(t) and V(t) are here */
-            } else {
-                cp_async_wait<0>();
             }
             buf ^= 1;
         } else if (COPY) {
             copy_tile<THREADS, HALF>(V0, v_pool, pool_rows, t);
             cp_async_wait<1>(); /* K(t) is here */
         }
-        if (SYNC)
+        if (SYNC && !AHEAD)
             __syncthreads();
         float s[HALF_KEYS / 8][4];
         compute_qk<D>(s, Qs, Ks, rb % 4, hf, lane);
@@ -155,7 +157,9 @@ __global__ void __launch_bounds__(floor_cta<RB>::threads, floor_cta<RB>::per_sm)
             publish_p(xp, own, rb, hf, lane);
         if (COPY && !AHEAD)
             cp_async_wait<0>(); /* V(t) is here */
-        if (SYNC)
+        if (SYNC && AHEAD)
+            pair_sync(rb); /* the partner's P is in shared memory */
+        else if (SYNC)
             __syncthreads();
         if (COPY && !AHEAD && more)
             copy_tile<THREADS, HALF>(K0, k_pool, pool_rows, t + gridDim.x);
@@ -169,7 +173,7 @@ __global__ void __launch_bounds__(floor_cta<RB>::threads, floor_cta<RB>::per_sm)
         uint32_t pf[BN / 16][4];
         tile_p(pf, own, other, hf);
         compute_pv<D>(o, l, pf, Vs, hf, lane);
-        if (SYNC)
+        if (SYNC && !AHEAD) /* (AHEAD: the barrier at the top of the next tile) */
             __syncthreads();
     }
     if (COPY)
@@ -183,22 +187,22 @@ __global__ void __launch_bounds__(floor_cta<RB>::threads, floor_cta<RB>::per_sm)
 
 static size_t floor_bytes(int parts)
 {
-    return (parts == EA_FLOOR_WIDE ? floor_cta<8>::end : floor_cta<4>::end) * sizeof(uint16_t);
+    return (parts >= EA_FLOOR_WIDE ? floor_cta<8>::end : floor_cta<4>::end) * sizeof(uint16_t);
 }
 
-/* ctas: of kernel 6's size (8 warps); the wide version launches half as many, of twice the size. */
+/* ctas: of kernel 6's size (8 warps); the wide versions launch half as many, of twice the size. */
 extern "C" cudaError_t ea_launch_tc_floor(int64_t warp_tiles, int parts, int ctas, float sm_scale, const uint16_t *kv,
                                           const uint16_t *k_pool, const uint16_t *v_pool, int64_t pool_rows, float *out,
                                           cudaStream_t s)
 {
-    if (warp_tiles < 0 || ctas <= 0 || parts < EA_FLOOR_PRODUCTS || parts > EA_FLOOR_WIDE ||
+    if (warp_tiles < 0 || ctas <= 0 || parts < EA_FLOOR_PRODUCTS || parts > EA_FLOOR_WIDE_AHEAD ||
         (parts >= EA_FLOOR_FED && (!k_pool || !v_pool || pool_rows <= 0)))
         return cudaErrorInvalidValue;
     void (*const kernels[])(int64_t, float, const uint16_t *, const uint16_t *, const uint16_t *, int64_t, float *) = {
         tc_floor_kernel<EA_FLOOR_PRODUCTS, 4>, tc_floor_kernel<EA_FLOOR_ALL, 4>,  tc_floor_kernel<EA_FLOOR_SYNCED, 4>,
         tc_floor_kernel<EA_FLOOR_FED, 4>,      tc_floor_kernel<EA_FLOOR_AHEAD, 4>, tc_floor_kernel<EA_FLOOR_HALF, 4>,
-        tc_floor_kernel<EA_FLOOR_FED, 8>};
-    const int wide = parts == EA_FLOOR_WIDE, warps = wide ? 16 : 8;
+        tc_floor_kernel<EA_FLOOR_FED, 8>,      tc_floor_kernel<EA_FLOOR_WIDE_AHEAD, 8>};
+    const int wide = parts >= EA_FLOOR_WIDE, warps = wide ? 16 : 8;
     const size_t smem = floor_bytes(parts);
     const cudaError_t e = cudaFuncSetAttribute(kernels[parts], cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e != cudaSuccess)
