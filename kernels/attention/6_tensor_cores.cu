@@ -349,13 +349,24 @@ struct tc_rows {
     const uint8_t *mrow[2];
 };
 
+/* Q's fragments kept in registers across the tiles where four warps share a row block in CTAs of
+ * two row blocks (the launch's geometry for few blocks): their registers allow it (a quarter of O
+ * each: 127 registers for d 128, 96 without), and each warp's chain through a tile is the walk's
+ * time (measured: kernels/README.md, "6: Q in registers where four warps walk"). Elsewhere the
+ * warps read them from shared memory every tile (regs = 1: an array the compiler drops). */
+template <int DQK, int RB, int W> struct tc_q {
+    static constexpr bool in_registers = W == 4 && RB == 2;
+    static constexpr int regs = in_registers ? DQK / 16 : 1;
+};
+
 /* Tile j up to P: S = Q K(j)^T over the warp's 32 keys, the logits and masks, the row max of the
  * whole tile (the two warps of the pair exchange theirs through xmax), P = e^(S - m) and the
  * rescale of O and l; own = P of the warp's part of the keys, rounded to bf16, as k-steps (two, or one
- * with W = 4). Ks: tile j's K. */
+ * with W = 4). Ks: tile j's K; Q's fragments from qf where they stay in registers (tc_q), else from Qs. */
 template <int DQK, int DV, int RB, int W>
 __device__ __forceinline__ void softmax_tile(const ea_attn_args &a, const tc_block &B, const tc_rows &R, int32_t j,
-                                             const uint16_t *Qs, const uint16_t *Ks, float (*xmax)[tc_cta<RB, W>::pairs],
+                                             const uint16_t *Qs, const uint32_t (&qf)[tc_q<DQK, RB, W>::regs][4],
+                                             const uint16_t *Ks, float (*xmax)[tc_cta<RB, W>::pairs],
                                              float (&o)[DV / 8 / W][4], float (&l)[4], float (&m)[2],
                                              uint4 (&own)[BN / W / 16])
 {
@@ -365,7 +376,10 @@ __device__ __forceinline__ void softmax_tile(const ea_attn_args &a, const tc_blo
     /* compute_qk over the warp's part of the tile: s[n] holds keys KW*hf + 8n + 2tq, +1
      * of rows gq (s[n][0..1]) and gq+8 (s[n][2..3]). */
     float s[KW / 8][4];
-    compute_qk<DQK>(s, Qs, Ks, rb, hf, lane);
+    if constexpr (tc_q<DQK, RB, W>::in_registers)
+        compute_qk<DQK>(s, qf, Ks, hf, lane);
+    else
+        compute_qk<DQK>(s, Qs, Ks, rb, hf, lane);
 
     /* logits_mask: scale and cap every score (the uniform branches outside the loops, so each
      * loop is straight-line code the warp schedulers can interleave) */
@@ -543,6 +557,7 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
         R.mrow[h] = B.mask && ok ? B.mask + (int64_t)r * B.T : B.mask; /* never read for a pair past the last */
     }
 
+    uint32_t qf[tc_q<DQK, RB, W>::regs][4]; /* Q's fragments where they stay in registers (tc_q) */
     float o[DV / 8 / W][4]; /* the warp's part of the value columns, from DV / W * hf */
     float l[4] = {0.f, 0.f, 0.f, 0.f}; /* the "ones" n-tile: every column holds the row's l */
     float m[2] = {-INFINITY, -INFINITY};
@@ -568,7 +583,7 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
             cp_async_wait<1>();
             __syncthreads(); /* Q and K(j) are in shared memory */
             uint4 own[BN / W / 16];
-            softmax_tile<DQK, DV, RB, W>(a, B, R, j, Qs, Ks, xmax, o, l, m, own);
+            softmax_tile<DQK, DV, RB, W>(a, B, R, j, Qs, qf, Ks, xmax, o, l, m, own);
             publish_p(xp, own, threadIdx.x / 32 % RB, threadIdx.x / 32 / RB, threadIdx.x % 32);
             cp_async_wait<0>();
             land_rows<DV, SD, TPR>(path, Vs, stage);
@@ -587,6 +602,12 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
          * only the pair's two warps. Pool slots are read a tile before their copies start. */
         int32_t j1 = j >= 0 && j < j_last ? first_seen_tile<C>(a, B, j + 1, j_last) : -1;
         int64_t slot1 = tile_slot<C>(a, B, j1);
+        if constexpr (tc_q<DQK, RB, W>::in_registers)
+            if (j >= 0) { /* Q's fragments into registers, once every thread's rows of Q are in */
+                cp_async_wait<0>();
+                __syncthreads();
+                load_q<DQK>(qf, Qs, rb, threadIdx.x % 32);
+            }
         int b = 0; /* the buffers of tile j */
         while (j >= 0) {
             uint16_t *Kb = Ks + b * L::k_tile, *Vb = Vs + b * L::v_tile;
@@ -601,7 +622,7 @@ __device__ __forceinline__ void compute_block(const ea_attn_args &a, int32_t i, 
             const int32_t j2 = j1 >= 0 && j1 < j_last ? first_seen_tile<C>(a, B, j1 + 1, j_last) : -1;
             const int64_t slot2 = tile_slot<C>(a, B, j2); /* in flight during this tile */
             uint4 own[BN / W / 16];
-            softmax_tile<DQK, DV, RB, W>(a, B, R, j, Qs, Kb, xmax, o, l, m, own);
+            softmax_tile<DQK, DV, RB, W>(a, B, R, j, Qs, qf, Kb, xmax, o, l, m, own);
             publish_p(xp, own, threadIdx.x / 32 % RB, threadIdx.x / 32 / RB, threadIdx.x % 32);
             pair_sync<W>(rb); /* the other parts of P are in shared memory */
             accumulate_tile<DV, RB, W>(xp, own, Vb, o, l);

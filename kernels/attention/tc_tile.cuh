@@ -85,10 +85,12 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi)
  * 8 NT keys of part hf of the tile (Ks, [BN][DQK + PAD]; NT = 4: half of the tile, 2: a quarter):
  * s[n] holds keys 8 NT hf + 8n + 2tq, +1 of rows gq (s[n][0..1]) and gq + 8 (s[n][2..3]). Each
  * n-tile is one chain of mma steps over d, 16 at a time, in increasing order from +0 (the order's
- * scores); Q's and K's fragments come from shared memory by ldmatrix. */
-template <int DQK, int NT>
-__device__ __forceinline__ void compute_qk(float (&s)[NT][4], const uint16_t *Qs, const uint16_t *Ks, int rb, int hf,
-                                           int lane)
+ * scores); K's fragments come from shared memory by ldmatrix, Q's too, or from registers where the
+ * warp keeps them across the tiles (load_q; the second form). q_fragment(ks, qf): Q's A operand of
+ * k-step ks. */
+template <int DQK, int NT, class QFragment>
+__device__ __forceinline__ void qk_chains(float (&s)[NT][4], const QFragment &q_fragment, const uint16_t *Ks, int hf,
+                                          int lane)
 {
     static_assert(NT % 2 == 0, "one ldmatrix.x4 of K feeds two n-tiles");
 #pragma unroll
@@ -97,8 +99,8 @@ __device__ __forceinline__ void compute_qk(float (&s)[NT][4], const uint16_t *Qs
 #pragma unroll
     for (int ks = 0; ks < DQK / 16; ks++) {
         uint32_t qf[4];
+        q_fragment(ks, qf);
         const int mi = lane / 8, ri = lane % 8;
-        ldmatrix_x4(qf, Qs + (rb * 16 + (mi & 1) * 8 + ri) * (DQK + PAD) + ks * 16 + (mi >> 1) * 8);
 #pragma unroll
         for (int n = 0; n < NT; n += 2) {
             uint32_t kf[4];
@@ -107,6 +109,35 @@ __device__ __forceinline__ void compute_qk(float (&s)[NT][4], const uint16_t *Qs
             mma_bf16(s[n + 1], qf, kf[2], kf[3]);
         }
     }
+}
+/* Q's A operand of k-step ks for row block rb, from shared memory */
+template <int DQK>
+__device__ __forceinline__ void q_fragment(uint32_t (&qf)[4], const uint16_t *Qs, int rb, int ks, int lane)
+{
+    const int mi = lane / 8, ri = lane % 8;
+    ldmatrix_x4(qf, Qs + (rb * 16 + (mi & 1) * 8 + ri) * (DQK + PAD) + ks * 16 + (mi >> 1) * 8);
+}
+template <int DQK, int NT>
+__device__ __forceinline__ void compute_qk(float (&s)[NT][4], const uint16_t *Qs, const uint16_t *Ks, int rb, int hf,
+                                           int lane)
+{
+    qk_chains<DQK>(s, [&](int ks, uint32_t(&qf)[4]) { q_fragment<DQK>(qf, Qs, rb, ks, lane); }, Ks, hf, lane);
+}
+template <int DQK, int NT>
+__device__ __forceinline__ void compute_qk(float (&s)[NT][4], const uint32_t (&q)[DQK / 16][4], const uint16_t *Ks,
+                                           int hf, int lane)
+{
+    qk_chains<DQK>(
+        s, [&](int ks, uint32_t(&qf)[4]) { qf[0] = q[ks][0], qf[1] = q[ks][1], qf[2] = q[ks][2], qf[3] = q[ks][3]; },
+        Ks, hf, lane);
+}
+/* load_q: every k-step's Q operand of row block rb into registers, for the second compute_qk */
+template <int DQK>
+__device__ __forceinline__ void load_q(uint32_t (&q)[DQK / 16][4], const uint16_t *Qs, int rb, int lane)
+{
+#pragma unroll
+    for (int ks = 0; ks < DQK / 16; ks++)
+        q_fragment<DQK>(q[ks], Qs, rb, ks, lane);
 }
 
 /* compute_pv: (O, l) += P [V | 1] for part hf of the value columns, the 8 NT columns from 8 NT hf
