@@ -32,7 +32,8 @@
  *                Q K(j)^T and the softmax, K(j+1) behind P V(j)); pool slots are read a tile
  *                before their copies start;
  *   compute_qk:  S = Q K^T over the warp's 32 keys, 4 n-tiles of 8, a chain of mma steps over d
- *                (16 at a time), from +0, with Q's and K's fragments from shared memory by ldmatrix;
+ *                (16 at a time), from +0, with Q's and K's fragments from shared memory by ldmatrix
+ *                (Q's loaded once per block into registers where four warps walk: tc_q);
  *   logits_mask: scale, logit cap, visibility;
  *   update_state: the running max (exact, any order: each warp's part, then the largest of the
  *                two through shared memory), rescale O and l when it grows;

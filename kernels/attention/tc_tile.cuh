@@ -1,7 +1,8 @@
 /* One warp's arithmetic on one key tile in kernel 6's layout (DESIGN.md section 6.2), shared by the
  * kernel (kernels/attention/6_tensor_cores.cu) and by its floor (kernels/tc_floor.cu), which runs
  * these steps alone to measure what the order's arithmetic costs without the loads and barriers:
- *   compute_qk()   S = Q K^T for 16 rows and 32 keys: 4 chains of mma steps over d, from +0;
+ *   compute_qk()   S = Q K^T for 16 rows and 32 keys: 4 chains of mma steps over d, from +0, with
+ *                  Q's fragments from shared memory or from registers (load_q());
  *   half_max()     the running max of a row over the warp's keys;
  *   probabilities(), exact_probabilities()   P = bf16(e^(S - m)), fast where that is exact;
  *   pack_p(), tile_p()   P rounded to bf16 as mma A operands, the warp's half and the whole tile;
